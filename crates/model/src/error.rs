@@ -1,0 +1,35 @@
+//! Errors of the model crate: weight files, graph building, ONNX Runtime.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong loading weights, writing graphs or running them.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A weight file that is truncated, corrupt or not in the expected format.
+    #[error("{path}: not a valid weight file: {detail}")]
+    BadWeights { path: PathBuf, detail: String },
+    /// A tensor the network needs is missing or has the wrong shape.
+    #[error("weights do not fit the network: {0}")]
+    Mismatch(String),
+    /// A required asset (runtime library, weights) is not where it should be.
+    #[error("{what} not found at {path} (run `make assets` to fetch it)")]
+    MissingAsset { what: &'static str, path: PathBuf },
+    #[error("ONNX Runtime: {0}")]
+    Runtime(String),
+    #[error("bad input: {0}")]
+    Input(String),
+}
+
+impl From<ort::Error> for ModelError {
+    fn from(e: ort::Error) -> Self {
+        ModelError::Runtime(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ModelError>;

@@ -1,0 +1,15 @@
+//! The networks of sneaker-id.
+//!
+//! Weights are read from PyTorch's legacy format once, kept as safetensors, and turned into ONNX
+//! graphs that ONNX Runtime executes: serving and feature extraction never need Python.
+
+pub mod error;
+pub mod tensor;
+
+/// prost types generated from the ONNX schema.
+pub mod onnx_proto {
+    include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
+}
+
+pub use error::{ModelError, Result};
+pub use tensor::{DType, StateDict, Tensor};
