@@ -1,1 +1,14 @@
-//! placeholder
+//! Image input shared by predict, train and serve: decode untrusted bytes with limits, apply
+//! EXIF orientation, resize like PIL bilinear, and normalise into the network's input tensor.
+
+mod decode;
+mod error;
+mod formats;
+mod tensor;
+
+pub use decode::{DecodeLimits, decode_bytes, decode_file};
+pub use error::{Result, VisionError};
+pub use formats::{IMAGE_EXTENSIONS, SUPPORTED_FORMATS, is_image_path};
+pub use tensor::{
+    INPUT_LEN, INPUT_SIZE, NORM_MEAN, NORM_STD, normalise_into, resize_exact, to_input_tensor,
+};

@@ -1,0 +1,2 @@
+//! Placeholder until the preprocessing benchmark lands.
+fn main() {}
