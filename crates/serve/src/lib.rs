@@ -1,1 +1,79 @@
-//! placeholder
+//! The sneaker-id web app and HTTP API: a page to upload or snap a photo, and a JSON API
+//! (`/api/v1/identify`), Open Inference Protocol health routes, Prometheus metrics and an
+//! OpenAPI document, served by axum over a dynamic-batching inference thread.
+
+mod api;
+mod app;
+mod batcher;
+mod classifier;
+mod config;
+mod error;
+mod metrics;
+mod openapi;
+mod page;
+mod prepare;
+mod upload;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+pub use api::{BatchAnswer, BatchItem, Footwear, Identification, ModelDescription, Prediction, Verdict};
+pub use batcher::BatchPolicy;
+pub use classifier::{Classifier, ModelInfo, ModelKind, Scores, top_k};
+pub use config::ServeConfig;
+pub use error::{ErrorBody, Result, ServeError};
+pub use openapi::PATHS as DOCUMENTED_PATHS;
+use sneaker_catalog::Product;
+
+/// A ready-to-serve app: the router plus the inference thread behind it.
+pub struct App {
+    router: axum::Router,
+    batcher: batcher::Batcher,
+}
+
+impl App {
+    /// Starts the inference thread for `classifier` (warm-up runs in the background; readiness
+    /// shows on `/v2/health/ready`) and builds the router. `products` are the catalog rows
+    /// shown next to predictions, keyed by label.
+    pub fn new(
+        config: ServeConfig,
+        classifier: Box<dyn Classifier>,
+        products: HashMap<String, Product>,
+    ) -> Result<App> {
+        config.validate()?;
+        let metrics = metrics::Metrics::new();
+        let batcher = batcher::Batcher::start(classifier, config.batch_policy(), metrics.clone())?;
+        let state = app::AppState::new(app::Shared {
+            config,
+            batcher: batcher.clone(),
+            metrics,
+            products,
+            background_removal: false,
+        });
+        Ok(App { router: app::router(state), batcher })
+    }
+
+    /// The router, for serving or for in-process tests (`oneshot`).
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
+    /// True once the network is warmed up.
+    pub fn is_ready(&self) -> bool {
+        self.batcher.is_ready()
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then finishes requests in flight.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let addr: Option<SocketAddr> = listener.local_addr().ok();
+        tracing::info!(?addr, "serving");
+        axum::serve(listener, self.router.into_make_service())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| ServeError::Setup(format!("the server stopped: {e}")))
+    }
+}

@@ -1,0 +1,318 @@
+//! The JSON API: identify one or several photos, describe the model, health and metrics.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use sneaker_catalog::Product;
+
+use crate::app::AppState;
+use crate::classifier::{ModelKind, Scores, top_k};
+use crate::error::{ErrorBody, Result, ServeError};
+use crate::prepare::{PrepareOptions, Prepared, prepare};
+use crate::upload::{Upload, read_uploads};
+
+/// Query parameters of the identify routes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifyQuery {
+    /// Matches to return (default from the config, at most `max_top_k`).
+    pub top_k: Option<usize>,
+    /// Cut the shoe out of its background before classifying.
+    pub remove_background: Option<bool>,
+    /// Return the network's view of the photo as a data URL in `image.seen`.
+    pub include_image: Option<bool>,
+}
+
+/// The answer for one photo.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Identification {
+    /// `match`, `not_sure` (top match below the confidence threshold) or `not_a_sneaker`
+    /// (footwear probability below its threshold).
+    pub verdict: Verdict,
+    pub predictions: Vec<Prediction>,
+    pub footwear: Footwear,
+    pub image: ImageSummary,
+    pub timings_ms: Timings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Match,
+    NotSure,
+    NotASneaker,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Prediction {
+    pub label: String,
+    pub probability: f32,
+    /// Catalog details for this label, when a catalog is loaded and lists it.
+    pub product: Option<Product>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Footwear {
+    /// Sum of the ImageNet footwear classes' probabilities.
+    pub probability: f32,
+    pub threshold: f32,
+    pub is_footwear: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ImageSummary {
+    pub name: String,
+    /// Upright size of the uploaded photo.
+    pub width: u32,
+    pub height: u32,
+    /// What the network saw (`include_image=true`), as a JPEG data URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seen: Option<String>,
+    pub background_removed: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Timings {
+    pub decode: f64,
+    pub preprocess: f64,
+    /// Waiting for a batch slot.
+    pub queue: f64,
+    /// The network call of the batch this photo was in.
+    pub inference: f64,
+    pub batch_size: usize,
+}
+
+/// One entry of a batch answer: an identification or the error for that file.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BatchItem {
+    Ok(Box<Identification>),
+    Err { name: String, status: u16, error: ErrorBody },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BatchAnswer {
+    pub results: Vec<BatchItem>,
+}
+
+struct Options {
+    top_k: usize,
+    remove_background: bool,
+    prepare: PrepareOptions,
+}
+
+fn options(state: &AppState, query: std::result::Result<Query<IdentifyQuery>, QueryRejection>) -> Result<Options> {
+    let Query(query) = query.map_err(|e| ServeError::BadRequest(format!("bad query: {}", e.body_text())))?;
+    let config = &state.config;
+    let top_k = query.top_k.unwrap_or(config.default_top_k);
+    if top_k == 0 || top_k > config.max_top_k {
+        return Err(ServeError::BadRequest(format!(
+            "top_k must be between 1 and {}, not {top_k}",
+            config.max_top_k
+        )));
+    }
+    let remove_background = query.remove_background.unwrap_or(false);
+    if remove_background {
+        return Err(ServeError::BadRequest(
+            "background removal is not available in this build".into(),
+        ));
+    }
+    Ok(Options {
+        top_k,
+        remove_background,
+        prepare: PrepareOptions { include_image: query.include_image.unwrap_or(false) },
+    })
+}
+
+/// `POST /api/v1/identify`: one photo as multipart field `image` or as the raw body.
+pub async fn identify(
+    State(state): State<AppState>,
+    query: std::result::Result<Query<IdentifyQuery>, QueryRejection>,
+    request: Request,
+) -> Result<Json<Identification>> {
+    let options = options(&state, query)?;
+    let mut uploads = read_uploads(request, state.config.body_limit, 1).await?;
+    let upload = uploads.pop().expect("read_uploads returns at least one upload");
+    let mut prepared =
+        prepare_blocking(&state, upload.bytes, upload.name.clone(), options.prepare).await?;
+    let answer = state.batcher.classify(vec![std::mem::take(&mut prepared.tensor)]).await?;
+    let scores = answer.scores.into_iter().next().ok_or_else(|| {
+        ServeError::Internal("the network returned no scores".into())
+    })?;
+    let timing = BatchTiming { queue: answer.queued, inference: answer.inference, batch_size: answer.batch_size };
+    Ok(Json(identification(&state, &options, upload.name, prepared, scores, timing)))
+}
+
+/// `POST /api/v1/identify/batch`: several `image` fields; each gets its own answer or error.
+pub async fn identify_batch(
+    State(state): State<AppState>,
+    query: std::result::Result<Query<IdentifyQuery>, QueryRejection>,
+    request: Request,
+) -> Result<Json<BatchAnswer>> {
+    let options = options(&state, query)?;
+    let uploads = read_uploads(request, state.config.body_limit, state.batcher.max_batch()).await?;
+    let mut prepared = Vec::with_capacity(uploads.len());
+    for Upload { name, bytes } in uploads {
+        let result = prepare_blocking(&state, bytes, name.clone(), options.prepare).await;
+        prepared.push((name, result));
+    }
+    let tensors: Vec<Vec<f32>> = prepared
+        .iter_mut()
+        .filter_map(|(_, p)| p.as_mut().ok().map(|p| std::mem::take(&mut p.tensor)))
+        .collect();
+    let answer = if tensors.is_empty() { None } else { Some(state.batcher.classify(tensors).await?) };
+    let timing = answer.as_ref().map(|a| BatchTiming {
+        queue: a.queued,
+        inference: a.inference,
+        batch_size: a.batch_size,
+    });
+    let mut scores = answer.map(|a| a.scores).unwrap_or_default().into_iter();
+    let mut results = Vec::with_capacity(prepared.len());
+    for (name, item) in prepared {
+        results.push(match item {
+            Ok(prepared) => {
+                let s = scores.next().ok_or_else(|| ServeError::Internal("too few scores".into()))?;
+                let timing = timing.expect("some photo was classified");
+                BatchItem::Ok(Box::new(identification(&state, &options, name, prepared, s, timing)))
+            }
+            Err(e) => BatchItem::Err {
+                name,
+                status: e.status().as_u16(),
+                error: ErrorBody { error: e.to_string(), kind: e.kind().to_owned() },
+            },
+        });
+    }
+    Ok(Json(BatchAnswer { results }))
+}
+
+async fn prepare_blocking(
+    state: &AppState,
+    bytes: axum::body::Bytes,
+    name: String,
+    options: PrepareOptions,
+) -> Result<Prepared> {
+    let limits = state.config.decode_limits();
+    tokio::task::spawn_blocking(move || prepare(&bytes, &name, &limits, options))
+        .await
+        .map_err(|e| ServeError::Internal(format!("the decode task failed: {e}")))?
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BatchTiming {
+    queue: Duration,
+    inference: Duration,
+    batch_size: usize,
+}
+
+fn identification(
+    state: &AppState,
+    options: &Options,
+    name: String,
+    prepared: Prepared,
+    scores: Scores,
+    timing: BatchTiming,
+) -> Identification {
+    let info = state.batcher.info();
+    let predictions: Vec<Prediction> = top_k(&scores.probs, options.top_k)
+        .into_iter()
+        .map(|i| {
+            let label = info.labels.get(i).cloned().unwrap_or_else(|| format!("class {i}"));
+            let product = state.products.get(&label).cloned();
+            Prediction { label, probability: scores.probs[i], product }
+        })
+        .collect();
+    let config = &state.config;
+    let is_footwear = scores.footwear >= config.footwear_threshold;
+    let top1 = predictions.first().map_or(0.0, |p| p.probability);
+    let verdict = if !is_footwear {
+        Verdict::NotASneaker
+    } else if top1 < config.confidence_threshold {
+        Verdict::NotSure
+    } else {
+        Verdict::Match
+    };
+    let ms = |d: Duration| (d.as_secs_f64() * 1e5).round() / 100.0;
+    Identification {
+        verdict,
+        predictions,
+        footwear: Footwear {
+            probability: scores.footwear,
+            threshold: config.footwear_threshold,
+            is_footwear,
+        },
+        image: ImageSummary {
+            name,
+            width: prepared.width,
+            height: prepared.height,
+            seen: prepared.seen,
+            background_removed: options.remove_background,
+        },
+        timings_ms: Timings {
+            decode: ms(prepared.decode),
+            preprocess: ms(prepared.preprocess),
+            queue: ms(timing.queue),
+            inference: ms(timing.inference),
+            batch_size: timing.batch_size,
+        },
+    }
+}
+
+/// `GET /api/v1/model`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ModelDescription {
+    pub kind: ModelKind,
+    pub name: String,
+    pub run_id: Option<String>,
+    pub created: Option<String>,
+    pub input_size: u32,
+    pub labels: Vec<String>,
+    pub products: usize,
+    pub max_batch: usize,
+    pub footwear_threshold: f32,
+    pub confidence_threshold: f32,
+    pub ready: bool,
+}
+
+pub async fn model(State(state): State<AppState>) -> Json<ModelDescription> {
+    let info = state.batcher.info();
+    Json(ModelDescription {
+        kind: info.kind,
+        name: info.name.clone(),
+        run_id: info.run_id.clone(),
+        created: info.created.clone(),
+        input_size: info.input_size,
+        labels: info.labels.clone(),
+        products: state.products.len(),
+        max_batch: state.batcher.max_batch(),
+        footwear_threshold: state.config.footwear_threshold,
+        confidence_threshold: state.config.confidence_threshold,
+        ready: state.batcher.is_ready(),
+    })
+}
+
+/// `GET /v2/health/live` (Open Inference Protocol): the process answers.
+pub async fn live() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "live": true }))
+}
+
+/// `GET /v2/health/ready` (Open Inference Protocol): 200 only once the model is warmed up.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let ready = state.batcher.is_ready();
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(serde_json::json!({ "ready": ready }))).into_response()
+}
+
+/// `GET /metrics`: Prometheus scrape target.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    state.metrics.set_queue_depth(state.batcher.depth());
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,125 @@
+//! The router: routes, shared state, and the middleware every request passes (timeout, metrics,
+//! JSON errors for whatever axum answers by itself).
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sneaker_catalog::Product;
+
+use crate::batcher::Batcher;
+use crate::config::ServeConfig;
+use crate::error::ServeError;
+use crate::metrics::Metrics;
+use crate::{api, openapi, page};
+
+/// What every handler sees.
+pub struct Shared {
+    pub config: ServeConfig,
+    pub batcher: Batcher,
+    pub metrics: Metrics,
+    /// Catalog products by label, empty without a catalog.
+    pub products: HashMap<String, Product>,
+    /// Whether `remove_background=true` can be honoured.
+    pub background_removal: bool,
+}
+
+/// Cheap-to-clone handle on [`Shared`].
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// All routes with their middleware.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(page::index))
+        .route("/assets/{file}", get(page::asset))
+        .route("/favicon.ico", get(page::favicon))
+        .route("/api/v1/identify", post(api::identify))
+        .route("/api/v1/identify/batch", post(api::identify_batch))
+        .route("/api/v1/model", get(api::model))
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/v2/health/live", get(api::live))
+        .route("/v2/health/ready", get(api::ready))
+        .route("/metrics", get(api::metrics))
+        .fallback(not_found)
+        // Multipart reads honour this; raw bodies are bounded in `upload` with the same value.
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), timeout))
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), record))
+        .with_state(state)
+}
+
+async fn not_found(request: Request) -> ServeError {
+    ServeError::NotFound(format!("no route for {} {}", request.method(), request.uri().path()))
+}
+
+/// Whole-request deadline, upload included, so a slow client cannot hold a slot forever.
+async fn timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.config.request_timeout();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ServeError::Timeout(limit.as_secs()).into_response(),
+    }
+}
+
+/// Answers axum produces by itself (405, a rejected extractor) come without a JSON body;
+/// give them one so every error a client sees has the same shape.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let message = status.canonical_reason().unwrap_or("error").to_owned();
+    let kind = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let body = serde_json::json!({ "error": message, "kind": kind }).to_string();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// Counts every answer by route template and status.
+async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .observe_request(&route, &method, response.status().as_u16(), started.elapsed());
+    response
+}

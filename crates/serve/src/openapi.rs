@@ -1,0 +1,139 @@
+//! `GET /api/openapi.json`: the API described for client generators and curious users.
+//!
+//! Written out by hand rather than derived (utoipa) because the API is six routes and a
+//! derive crate would add a proc-macro build to every clean build on small CI machines; a test
+//! below keeps this document and the router in step.
+
+use axum::Json;
+use serde_json::{Value, json};
+
+/// Every documented path with its method; the router test checks each is served.
+pub const PATHS: [(&str, &str); 7] = [
+    ("post", "/api/v1/identify"),
+    ("post", "/api/v1/identify/batch"),
+    ("get", "/api/v1/model"),
+    ("get", "/v2/health/live"),
+    ("get", "/v2/health/ready"),
+    ("get", "/metrics"),
+    ("get", "/api/openapi.json"),
+];
+
+fn identify_params() -> Value {
+    json!([
+        {"name": "top_k", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 5},
+         "description": "How many matches to return (at most the server's max_top_k, 20 by default)."},
+        {"name": "remove_background", "in": "query", "schema": {"type": "boolean", "default": false},
+         "description": "Cut the shoe out of its background before classifying."},
+        {"name": "include_image", "in": "query", "schema": {"type": "boolean", "default": false},
+         "description": "Return the network's 224×224 view of the photo as a JPEG data URL in image.seen."}
+    ])
+}
+
+fn errors() -> Value {
+    let e = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    json!({
+        "400": e("Malformed request: no image field, bad query value, too many photos."),
+        "408": e("The request took longer than the server's timeout."),
+        "413": e("The body is larger than the server's limit (20 MB by default)."),
+        "415": e("Not an image format the server decodes (e.g. HEIC: convert to JPEG)."),
+        "422": e("Empty, corrupt or truncated image, or more pixels than allowed."),
+        "503": e("Busy (Retry-After given) or the model is still loading.")
+    })
+}
+
+fn upload_body(multiple: bool) -> Value {
+    let file = json!({"type": "string", "format": "binary"});
+    let image = if multiple { json!({"type": "array", "items": file}) } else { file };
+    let mut content = json!({
+        "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {"image": image}}}
+    });
+    if !multiple {
+        content["image/*"] = json!({"schema": {"type": "string", "format": "binary"}});
+        content["application/octet-stream"] = json!({"schema": {"type": "string", "format": "binary"}});
+    }
+    json!({"required": true, "content": content})
+}
+
+fn schemas() -> Value {
+    json!({
+        "Error": {"type": "object", "required": ["error", "kind"], "properties": {
+            "error": {"type": "string", "description": "What was wrong, for a person."},
+            "kind": {"type": "string", "enum": ["bad_request", "not_found", "too_large", "empty", "unsupported_format",
+                "corrupt", "overloaded", "not_ready", "timeout", "method_not_allowed", "internal"]}}},
+        "Product": {"type": "object", "description": "A catalog row (products.csv); all fields but label may be null.",
+            "properties": {"label": {"type": "string"}, "name": {"type": "string", "nullable": true},
+            "brand": {"type": "string", "nullable": true}, "colorway": {"type": "string", "nullable": true},
+            "style_id": {"type": "string", "nullable": true}, "thumbnail_url": {"type": "string", "nullable": true},
+            "url": {"type": "string", "nullable": true}, "price": {"type": "number", "nullable": true},
+            "currency": {"type": "string", "nullable": true}}, "additionalProperties": true},
+        "Identification": {"type": "object", "required": ["verdict", "predictions", "footwear", "image", "timings_ms"], "properties": {
+            "verdict": {"type": "string", "enum": ["match", "not_sure", "not_a_sneaker"]},
+            "predictions": {"type": "array", "items": {"type": "object", "required": ["label", "probability"], "properties": {
+                "label": {"type": "string"}, "probability": {"type": "number"},
+                "product": {"allOf": [{"$ref": "#/components/schemas/Product"}], "nullable": true}}}},
+            "footwear": {"type": "object", "properties": {"probability": {"type": "number"},
+                "threshold": {"type": "number"}, "is_footwear": {"type": "boolean"}}},
+            "image": {"type": "object", "properties": {"name": {"type": "string"}, "width": {"type": "integer"},
+                "height": {"type": "integer"}, "seen": {"type": "string"}, "background_removed": {"type": "boolean"}}},
+            "timings_ms": {"type": "object", "properties": {"decode": {"type": "number"}, "preprocess": {"type": "number"},
+                "queue": {"type": "number"}, "inference": {"type": "number"}, "batch_size": {"type": "integer"}}}}},
+        "BatchAnswer": {"type": "object", "properties": {"results": {"type": "array", "items": {"oneOf": [
+            {"$ref": "#/components/schemas/Identification"},
+            {"type": "object", "properties": {"name": {"type": "string"}, "status": {"type": "integer"},
+                "error": {"$ref": "#/components/schemas/Error"}}}]}}}}
+    })
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+/// The whole OpenAPI 3.0 document.
+pub fn spec() -> Value {
+    let mut identify_responses = errors();
+    identify_responses["200"] = ok("The matches for the photo.", json!({"$ref": "#/components/schemas/Identification"}));
+    let mut batch_responses = errors();
+    batch_responses["200"] = ok("One result or error per photo, in upload order.", json!({"$ref": "#/components/schemas/BatchAnswer"}));
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "sneaker-id", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Tells which sneaker is in a photo."},
+        "paths": {
+            "/api/v1/identify": {"post": {"summary": "Identify the sneaker in one photo",
+                "parameters": identify_params(), "requestBody": upload_body(false), "responses": identify_responses}},
+            "/api/v1/identify/batch": {"post": {"summary": "Identify several photos in one network batch",
+                "parameters": identify_params(), "requestBody": upload_body(true), "responses": batch_responses}},
+            "/api/v1/model": {"get": {"summary": "Labels, input size, run id and thresholds",
+                "responses": {"200": ok("The model.", json!({"type": "object"}))}}},
+            "/v2/health/live": {"get": {"summary": "Open Inference Protocol liveness",
+                "responses": {"200": ok("The process answers.", json!({"type": "object"}))}}},
+            "/v2/health/ready": {"get": {"summary": "Open Inference Protocol readiness",
+                "responses": {"200": ok("Model loaded and warmed up.", json!({"type": "object"})),
+                              "503": ok("Still loading.", json!({"type": "object"}))}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics",
+                "responses": {"200": {"description": "OpenMetrics text.", "content": {"application/openmetrics-text": {}}}}}},
+            "/api/openapi.json": {"get": {"summary": "This document",
+                "responses": {"200": ok("OpenAPI 3.0 document.", json!({"type": "object"}))}}}
+        },
+        "components": {"schemas": schemas()}
+    })
+}
+
+pub async fn document() -> Json<Value> {
+    Json(spec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_path_is_documented_with_its_method() {
+        let spec = spec();
+        let paths = spec["paths"].as_object().expect("paths is an object");
+        assert_eq!(paths.len(), PATHS.len());
+        for (method, path) in PATHS {
+            assert!(spec["paths"][path][method].is_object(), "{method} {path} missing");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The web page: server-rendered HTML plus one script and one stylesheet, all compiled into the
+//! binary so the page works offline and never loads anything from a CDN.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::classifier::ModelKind;
+use crate::error::ServeError;
+
+const INDEX: &str = include_str!("../assets/index.html");
+const SCRIPT: &str = include_str!("../assets/app.js");
+const STYLE: &str = include_str!("../assets/style.css");
+const FAVICON: &str = concat!(
+    "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 64 64'>",
+    "<path d='M4 40c8 0 14-4 18-14l8 4c6 3 14 6 22 7 6 1 8 5 8 9v4H4z' fill='#1f5fd1'/>",
+    "<rect x='4' y='48' width='56' height='6' rx='2' fill='#1b1b1f'/></svg>"
+);
+
+/// Escapes text for HTML element content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The note shown when no trained run is loaded: what works now and how to get more.
+fn untrained_notice() -> String {
+    concat!(
+        "  <div class=\"notice\" id=\"notice\">\n",
+        "    <p><strong>No trained sneaker model is loaded.</strong> This server runs the pretrained ",
+        "ImageNet network: it tells whether a photo shows footwear and names the general category. ",
+        "To identify sneaker models, build a catalog, train, and serve the run:</p>\n",
+        "<pre><code>sneaker-id scrape --out catalog\n",
+        "sneaker-id train --catalog catalog --out runs/first\n",
+        "sneaker-id serve --model runs/first</code></pre>\n",
+        "  </div>"
+    )
+    .to_owned()
+}
+
+/// `GET /`.
+pub async fn index(State(state): State<AppState>) -> Html<String> {
+    let info = state.batcher.info();
+    let config = &state.config;
+    let mut name = info.name.clone();
+    if let Some(run) = &info.run_id {
+        name.push_str(&format!(" — run {run}"));
+    }
+    let notice = match info.kind {
+        ModelKind::Imagenet => untrained_notice(),
+        ModelKind::Trained => String::new(),
+    };
+    let options: String = [1, 3, 5, 10, 20]
+        .into_iter()
+        .filter(|&k| k <= config.max_top_k)
+        .map(|k| {
+            let selected = if k == config.default_top_k { " selected" } else { "" };
+            format!("<option value=\"{k}\"{selected}>{k}</option>")
+        })
+        .collect();
+    let kind = match info.kind {
+        ModelKind::Imagenet => "imagenet",
+        ModelKind::Trained => "trained",
+    };
+    let (bg_disabled, bg_note) = if state.background_removal {
+        ("", "")
+    } else {
+        (" disabled", " <small>(not available in this build)</small>")
+    };
+    let html = INDEX
+        .replace("{{MODEL_KIND}}", kind)
+        .replace("{{DEFAULT_TOP_K}}", &config.default_top_k.to_string())
+        .replace("{{MAX_TOP_K}}", &config.max_top_k.to_string())
+        .replace("{{MODEL_NAME}}", &escape(&name))
+        .replace("{{NOTICE}}", &notice)
+        .replace("{{BODY_LIMIT_MB}}", &(config.body_limit / (1024 * 1024)).to_string())
+        .replace("{{BG_DISABLED}}", bg_disabled)
+        .replace("{{BG_NOTE}}", bg_note)
+        .replace("{{TOP_K_OPTIONS}}", &options);
+    Html(html)
+}
+
+/// `GET /assets/{file}`: the script and the stylesheet.
+pub async fn asset(Path(file): Path<String>) -> Result<Response, ServeError> {
+    let (body, mime) = match file.as_str() {
+        "app.js" => (SCRIPT, "text/javascript; charset=utf-8"),
+        "style.css" => (STYLE, "text/css; charset=utf-8"),
+        _ => return Err(ServeError::NotFound(format!("no asset named {file}"))),
+    };
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(mime))], body).into_response())
+}
+
+/// `GET /favicon.ico` (an SVG; browsers go by the content type).
+pub async fn favicon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], FAVICON).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_markup() {
+        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
+
+    #[test]
+    fn template_placeholders_are_all_known() {
+        let known = [
+            "MODEL_KIND", "DEFAULT_TOP_K", "MAX_TOP_K", "MODEL_NAME", "NOTICE", "BODY_LIMIT_MB",
+            "BG_DISABLED", "BG_NOTE", "TOP_K_OPTIONS",
+        ];
+        for piece in INDEX.split("{{").skip(1) {
+            let name = piece.split("}}").next().expect("split yields at least one piece");
+            assert!(known.contains(&name), "unknown placeholder {{{{{name}}}}}");
+        }
+    }
+}
