@@ -20,6 +20,9 @@ pub enum ModelError {
     /// A required asset (runtime library, weights) is not where it should be.
     #[error("{what} not found at {path} (run `make assets` to fetch it)")]
     MissingAsset { what: &'static str, path: PathBuf },
+    /// A graph that cannot be written as asked (duplicate names, impossible options).
+    #[error("graph: {0}")]
+    Graph(String),
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
     #[error("bad input: {0}")]

@@ -1,0 +1,158 @@
+//! Where the binary assets live (ONNX Runtime library, pretrained weights) and the artefacts derived
+//! from them once and cached beside them (safetensors weights, the backbone `.onnx` graph).
+//!
+//! Found without configuration: `$SNEAKER_ID_ASSETS`, else `$ASSETS_DIR` (what `make` exports), else
+//! `${XDG_CACHE_HOME:-$HOME/.cache}/sneaker-id/assets`, where `scripts/fetch-assets.sh` puts them.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::efficientnet_lite::{BuildOptions, EfficientNetLite, GRAPH_VERSION};
+use crate::error::{ModelError, Result};
+use crate::onnx::encode;
+use crate::tensor::StateDict;
+use crate::{safetensors_io, torch_legacy};
+
+/// ONNX Runtime shared library, as fetched.
+pub const RUNTIME_LIBRARY: &str = "libonnxruntime.so.1.32.0";
+/// ImageNet EfficientNet-Lite0 weights in PyTorch's legacy format, as fetched.
+pub const TORCH_WEIGHTS: &str = "efficientnet-lite0-57934424.pth";
+/// The same weights converted once to safetensors (fast, mmap-friendly, no pickle).
+pub const SAFETENSORS_WEIGHTS: &str = "efficientnet-lite0.safetensors";
+
+/// The asset directory. Paths are only checked for existence by [`Assets::at`] / [`Assets::locate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assets {
+    dir: PathBuf,
+}
+
+impl Assets {
+    /// Finds the asset directory from the environment (see the module docs) and checks that the
+    /// fetched assets are there.
+    pub fn locate() -> Result<Assets> {
+        let dir = asset_dir(|key| std::env::var_os(key)).ok_or(ModelError::MissingAsset {
+            what: "asset directory ($HOME is not set)",
+            path: PathBuf::from("~/.cache/sneaker-id/assets"),
+        })?;
+        Assets::at(dir)
+    }
+
+    /// Uses `dir` as the asset directory; errors if a fetched asset is missing.
+    pub fn at(dir: impl Into<PathBuf>) -> Result<Assets> {
+        let assets = Assets { dir: dir.into() };
+        for (what, path) in [("ONNX Runtime library", assets.runtime_library()), ("EfficientNet-Lite0 weights", assets.torch_weights())] {
+            if !path.is_file() {
+                return Err(ModelError::MissingAsset { what, path });
+            }
+        }
+        Ok(assets)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn runtime_library(&self) -> PathBuf {
+        self.dir.join(RUNTIME_LIBRARY)
+    }
+
+    pub fn torch_weights(&self) -> PathBuf {
+        self.dir.join(TORCH_WEIGHTS)
+    }
+
+    pub fn safetensors_path(&self) -> PathBuf {
+        self.dir.join(SAFETENSORS_WEIGHTS)
+    }
+
+    /// The cached backbone graph; the graph-writer version is in the name so an upgrade rebuilds it.
+    pub fn backbone_onnx_path(&self) -> PathBuf {
+        self.dir.join(format!("efficientnet-lite0.g{GRAPH_VERSION}.onnx"))
+    }
+
+    /// The pretrained weights, read from the safetensors cache (converted from the `.pth` on first use).
+    pub fn weights(&self) -> Result<StateDict> {
+        let path = self.safetensors_path();
+        if path.is_file() {
+            return safetensors_io::load(&path);
+        }
+        tracing::info!(from = %self.torch_weights().display(), to = %path.display(), "converting weights to safetensors");
+        let dict = torch_legacy::load(&self.torch_weights())?;
+        safetensors_io::save(&dict, &path)?;
+        Ok(dict)
+    }
+
+    /// Path of the backbone graph (image → `features`, `logits`), written on first use.
+    pub fn backbone_onnx(&self) -> Result<PathBuf> {
+        let path = self.backbone_onnx_path();
+        if !path.is_file() {
+            let weights = self.weights()?;
+            let model = EfficientNetLite::new(&weights).build(&BuildOptions::default())?;
+            write_atomic(&path, &encode(&model))?;
+            tracing::info!(path = %path.display(), "wrote EfficientNet-Lite0 graph");
+        }
+        Ok(path)
+    }
+}
+
+/// The asset directory the environment points at, `None` only when even `$HOME` is unset.
+fn asset_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let set = |key: &str| var(key).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = set("SNEAKER_ID_ASSETS").or_else(|| set("ASSETS_DIR")) {
+        return Some(dir);
+    }
+    let cache = set("XDG_CACHE_HOME").or_else(|| set("HOME").map(|home| home.join(".cache")))?;
+    Some(cache.join("sneaker-id").join("assets"))
+}
+
+/// Writes `bytes` to `path` so readers see the old file or the new one, never half of one: a
+/// temporary file in the same directory, fsync, rename. Concurrent writers of the same content
+/// are harmless; the last rename wins.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| ModelError::Io { path: path.to_owned(), source };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    // The rename itself is durable only once the directory entry is on disk.
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn dir_with(vars: &[(&str, &str)]) -> Option<PathBuf> {
+        let map: HashMap<String, OsString> = vars.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
+        asset_dir(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn asset_dir_precedence() {
+        assert_eq!(dir_with(&[("HOME", "/h")]), Some(PathBuf::from("/h/.cache/sneaker-id/assets")));
+        assert_eq!(dir_with(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/x")]), Some(PathBuf::from("/x/sneaker-id/assets")));
+        assert_eq!(dir_with(&[("HOME", "/h"), ("XDG_CACHE_HOME", ""), ("ASSETS_DIR", "/a")]), Some(PathBuf::from("/a")));
+        assert_eq!(dir_with(&[("ASSETS_DIR", "/a"), ("SNEAKER_ID_ASSETS", "/s")]), Some(PathBuf::from("/s")));
+        assert_eq!(dir_with(&[]), None);
+    }
+
+    #[test]
+    fn missing_assets_say_how_to_fetch_them() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = Assets::at(empty.path()).unwrap_err().to_string();
+        assert!(err.contains(RUNTIME_LIBRARY) && err.contains("make assets"), "{err}");
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.bin");
+        write_atomic(&path, b"first").unwrap();
+        write_atomic(&path, b"second, longer").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary files left behind");
+    }
+}
