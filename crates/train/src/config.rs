@@ -1,0 +1,320 @@
+//! Training settings: one serde struct with defaults, read from flags or a TOML file, validated
+//! before any work starts and written next to the model as `config.json`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+
+/// Which classifier to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Uniform probabilities: the floor every model must beat (log-loss = ln M).
+    Random,
+    /// The reference 4-layer CNN trained from scratch.
+    Scratch,
+    /// Frozen EfficientNet-Lite0 features + a trained top model.
+    #[default]
+    Bottleneck,
+    /// The last N MBConv blocks + head trained, from a bottleneck run.
+    Finetune,
+}
+
+impl ModelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Random => "random",
+            ModelKind::Scratch => "scratch",
+            ModelKind::Bottleneck => "bottleneck",
+            ModelKind::Finetune => "finetune",
+        }
+    }
+}
+
+/// Gradient descent flavour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// SGD with (heavy-ball) momentum; weight decay as L2 penalty.
+    Sgd,
+    /// Adam; weight decay as L2 penalty.
+    Adam,
+    /// Adam with decoupled weight decay.
+    AdamW,
+}
+
+/// Learning-rate schedule over epochs (applied per step, after the warm-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    Constant,
+    /// Multiply by `lr_gamma` every `lr_step_epochs`.
+    Step,
+    /// Cosine decay to zero over the run.
+    Cosine,
+}
+
+/// How a catalog is cut into train and validation images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitKind {
+    /// Stratified per image (the reference protocol): each label keeps its share on each side.
+    Random,
+    /// Whole groups (product / photo shoot) on one side only, so near-duplicates cannot leak.
+    Group,
+}
+
+/// How unequal class sizes are compensated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BalanceKind {
+    None,
+    /// Loss weight of a class ∝ 1 / its image count (mean weight 1).
+    Weighted,
+    /// Batches drawn with probability ∝ 1 / class count.
+    Sampled,
+}
+
+/// Image augmentation switches. Each training image is seen as `draws` augmented variants;
+/// for the bottleneck and finetune models every draw's activations are cached on disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AugmentConfig {
+    /// Augmented variants per training image (draw 0 is always the plain image).
+    pub draws: usize,
+    /// Random resized crop (scale 0.5–1 of the area, aspect 3/4–4/3).
+    pub crop: bool,
+    /// Horizontal flip with probability 1/2.
+    pub flip: bool,
+    /// Brightness/contrast/saturation jitter of ±30 %.
+    pub color: bool,
+    /// Gaussian blur (σ up to 1.5 px) and JPEG re-compression (quality 30–90).
+    pub noise: bool,
+    /// Cut the shoe out of its plain background and paste it onto a generated or borrowed one.
+    pub background: bool,
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        AugmentConfig { draws: 1, crop: true, flip: true, color: true, noise: true, background: true }
+    }
+}
+
+impl AugmentConfig {
+    /// No augmentation at all (used for validation, evaluation and `draws = 1` runs).
+    pub fn none() -> Self {
+        AugmentConfig { draws: 1, crop: false, flip: false, color: false, noise: false, background: false }
+    }
+
+    /// A short stable description, part of the feature-cache key.
+    pub fn key(&self) -> String {
+        let b = |on: bool, c: char| if on { c } else { '-' };
+        format!(
+            "{}{}{}{}{}",
+            b(self.crop, 'c'),
+            b(self.flip, 'f'),
+            b(self.color, 'j'),
+            b(self.noise, 'n'),
+            b(self.background, 'b')
+        )
+    }
+}
+
+/// Everything a training run needs. Defaults suit the `bottleneck` model on sneakers50.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub model: ModelKind,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    pub schedule: ScheduleKind,
+    /// Epochs of linear warm-up from lr/10 (0 = none).
+    pub warmup_epochs: usize,
+    /// `step` schedule: epochs between decays.
+    pub lr_step_epochs: usize,
+    /// `step` schedule: decay factor.
+    pub lr_gamma: f64,
+    /// SGD momentum (ignored by Adam/AdamW).
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub label_smoothing: f32,
+    /// Stop after this many epochs without a better validation log-loss (0 = never).
+    pub patience: usize,
+    pub seed: u64,
+    /// `finetune`: trailing MBConv blocks to train (the rest stays frozen, run by ONNX Runtime).
+    pub unfreeze_blocks: usize,
+    /// Side of the square network input. The pretrained backbone needs 224.
+    pub image_size: u32,
+    /// Dropout before the last dense layer.
+    pub dropout: f64,
+    /// Hidden units of the top model (0 = a single dense layer).
+    pub hidden: usize,
+    pub split: SplitKind,
+    /// Share of each label held out for validation.
+    pub val_fraction: f64,
+    pub balance: BalanceKind,
+    pub augment: AugmentConfig,
+    /// `finetune`: the bottleneck run whose head initialises this one.
+    pub init_from: Option<PathBuf>,
+    /// Where cached activations live (default: `<cache>/sneaker-id/features`).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            model: ModelKind::Bottleneck,
+            epochs: 40,
+            batch_size: 64,
+            optimizer: OptimizerKind::AdamW,
+            lr: 1e-3,
+            schedule: ScheduleKind::Cosine,
+            warmup_epochs: 1,
+            lr_step_epochs: 10,
+            lr_gamma: 0.1,
+            momentum: 0.9,
+            weight_decay: 1e-2,
+            label_smoothing: 0.1,
+            patience: 8,
+            seed: 42,
+            unfreeze_blocks: 2,
+            image_size: sneaker_vision::INPUT_SIZE,
+            dropout: 0.3,
+            hidden: 0,
+            split: SplitKind::Random,
+            val_fraction: 0.2,
+            balance: BalanceKind::None,
+            augment: AugmentConfig::default(),
+            init_from: None,
+            cache_dir: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Reads a TOML file; absent keys keep their defaults, unknown keys are errors.
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        toml::from_str(&text).map_err(|e| TrainError::parse(path, e))
+    }
+
+    /// Reads the `config.json` a run wrote.
+    pub fn from_json_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| TrainError::parse(path, e))
+    }
+
+    /// Rejects settings that cannot work, before any image is read.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(TrainError::Config(m));
+        if self.model != ModelKind::Random && self.epochs == 0 {
+            return bad("epochs must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size must be at least 1".into());
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad(format!("lr must be a positive number, got {}", self.lr));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad(format!("label_smoothing must be in [0, 1), got {}", self.label_smoothing));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(format!("dropout must be in [0, 1), got {}", self.dropout));
+        }
+        if !(self.val_fraction > 0.0 && self.val_fraction < 1.0) {
+            return bad(format!("val_fraction must be in (0, 1), got {}", self.val_fraction));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad(format!("momentum must be in [0, 1), got {}", self.momentum));
+        }
+        if self.weight_decay < 0.0 {
+            return bad("weight_decay must not be negative".into());
+        }
+        if self.augment.draws == 0 {
+            return bad("augment.draws must be at least 1".into());
+        }
+        if self.schedule == ScheduleKind::Step && self.lr_step_epochs == 0 {
+            return bad("lr_step_epochs must be at least 1 for the step schedule".into());
+        }
+        let pretrained = matches!(self.model, ModelKind::Bottleneck | ModelKind::Finetune);
+        if pretrained && self.image_size != sneaker_vision::INPUT_SIZE {
+            return bad(format!(
+                "the pretrained backbone takes {0}x{0} images, image_size {1} is not possible",
+                sneaker_vision::INPUT_SIZE,
+                self.image_size
+            ));
+        }
+        if self.model == ModelKind::Scratch && crate::scratch::flat_features(self.image_size).is_none() {
+            return bad(format!("image_size {} is too small for four conv+pool stages", self.image_size));
+        }
+        if self.model == ModelKind::Finetune && self.init_from.is_none() {
+            return bad("finetune needs init_from (a bottleneck run folder)".into());
+        }
+        Ok(())
+    }
+
+    /// Learning rate at `step` of `total` steps (`steps_per_epoch` gives the epoch).
+    pub fn lr_at(&self, step: usize, steps_per_epoch: usize, total: usize) -> f64 {
+        let spe = steps_per_epoch.max(1);
+        let warm = self.warmup_epochs * spe;
+        if step < warm {
+            // Linear from lr/10 to lr: a cold AdamW start on fresh heads overshoots otherwise.
+            let t = step as f64 / warm as f64;
+            return self.lr * (0.1 + 0.9 * t);
+        }
+        match self.schedule {
+            ScheduleKind::Constant => self.lr,
+            ScheduleKind::Step => {
+                let k = (step / spe) / self.lr_step_epochs.max(1);
+                self.lr * self.lr_gamma.powi(k as i32)
+            }
+            ScheduleKind::Cosine => {
+                let span = total.saturating_sub(warm).max(1) as f64;
+                let t = ((step - warm) as f64 / span).min(1.0);
+                self.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_defaults_and_rejects_unknown_keys() {
+        let c: TrainConfig = toml::from_str("epochs = 3\nlr = 0.01\n[augment]\ndraws = 4\n").unwrap();
+        assert_eq!(c.epochs, 3);
+        assert_eq!(c.augment.draws, 4);
+        assert_eq!(c.batch_size, TrainConfig::default().batch_size);
+        assert!(toml::from_str::<TrainConfig>("epoch = 3").is_err());
+    }
+
+    #[test]
+    fn validation_names_the_bad_setting() {
+        let c = TrainConfig { label_smoothing: 1.5, ..Default::default() };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("label_smoothing"), "{e}");
+        let c = TrainConfig { model: ModelKind::Finetune, ..Default::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("init_from"));
+        assert!(TrainConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn schedules_warm_up_then_decay() {
+        let c = TrainConfig { lr: 1.0, warmup_epochs: 1, ..Default::default() };
+        assert!((c.lr_at(0, 10, 100) - 0.1).abs() < 1e-12);
+        assert!((c.lr_at(10, 10, 100) - 1.0).abs() < 1e-12);
+        assert!(c.lr_at(99, 10, 100) < 0.01);
+        let s = TrainConfig { lr: 1.0, warmup_epochs: 0, schedule: ScheduleKind::Step, lr_step_epochs: 2, lr_gamma: 0.5, ..Default::default() };
+        // epochs 0-1 → 1.0, 2-3 → 0.5, 4 → 0.25
+        assert_eq!(s.lr_at(15, 10, 100), 1.0);
+        assert_eq!(s.lr_at(25, 10, 100), 0.5);
+        assert_eq!(s.lr_at(45, 10, 100), 0.25);
+    }
+}

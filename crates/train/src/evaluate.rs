@@ -1,0 +1,104 @@
+//! `evaluate`: run a trained classifier (its ONNX graph, through ONNX Runtime) over a labelled
+//! folder and score it: top-1/top-5, log-loss, per-class numbers, confusion matrix, accuracy by
+//! view angle and the worst-confused pairs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::dataset::Dataset;
+use crate::error::Result;
+use crate::features::Extractor;
+use crate::metrics::{self, Scores};
+use crate::plot;
+
+/// Accuracy of the images of one view angle.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AngleScore {
+    pub angle: String,
+    pub n: usize,
+    pub top1: f64,
+}
+
+/// Everything `evaluate --json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    #[serde(flatten)]
+    pub scores: Scores,
+    /// Empty when the catalog has no angle column.
+    pub by_angle: Vec<AngleScore>,
+    pub seconds: f64,
+    pub images_per_s: f64,
+}
+
+/// Probabilities `[n × classes]` of `model` on the plain (un-augmented) images `which`.
+pub fn predict_images(data: &Dataset, which: &[usize], model: &mut dyn Extractor, batch: usize, progress: &mut dyn FnMut(usize, usize)) -> Result<Vec<f32>> {
+    let limits = sneaker_vision::DecodeLimits::default();
+    let mut out = Vec::with_capacity(which.len() * model.dim());
+    for chunk in which.chunks(batch.max(1)) {
+        let inputs: Vec<Vec<f32>> = chunk
+            .par_iter()
+            .map(|&i| Ok(sneaker_vision::to_input_tensor(&sneaker_vision::decode_file(&data.samples[i].path, &limits)?)))
+            .collect::<Result<_>>()?;
+        out.extend(model.run(&inputs.concat(), chunk.len())?);
+        progress(out.len() / model.dim(), which.len());
+    }
+    Ok(out)
+}
+
+/// Scores `model` (whose output columns are `data.labels`) on every image of `data`.
+pub fn evaluate(data: &Dataset, model: &mut dyn Extractor, batch: usize, progress: &mut dyn FnMut(usize, usize)) -> Result<Evaluation> {
+    let started = Instant::now();
+    let all: Vec<usize> = (0..data.samples.len()).collect();
+    let probs = predict_images(data, &all, model, batch, progress)?;
+    let labels: Vec<usize> = data.samples.iter().map(|s| s.label).collect();
+    let scores = metrics::score(&probs, &data.labels, &labels);
+    let m = data.labels.len();
+    let mut angles: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (s, row) in data.samples.iter().zip(probs.chunks_exact(m)) {
+        if let Some(a) = &s.angle {
+            let e = angles.entry(a.clone()).or_default();
+            e.0 += 1;
+            e.1 += usize::from(metrics::argmax(row) == s.label);
+        }
+    }
+    let by_angle = angles.into_iter().map(|(angle, (n, hit))| AngleScore { angle, n, top1: hit as f64 / n as f64 }).collect();
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Evaluation { scores, by_angle, seconds, images_per_s: data.samples.len() as f64 / seconds.max(1e-9) })
+}
+
+/// `confusion.png`, and `by_angle.png` when there are angles, into `dir`.
+pub fn write_charts(eval: &Evaluation, labels: &[String], dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| crate::error::TrainError::io(dir, e))?;
+    plot::confusion(&dir.join("confusion.png"), &eval.scores.confusion, labels)?;
+    if !eval.by_angle.is_empty() {
+        let items: Vec<(String, f64)> = eval.by_angle.iter().map(|a| (format!("{} (n={})", a.angle, a.n), a.top1)).collect();
+        plot::bars(&dir.join("by_angle.png"), "top-1 accuracy by view angle", &items)?;
+    }
+    Ok(())
+}
+
+/// A Markdown summary for the terminal.
+pub fn markdown(eval: &Evaluation) -> String {
+    let s = &eval.scores;
+    let mut out = format!(
+        "| n | top-1 | top-5 | log-loss | mean per-class |\n|---|---|---|---|---|\n| {} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+        s.n, s.top1, s.top5, s.log_loss, s.mean_per_class
+    );
+    if !eval.by_angle.is_empty() {
+        out.push_str("\n| angle | n | top-1 |\n|---|---|---|\n");
+        for a in &eval.by_angle {
+            out.push_str(&format!("| {} | {} | {:.3} |\n", a.angle, a.n, a.top1));
+        }
+    }
+    if !s.worst_pairs.is_empty() {
+        out.push_str("\nMost confused (truth → predicted):\n");
+        for p in &s.worst_pairs {
+            out.push_str(&format!("- {} → {}: {}\n", p.truth, p.predicted, p.count));
+        }
+    }
+    out
+}

@@ -1,0 +1,30 @@
+//! Training and evaluation of sneaker classifiers: the `random` baseline, the from-scratch CNN,
+//! `bottleneck` transfer learning on cached EfficientNet-Lite0 features and `finetune`.
+//!
+//! Training runs on burn's Flex CPU backend; every trained model is written as one ONNX graph
+//! (`RUN/model.onnx`, input `input` → output `probs`) so serving and evaluation only need
+//! ONNX Runtime.
+
+pub mod augment;
+pub mod background;
+pub mod bottleneck;
+pub mod config;
+pub mod dataset;
+pub mod error;
+pub mod evaluate;
+pub mod export;
+pub mod features;
+pub mod fit;
+pub mod head;
+pub mod metrics;
+pub mod onnx_backbone;
+pub mod random;
+pub mod plot;
+pub mod report;
+pub mod run;
+pub mod scratch;
+pub mod train;
+
+pub use config::{AugmentConfig, ModelKind, TrainConfig};
+pub use dataset::{Dataset, Sample};
+pub use error::{Result, TrainError};

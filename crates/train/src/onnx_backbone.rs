@@ -1,0 +1,155 @@
+//! The pretrained EfficientNet-Lite0 and ONNX Runtime as training needs them, over
+//! `sneaker-model`: cached feature extraction, export of backbone + head as one graph, and
+//! runners for exported classifiers.
+
+use std::path::Path;
+
+use ndarray::{ArrayView4, ArrayViewD};
+use sha2::{Digest, Sha256};
+use sneaker_model::StateDict;
+use sneaker_model::assets::Assets;
+use sneaker_model::efficientnet_lite::{FEATURE_DIM, FEATURES, GRAPH_VERSION};
+use sneaker_model::runtime::{Backbone, Runtime, Session};
+
+use crate::error::{Result, TrainError};
+use crate::export;
+use crate::features::Extractor;
+use crate::head::HeadSpec;
+use crate::train::Pretrained;
+
+/// Shape check shared by the runners: `n` CHW images of [`sneaker_vision::INPUT_SIZE`]².
+fn image_view(input: &[f32], n: usize) -> Result<ArrayView4<'_, f32>> {
+    let s = sneaker_vision::INPUT_SIZE as usize;
+    ArrayView4::from_shape((n, 3, s, s), input).map_err(|e| TrainError::Config(format!("input batch of {} floats for {n} images: {e}", input.len())))
+}
+
+/// Pooled features of the stock backbone.
+struct FeatureRunner {
+    backbone: Backbone,
+    id: String,
+}
+
+impl Extractor for FeatureRunner {
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+    fn dim(&self) -> usize {
+        FEATURE_DIM
+    }
+    fn run(&mut self, input: &[f32], n: usize) -> Result<Vec<f32>> {
+        let out = self.backbone.run(image_view(input, n)?)?;
+        Ok(out.features.iter().copied().collect())
+    }
+}
+
+/// Any graph with one input and an output `output` of width `dim`, on images or other tensors.
+pub struct GraphRunner {
+    session: Session,
+    output: String,
+    dim: usize,
+    /// Shape of one input item (e.g. `[3, 224, 224]` or `[1280]`).
+    item: Vec<usize>,
+    id: String,
+}
+
+impl GraphRunner {
+    pub fn new(session: Session, output: &str, dim: usize, item: Vec<usize>, id: String) -> Result<Self> {
+        if !session.output_names().iter().any(|o| o == output) {
+            return Err(TrainError::Config(format!("graph has no output {output:?} (has {:?})", session.output_names())));
+        }
+        Ok(GraphRunner { session, output: output.to_owned(), dim, item, id })
+    }
+}
+
+impl Extractor for GraphRunner {
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn run(&mut self, input: &[f32], n: usize) -> Result<Vec<f32>> {
+        let mut shape = vec![n];
+        shape.extend_from_slice(&self.item);
+        let view = ArrayViewD::from_shape(shape, input).map_err(|e| TrainError::Config(format!("input of {} floats for {n} items: {e}", input.len())))?;
+        let mut out = self.session.run_dyn(view)?;
+        let a = out.0.remove(&self.output).ok_or_else(|| TrainError::Config(format!("graph gave no {:?}", self.output)))?;
+        if a.len() != n * self.dim {
+            return Err(TrainError::Config(format!("output {:?} has {} values for {n}×{}", self.output, a.len(), self.dim)));
+        }
+        Ok(a.iter().copied().collect())
+    }
+}
+
+/// EfficientNet-Lite0 weights + ONNX Runtime.
+pub struct OrtBackbone {
+    assets: Option<Assets>,
+    runtime: Runtime,
+    weights: Option<StateDict>,
+    features: Option<FeatureRunner>,
+}
+
+impl OrtBackbone {
+    /// The runtime only (enough to run exported classifiers: `evaluate`).
+    pub fn runtime() -> Result<Self> {
+        let assets = Assets::locate()?;
+        let runtime = Runtime::from_assets(&assets)?;
+        Ok(OrtBackbone { assets: Some(assets), runtime, weights: None, features: None })
+    }
+
+    /// Runtime, backbone graph and weights (training).
+    pub fn load() -> Result<Self> {
+        let mut me = Self::runtime()?;
+        let assets = me.assets.as_ref().expect("runtime() sets assets");
+        let weights = assets.weights()?;
+        let id = weights_id(&weights);
+        me.features = Some(FeatureRunner { backbone: Backbone::load(assets)?, id });
+        me.weights = Some(weights);
+        Ok(me)
+    }
+
+    pub fn weights(&self) -> Result<&StateDict> {
+        self.weights.as_ref().ok_or_else(|| TrainError::Config("backbone weights not loaded".into()))
+    }
+
+    /// A runner for an ONNX classifier over images (`probs` of width `classes`).
+    pub fn open_graph(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>> {
+        let session = Session::from_file(&self.runtime, onnx)?;
+        let s = sneaker_vision::INPUT_SIZE as usize;
+        Ok(Box::new(GraphRunner::new(session, export::PROBS, classes, vec![3, s, s], onnx.display().to_string())?))
+    }
+
+    /// A runner over serialised ONNX bytes: `output` of width `dim`, items of shape `item`.
+    pub fn open_bytes(&self, label: &str, bytes: &[u8], output: &str, dim: usize, item: Vec<usize>) -> Result<GraphRunner> {
+        let session = Session::from_bytes(&self.runtime, label, bytes)?;
+        GraphRunner::new(session, output, dim, item, label.to_owned())
+    }
+}
+
+/// Cache identity of a weight set: graph writer version + a hash of a few tensors' bytes.
+fn weights_id(w: &StateDict) -> String {
+    let mut h = Sha256::new();
+    for (name, t) in w.iter().filter(|(n, _)| n.contains("_conv_head") || n.contains("_conv_stem")) {
+        h.update(name.as_bytes());
+        h.update(&t.data);
+    }
+    format!("lite0-v{GRAPH_VERSION}-{}-{FEATURES}", &hex::encode(h.finalize())[..12])
+}
+
+impl Pretrained for OrtBackbone {
+    fn id(&self) -> String {
+        self.features.as_ref().map(|f| f.id.clone()).unwrap_or_default()
+    }
+    fn features(&mut self) -> Result<&mut dyn Extractor> {
+        match self.features.as_mut() {
+            Some(f) => Ok(f),
+            None => Err(TrainError::Config("backbone not loaded".into())),
+        }
+    }
+    fn export_with_head(&self, head: &StateDict, spec: HeadSpec) -> Result<Vec<u8>> {
+        export::classifier(self.weights()?, head, spec)
+    }
+    fn open_classifier(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>> {
+        self.open_graph(onnx, classes)
+    }
+}

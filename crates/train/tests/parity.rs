@@ -1,0 +1,95 @@
+//! The exported ONNX graphs must compute what burn computes (max |Δprob| ≤ 1e-4): the top model
+//! alone, the scratch CNN on small images, and the whole classifier (backbone + head) against
+//! burn's head on the backbone's features. Needs the ONNX Runtime asset (`make assets`).
+
+use burn::tensor::{Device, Tensor, TensorData, activation};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sneaker_train::export;
+use sneaker_train::features::Extractor;
+use sneaker_train::head::{self, Head, HeadSpec};
+use sneaker_train::onnx_backbone::OrtBackbone;
+use sneaker_train::scratch::ScratchCnn;
+
+const TOLERANCE: f32 = 1e-4;
+
+fn runtime() -> Option<OrtBackbone> {
+    match OrtBackbone::runtime() {
+        Ok(b) => Some(b),
+        Err(e) => {
+            eprintln!("skipped: ONNX Runtime assets not found ({e})");
+            None
+        }
+    }
+}
+
+fn max_delta(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn random(n: usize, seed: u64, scale: f32) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(-scale..scale)).collect()
+}
+
+#[test]
+fn head_graph_matches_burn() {
+    let Some(rt) = runtime() else { return };
+    let device = Device::flex();
+    device.seed(3);
+    for hidden in [0, 16] {
+        let spec = HeadSpec { inputs: 32, hidden, classes: 5 };
+        let head = Head::new(spec, 0.3, &device);
+        let x = random(7 * 32, 11, 3.0);
+        let burn_p = head::predict(&head, &x, &device).unwrap();
+        let bytes = export::head_only(&head.state_dict(), spec).unwrap();
+        let mut ort = rt.open_bytes("head", &bytes, export::PROBS, 5, vec![32]).unwrap();
+        let ort_p = ort.run(&x, 7).unwrap();
+        let d = max_delta(&burn_p, &ort_p);
+        assert!(d <= TOLERANCE, "hidden {hidden}: max |Δprob| {d}");
+    }
+}
+
+#[test]
+fn scratch_cnn_graph_matches_burn() {
+    let Some(rt) = runtime() else { return };
+    let device = Device::flex();
+    device.seed(5);
+    // 46 px is the smallest input the four conv+pool stages accept (46→22→10→4→1).
+    let (size, classes, n) = (46u32, 4, 3);
+    let net = ScratchCnn::new(size, classes, 0.3, &device).unwrap();
+    let x = random(n * 3 * 46 * 46, 7, 1.0);
+    let t = Tensor::<4>::from_data(TensorData::new(x.clone(), [n, 3, 46, 46]), &device);
+    use burn::module::Module;
+    let burn_p: Vec<f32> = activation::softmax(net.valid().forward(t), 1).into_data().try_to_vec().unwrap();
+    let bytes = net.to_onnx(size, classes).unwrap();
+    let mut ort = rt.open_bytes("scratch", &bytes, export::PROBS, classes, vec![3, 46, 46]).unwrap();
+    let ort_p = ort.run(&x, n).unwrap();
+    let d = max_delta(&burn_p, &ort_p);
+    assert!(d <= TOLERANCE, "max |Δprob| {d}");
+}
+
+#[test]
+fn whole_classifier_matches_burn_head_on_backbone_features() {
+    let Some(_) = runtime() else { return };
+    let mut bb = OrtBackbone::load().unwrap();
+    let device = Device::flex();
+    device.seed(9);
+    let spec = HeadSpec { inputs: 1280, hidden: 0, classes: 3 };
+    let head = Head::new(spec, 0.3, &device);
+    // Two smooth synthetic images in the network's input range.
+    let n = 2;
+    let s = sneaker_vision::INPUT_SIZE as usize;
+    let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 997) as f32 / 498.5 - 1.0) * 0.8).collect();
+    use sneaker_train::train::Pretrained;
+    let feats = bb.features().unwrap().run(&x, n).unwrap();
+    let burn_p = head::predict(&head, &feats, &device).unwrap();
+    let bytes = bb.export_with_head(&head.state_dict(), spec).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.onnx");
+    std::fs::write(&path, bytes).unwrap();
+    let ort_p = bb.open_classifier(&path, 3).unwrap().run(&x, n).unwrap();
+    let d = max_delta(&burn_p, &ort_p);
+    assert!(d <= TOLERANCE, "max |Δprob| {d}");
+}
