@@ -47,7 +47,9 @@ impl DecodeLimits {
     /// Allocation budget handed to the decoder: the output buffer at the widest colour type
     /// we accept (16-bit RGBA, 8 bytes/px) plus 64 MiB for decoder internals.
     fn max_alloc(&self) -> u64 {
-        self.max_pixels.saturating_mul(8).saturating_add(64 * 1024 * 1024)
+        self.max_pixels
+            .saturating_mul(8)
+            .saturating_add(64 * 1024 * 1024)
     }
 
     fn image_limits(&self, with_dimensions: bool) -> image::Limits {
@@ -69,7 +71,9 @@ impl DecodeLimits {
 /// pixels become white; 16-bit and grey images become 8-bit RGB.
 pub fn decode_bytes(bytes: &[u8], name: &str, limits: &DecodeLimits) -> Result<RgbImage> {
     if bytes.is_empty() {
-        return Err(VisionError::Empty { name: name.to_owned() });
+        return Err(VisionError::Empty {
+            name: name.to_owned(),
+        });
     }
     if bytes.len() > limits.max_bytes {
         return Err(too_large(
@@ -95,7 +99,9 @@ pub fn decode_bytes(bytes: &[u8], name: &str, limits: &DecodeLimits) -> Result<R
     // so an oversized image gets our precise message rather than a generic "limits exceeded".
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits.image_limits(false));
-    let mut decoder = reader.into_decoder().map_err(|e| map_image_error(name, e))?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| map_image_error(name, e))?;
     let (width, height) = decoder.dimensions();
     check_dimensions(name, width, height, limits)?;
     // Second line of defence: the decoder itself enforces the same bounds while decoding.
@@ -112,14 +118,7 @@ pub fn decode_bytes(bytes: &[u8], name: &str, limits: &DecodeLimits) -> Result<R
     let mut upright = DynamicImage::ImageRgb8(flatten_to_rgb8(decoded));
     upright.apply_orientation(orientation);
     let rgb = upright.into_rgb8();
-    tracing::debug!(
-        name,
-        ?format,
-        width,
-        height,
-        ?orientation,
-        "decoded image"
-    );
+    tracing::debug!(name, ?format, width, height, ?orientation, "decoded image");
     Ok(rgb)
 }
 
@@ -127,13 +126,19 @@ pub fn decode_bytes(bytes: &[u8], name: &str, limits: &DecodeLimits) -> Result<R
 /// against the file's size before reading it.
 pub fn decode_file(path: &Path, limits: &DecodeLimits) -> Result<RgbImage> {
     let name = path.display().to_string();
-    let io_err = |source| VisionError::Io { name: name.clone(), source };
+    let io_err = |source| VisionError::Io {
+        name: name.clone(),
+        source,
+    };
     let file = File::open(path).map_err(io_err)?;
     let len = file.metadata().map_err(io_err)?.len();
     if len > limits.max_bytes as u64 {
         return Err(too_large(
             &name,
-            format!("the file is {len} bytes, more than the {} byte limit", limits.max_bytes),
+            format!(
+                "the file is {len} bytes, more than the {} byte limit",
+                limits.max_bytes
+            ),
         ));
     }
     // `take` guards against a file that grows between `metadata` and `read`.
@@ -145,7 +150,10 @@ pub fn decode_file(path: &Path, limits: &DecodeLimits) -> Result<RgbImage> {
 }
 
 fn too_large(name: &str, detail: String) -> VisionError {
-    VisionError::TooLarge { name: name.to_owned(), detail }
+    VisionError::TooLarge {
+        name: name.to_owned(),
+        detail,
+    }
 }
 
 fn check_dimensions(name: &str, width: u32, height: u32, limits: &DecodeLimits) -> Result<()> {
@@ -184,8 +192,14 @@ fn map_image_error(name: &str, err: ImageError) -> VisionError {
             detail: format!("{e} (supported: {})", crate::formats::SUPPORTED_FORMATS),
         },
         // Reading from memory only fails with an I/O error when the data ends early.
-        ImageError::IoError(e) => VisionError::Corrupt { name, detail: e.to_string() },
-        other => VisionError::Corrupt { name, detail: other.to_string() },
+        ImageError::IoError(e) => VisionError::Corrupt {
+            name,
+            detail: e.to_string(),
+        },
+        other => VisionError::Corrupt {
+            name,
+            detail: other.to_string(),
+        },
     }
 }
 

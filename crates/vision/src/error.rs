@@ -68,15 +68,38 @@ mod tests {
     #[test]
     fn kinds_are_the_documented_codes_and_messages_name_the_file() {
         let cases = [
-            (VisionError::Empty { name: "a.jpg".into() }, "empty"),
-            (VisionError::TooLarge { name: "a.jpg".into(), detail: "x".into() }, "too_large"),
             (
-                VisionError::UnsupportedFormat { name: "a.jpg".into(), detail: "x".into() },
+                VisionError::Empty {
+                    name: "a.jpg".into(),
+                },
+                "empty",
+            ),
+            (
+                VisionError::TooLarge {
+                    name: "a.jpg".into(),
+                    detail: "x".into(),
+                },
+                "too_large",
+            ),
+            (
+                VisionError::UnsupportedFormat {
+                    name: "a.jpg".into(),
+                    detail: "x".into(),
+                },
                 "unsupported_format",
             ),
-            (VisionError::Corrupt { name: "a.jpg".into(), detail: "x".into() }, "corrupt"),
             (
-                VisionError::Io { name: "a.jpg".into(), source: io::Error::other("boom") },
+                VisionError::Corrupt {
+                    name: "a.jpg".into(),
+                    detail: "x".into(),
+                },
+                "corrupt",
+            ),
+            (
+                VisionError::Io {
+                    name: "a.jpg".into(),
+                    source: io::Error::other("boom"),
+                },
                 "io",
             ),
         ];

@@ -17,7 +17,11 @@ pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "jpe", "jfif", "png", "we
 pub fn is_image_path(path: &Path) -> bool {
     path.extension()
         .and_then(|ext| ext.to_str())
-        .is_some_and(|ext| IMAGE_EXTENSIONS.iter().any(|known| ext.eq_ignore_ascii_case(known)))
+        .is_some_and(|ext| {
+            IMAGE_EXTENSIONS
+                .iter()
+                .any(|known| ext.eq_ignore_ascii_case(known))
+        })
 }
 
 /// What the first bytes of a file say it is.
@@ -51,9 +55,9 @@ pub(crate) fn sniff(bytes: &[u8]) -> Sniffed {
         Err(_) if looks_like_text(bytes) => Sniffed::Unsupported(
             "this is text (an HTML page or error message?), not an image (supported: JPEG, PNG, WebP, GIF, BMP)",
         ),
-        Err(_) => Sniffed::Unsupported(
-            "not a recognised image (supported: JPEG, PNG, WebP, GIF, BMP)",
-        ),
+        Err(_) => {
+            Sniffed::Unsupported("not a recognised image (supported: JPEG, PNG, WebP, GIF, BMP)")
+        }
     }
 }
 
@@ -107,7 +111,9 @@ mod tests {
 
     #[test]
     fn image_paths_by_extension_case_insensitive() {
-        for yes in ["a.jpg", "b/C.JPEG", "x.Png", "y.webp", "z.gif", "w.bmp", "v.jfif"] {
+        for yes in [
+            "a.jpg", "b/C.JPEG", "x.Png", "y.webp", "z.gif", "w.bmp", "v.jfif",
+        ] {
             assert!(is_image_path(Path::new(yes)), "{yes}");
         }
         for no in ["a.heic", "b.txt", "noext", "c.jpg.part", ".jpg"] {
@@ -129,11 +135,26 @@ mod tests {
             b.extend_from_slice(&[0u8; 32]);
             b
         };
-        assert_eq!(sniff(&ftyp(b"heic", &[b"mif1", b"heic"])), Sniffed::Unsupported(HEIC_ADVICE));
-        assert_eq!(sniff(&ftyp(b"mif1", &[b"heic"])), Sniffed::Unsupported(HEIC_ADVICE));
-        assert_eq!(sniff(&ftyp(b"avif", &[b"mif1", b"miaf"])), Sniffed::Unsupported(AVIF_ADVICE));
-        assert_eq!(sniff(&ftyp(b"mif1", &[b"avif"])), Sniffed::Unsupported(AVIF_ADVICE));
-        assert_eq!(sniff(&ftyp(b"isom", &[b"mp41"])), Sniffed::Unsupported(VIDEO_ADVICE));
+        assert_eq!(
+            sniff(&ftyp(b"heic", &[b"mif1", b"heic"])),
+            Sniffed::Unsupported(HEIC_ADVICE)
+        );
+        assert_eq!(
+            sniff(&ftyp(b"mif1", &[b"heic"])),
+            Sniffed::Unsupported(HEIC_ADVICE)
+        );
+        assert_eq!(
+            sniff(&ftyp(b"avif", &[b"mif1", b"miaf"])),
+            Sniffed::Unsupported(AVIF_ADVICE)
+        );
+        assert_eq!(
+            sniff(&ftyp(b"mif1", &[b"avif"])),
+            Sniffed::Unsupported(AVIF_ADVICE)
+        );
+        assert_eq!(
+            sniff(&ftyp(b"isom", &[b"mp41"])),
+            Sniffed::Unsupported(VIDEO_ADVICE)
+        );
     }
 
     #[test]
@@ -150,10 +171,22 @@ mod tests {
 
     #[test]
     fn magic_bytes_pick_the_format() {
-        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0rest"), Sniffed::Supported(ImageFormat::Jpeg));
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest"), Sniffed::Supported(ImageFormat::Png));
+        assert_eq!(
+            sniff(b"\xFF\xD8\xFF\xE0rest"),
+            Sniffed::Supported(ImageFormat::Jpeg)
+        );
+        assert_eq!(
+            sniff(b"\x89PNG\r\n\x1a\nrest"),
+            Sniffed::Supported(ImageFormat::Png)
+        );
         assert_eq!(sniff(b"GIF89a...."), Sniffed::Supported(ImageFormat::Gif));
-        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Sniffed::Supported(ImageFormat::WebP));
-        assert_eq!(sniff(b"BM\0\0\0\0\0\0\0\0"), Sniffed::Supported(ImageFormat::Bmp));
+        assert_eq!(
+            sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Sniffed::Supported(ImageFormat::WebP)
+        );
+        assert_eq!(
+            sniff(b"BM\0\0\0\0\0\0\0\0"),
+            Sniffed::Supported(ImageFormat::Bmp)
+        );
     }
 }
