@@ -4,7 +4,10 @@
 //! graphs that ONNX Runtime executes: serving and feature extraction never need Python.
 
 pub mod error;
+pub mod imagenet;
+pub mod safetensors_io;
 pub mod tensor;
+pub mod torch_legacy;
 
 /// prost types generated from the ONNX schema.
 pub mod onnx_proto {
