@@ -3,8 +3,13 @@
 //! Weights are read from PyTorch's legacy format once, kept as safetensors, and turned into ONNX
 //! graphs that ONNX Runtime executes: serving and feature extraction never need Python.
 
+pub mod assets;
+pub mod classifier;
+pub mod efficientnet_lite;
 pub mod error;
 pub mod imagenet;
+pub mod onnx;
+pub mod runtime;
 pub mod safetensors_io;
 pub mod tensor;
 pub mod torch_legacy;
