@@ -1,1 +1,35 @@
-//! placeholder
+//! Polite, resumable crawler that builds a sneaker-id catalog (see `sneaker-catalog`) from a
+//! products CSV with a spin URL template and/or marketplace listing pages, plus the
+//! catalog exploration report (`sneaker-id catalog report`).
+//!
+//! Entry point: [`run`] with a [`ScrapeConfig`]; progress is read from the shared
+//! [`Progress`] counters while it runs.
+
+mod config;
+mod crawl;
+mod error;
+mod extract;
+mod fetch;
+mod images;
+mod input;
+mod journal;
+mod progress;
+pub mod report;
+mod robots;
+mod sanitize;
+mod store;
+
+pub use config::ScrapeConfig;
+pub use crawl::run;
+pub use error::{Result, ScrapeError};
+pub use extract::{PageInfo, PageProduct, parse_page};
+pub use input::{CsvProduct, expand, read_products};
+pub use journal::{Entry, Failure, ImageJob, STATE_DIR};
+pub use progress::{Planned, Progress, Snapshot, Summary};
+pub use sanitize::{LabelBook, label_from, url_slug};
+pub use store::{DUPLICATES_CSV, FAILURES_JSONL};
+
+/// Current UTC time as RFC 3339 with seconds, for `fetched_at` columns and the failure log.
+pub(crate) fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

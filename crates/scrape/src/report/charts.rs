@@ -1,0 +1,259 @@
+//! The report's PNG charts, drawn with plotters into an RGB buffer and saved through
+//! `image` (plotters' own encoder would pull in a second `image` version). Text uses
+//! DejaVu Sans embedded from the `dejavu` crate, so no system font package is needed.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{Stats, summary};
+use crate::error::{Result, ScrapeError};
+
+const W: u32 = 1000;
+const H: u32 = 600;
+const BAR: RGBColor = RGBColor(52, 101, 164);
+const ACCENT: RGBColor = RGBColor(204, 0, 0);
+
+fn register_fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for (style, bytes) in [(FontStyle::Normal, dejavu::sans::regular()), (FontStyle::Bold, dejavu::sans::bold())] {
+            if plotters::style::register_font("sans-serif", style, bytes).is_err() {
+                tracing::error!("the embedded DejaVu Sans font did not load; charts will have no text");
+            }
+        }
+    });
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// Draws into a fresh white canvas and saves it as `out/name`.
+fn png(out: &Path, name: &str, draw: impl FnOnce(&Area) -> std::result::Result<(), String>) -> Result<()> {
+    register_fonts();
+    let mut buf = vec![255u8; (W * H * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (W, H)).into_drawing_area();
+        draw(&root).map_err(|e| ScrapeError::Config(format!("drawing {name}: {e}")))?;
+        root.present().map_err(|e| ScrapeError::Config(format!("drawing {name}: {e}")))?;
+    }
+    let img = image::RgbImage::from_raw(W, H, buf).expect("buffer is W*H*3 bytes");
+    let path = out.join(name);
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, image::ImageFormat::Png).map_err(|e| ScrapeError::io(&path, std::io::Error::other(e)))?;
+    sneaker_catalog::atomic_write(&path, |w| w.write_all(bytes.get_ref()))?;
+    Ok(())
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// A titled canvas saying there is nothing to plot, and why.
+fn no_data(area: &Area, title: &str, why: &str) -> std::result::Result<(), String> {
+    area.fill(&WHITE).map_err(err)?;
+    let (w, h) = area.dim_in_pixel();
+    let centre = Pos::new(HPos::Center, VPos::Center);
+    let big = ("sans-serif", 30).into_font().color(&BLACK).pos(centre);
+    area.draw(&Text::new(title.to_owned(), (w as i32 / 2, h as i32 / 3), big)).map_err(err)?;
+    let small = ("sans-serif", 22).into_font().color(&RGBColor(110, 110, 110)).pos(centre);
+    area.draw(&Text::new(why.to_owned(), (w as i32 / 2, h as i32 / 2), small)).map_err(err)
+}
+
+pub fn draw_all(s: &Stats, out: &Path) -> Result<()> {
+    png(out, "images_per_label.png", |a| images_per_label(a, s))?;
+    png(out, "top_pairs_sold.png", |a| top_sold(a, s))?;
+    png(out, "views_per_product.png", |a| views_per_product(a, s))?;
+    png(out, "angle_coverage.png", |a| angle_coverage(a, s))?;
+    png(out, "quality.png", |a| quality(a, s))?;
+    Ok(())
+}
+
+/// Vertical bars `(x0, x1, height)` on numeric axes.
+fn bars(area: &Area, title: &str, x_desc: &str, y_desc: &str, x_range: (f64, f64), data: &[(f64, f64, f64)]) -> std::result::Result<(), String> {
+    let y_max = data.iter().map(|d| d.2).fold(1.0, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 26))
+        .margin(15)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x_range.0..x_range.1, 0f64..y_max)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(data.iter().map(|&(x0, x1, h)| Rectangle::new([(x0, 0.0), (x1, h)], BAR.filled())))
+        .map_err(err)?;
+    Ok(())
+}
+
+fn images_per_label(area: &Area, s: &Stats) -> std::result::Result<(), String> {
+    area.fill(&WHITE).map_err(err)?;
+    let counts: Vec<usize> = s.per_label.iter().map(|(_, n)| *n).collect();
+    if counts.is_empty() {
+        return no_data(area, "Images per label", "the catalog has no images");
+    }
+    let (left, right) = area.split_horizontally(W * 2 / 5);
+    let (min, median, mean, max) = summary(&counts);
+    let hi = max as f32 * 1.1 + 1.0;
+    let category = ["labels"];
+    let mut chart = ChartBuilder::on(&left)
+        .caption(format!("Images per label (n={})", counts.len()), ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(category.into_segmented(), 0f32..hi)
+        .map_err(err)?;
+    chart.configure_mesh().disable_x_mesh().label_style(("sans-serif", 16)).y_desc("images").axis_desc_style(("sans-serif", 18)).draw().map_err(err)?;
+    let quartiles = Quartiles::new(&counts.iter().map(|&c| c as f64).collect::<Vec<_>>());
+    chart
+        .draw_series([Boxplot::new_vertical(SegmentValue::CenterOf(&"labels"), &quartiles).width(80).style(BAR.stroke_width(2))])
+        .map_err(err)?;
+    let note = format!("min {min}  median {median}  mean {mean:.1}  max {max}");
+    left.draw(&Text::new(note, (20, H as i32 - 20), ("sans-serif", 16))).map_err(err)?;
+
+    let bins = 20usize.min(max - min + 1).max(1);
+    let width = ((max - min + 1) as f64 / bins as f64).max(1.0);
+    let mut hist = vec![0f64; bins];
+    for &c in &counts {
+        hist[(((c - min) as f64 / width) as usize).min(bins - 1)] += 1.0;
+    }
+    let data: Vec<(f64, f64, f64)> =
+        hist.iter().enumerate().map(|(i, &h)| (min as f64 + i as f64 * width, min as f64 + (i + 1) as f64 * width, h)).collect();
+    let x_range = (min as f64, min as f64 + bins as f64 * width);
+    bars(&right, "Histogram of images per label", "images in the label", "labels", x_range, &data)
+}
+
+fn top_sold(area: &Area, s: &Stats) -> std::result::Result<(), String> {
+    area.fill(&WHITE).map_err(err)?;
+    if s.top_sold.is_empty() {
+        return no_data(area, "Top 25 products by pairs sold", "no product in this catalog has a pairs-sold figure");
+    }
+    let n = s.top_sold.len();
+    let max = s.top_sold.iter().map(|t| t.2).max().unwrap_or(1) as f64 * 1.1;
+    let names: Vec<String> = s.top_sold.iter().map(|t| shorten(&t.1, 34)).collect();
+    let mut chart = ChartBuilder::on(area)
+        .caption(format!("Top {n} products by pairs sold"), ("sans-serif", 26))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(300)
+        .build_cartesian_2d(0f64..max, 0f64..n as f64)
+        .map_err(err)?;
+    let label_for = |y: &f64| {
+        let i = y.floor() as usize;
+        // Row 0 is drawn at the top: the best seller first.
+        names.get(n.saturating_sub(i + 1)).cloned().unwrap_or_default()
+    };
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n * 2 + 1)
+        .y_label_formatter(&|y| if (y.fract() - 0.5).abs() < 0.01 { label_for(y) } else { String::new() })
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_desc("pairs sold")
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 18))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(s.top_sold.iter().enumerate().map(|(i, t)| {
+            let y = (n - i - 1) as f64;
+            Rectangle::new([(0.0, y + 0.15), (t.2 as f64, y + 0.85)], BAR.filled())
+        }))
+        .map_err(err)?;
+    Ok(())
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut t: String = s.chars().take(max - 1).collect();
+    t.push('…');
+    t
+}
+
+fn views_per_product(area: &Area, s: &Stats) -> std::result::Result<(), String> {
+    area.fill(&WHITE).map_err(err)?;
+    if s.views_per_product.is_empty() {
+        return no_data(area, "Views per product", "no image has a view index (not a spin catalog)");
+    }
+    let max = s.views_per_product.iter().map(|v| v.1).max().unwrap_or(1);
+    let mut hist = vec![0f64; max + 1];
+    for (_, n) in &s.views_per_product {
+        hist[*n] += 1.0;
+    }
+    let data: Vec<(f64, f64, f64)> = hist.iter().enumerate().map(|(v, &h)| (v as f64 + 0.1, v as f64 + 0.9, h)).collect();
+    bars(area, "Views per product", "views kept", "products", (0.0, max as f64 + 1.0), &data)
+}
+
+fn angle_coverage(area: &Area, s: &Stats) -> std::result::Result<(), String> {
+    area.fill(&WHITE).map_err(err)?;
+    if s.angle_images.iter().all(|n| *n == 0) {
+        return no_data(area, "Angle coverage", "no image has a known angle (not a spin catalog)");
+    }
+    let data: Vec<(f64, f64, f64)> =
+        s.angle_products.iter().enumerate().map(|(i, &n)| (i as f64 * 10.0 + 1.0, i as f64 * 10.0 + 9.0, n as f64)).collect();
+    bars(area, "Angle coverage: products with a view in each 10° sector", "angle (degrees, 0 = img01)", "products", (0.0, 360.0), &data)
+}
+
+fn quality(area: &Area, s: &Stats) -> std::result::Result<(), String> {
+    area.fill(&WHITE).map_err(err)?;
+    let mut rows: Vec<(String, usize)> = vec![
+        ("duplicate files".into(), s.duplicate_groups.iter().map(|g| g.len() - 1).sum()),
+        ("skipped while scraping (dup)".into(), s.scrape_duplicates),
+    ];
+    let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in &s.rejected {
+        *kinds.entry(r.kind.as_str()).or_default() += 1;
+    }
+    rows.extend(kinds.into_iter().map(|(k, n)| (format!("rejected: {k}"), n)));
+    rows.extend(s.scrape_failures.iter().map(|(k, n)| (format!("scrape failure: {k}"), *n)));
+    let n = rows.len();
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1) as f64 * 1.15;
+    let mut chart = ChartBuilder::on(area)
+        .caption("Duplicates and rejected files", ("sans-serif", 26))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(280)
+        .build_cartesian_2d(0f64..max, 0f64..n as f64)
+        .map_err(err)?;
+    let names: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n * 2 + 1)
+        .y_label_formatter(&|y| {
+            let i = y.floor() as usize;
+            if (y.fract() - 0.5).abs() < 0.01 { names.get(n.saturating_sub(i + 1)).cloned().unwrap_or_default() } else { String::new() }
+        })
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_desc("files")
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 18))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(rows.iter().enumerate().map(|(i, r)| {
+            let y = (n - i - 1) as f64;
+            let color = if i < 2 { BAR } else { ACCENT };
+            Rectangle::new([(0.0, y + 0.2), (r.1 as f64, y + 0.8)], color.filled())
+        }))
+        .map_err(err)?;
+    for (i, r) in rows.iter().enumerate() {
+        let y = (n - i - 1) as f64 + 0.5;
+        chart.draw_series([Text::new(format!(" {}", r.1), (r.1 as f64, y), ("sans-serif", 15))]).map_err(err)?;
+    }
+    Ok(())
+}

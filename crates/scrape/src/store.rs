@@ -1,0 +1,282 @@
+//! Where fetched images become catalog files: content-hash dedup, validation with the
+//! shared decoder (same limits as predict), atomic write (temp file, fsync, rename, fsync
+//! folder), and only then the journal line and the CSV row.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+use sneaker_catalog::{IMAGES_DIR, ImageRecord, Product};
+use sneaker_vision::DecodeLimits;
+
+use crate::error::{Result, ScrapeError};
+use crate::journal::{Entry, Failure, ImageJob, Journal};
+use crate::sanitize::LabelBook;
+
+/// Duplicates are listed here (url, label, view, sha256, same_as), rewritten like the CSVs.
+pub const DUPLICATES_CSV: &str = "duplicates.csv";
+/// Machine-readable failure log, one JSON object per line (see [`Failure`]).
+pub const FAILURES_JSONL: &str = "failures.jsonl";
+
+/// What became of one image.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kept {
+    Saved(ImageRecord),
+    Duplicate { same_as: String },
+}
+
+#[derive(Default)]
+struct State {
+    products: BTreeMap<String, Product>,
+    labels: LabelBook,
+    images: Vec<ImageRecord>,
+    /// Image URLs with a final outcome (kept, duplicate, permanent failure).
+    done: HashSet<String>,
+    by_hash: HashMap<String, String>,
+    duplicates: Vec<[String; 5]>,
+    failures: BTreeMap<String, Failure>,
+    dirty: bool,
+}
+
+/// The catalog being built in OUT, shared by all download tasks.
+pub struct Store {
+    out: PathBuf,
+    journal: Journal,
+    state: Mutex<State>,
+    /// Serialises flushes so an older snapshot can never be renamed over a newer one.
+    flush_lock: Mutex<()>,
+    limits: DecodeLimits,
+    min_side: u32,
+}
+
+impl Store {
+    /// Opens OUT, replays earlier runs' journal into memory, removes temp files a killed
+    /// run left behind. Returns the store and the replayed entries for the crawler.
+    pub fn open(out: &Path, min_side: u32, max_bytes: u64) -> Result<(Store, Vec<Entry>)> {
+        let images_dir = out.join(IMAGES_DIR);
+        std::fs::create_dir_all(&images_dir).map_err(|e| ScrapeError::io(&images_dir, e))?;
+        let (journal, entries) = Journal::open(out)?;
+        remove_temp_files(&images_dir);
+        let mut state = State::default();
+        for entry in &entries {
+            state.apply(entry);
+        }
+        state.dirty = true;
+        let limits = DecodeLimits { max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX), ..Default::default() };
+        let store = Store { out: out.to_path_buf(), journal, state: Mutex::new(state), flush_lock: Mutex::new(()), limits, min_side };
+        Ok((store, entries))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("store lock is never held across a panic")
+    }
+
+    /// Whether the image at `url` already has a final outcome.
+    pub fn is_done(&self, url: &str) -> bool {
+        self.state().done.contains(url)
+    }
+
+    /// The label product `key` gets for the sanitised name `wanted`.
+    pub fn assign_label(&self, key: &str, wanted: &str) -> String {
+        self.state().labels.assign(key, wanted)
+    }
+
+    /// Records a product and the images it wants.
+    pub fn add_product(&self, page: &str, key: &str, product: Product, images: Vec<ImageJob>) -> Result<()> {
+        let entry = Entry::Product { page: page.to_owned(), key: key.to_owned(), product, images };
+        self.record(entry)
+    }
+
+    /// Journals `entry` and applies it to the in-memory catalog.
+    pub fn record(&self, entry: Entry) -> Result<()> {
+        self.journal.append(&entry)?;
+        self.state().apply(&entry);
+        Ok(())
+    }
+
+    /// If a killed run renamed this image into place but died before journaling it, adopt
+    /// the file instead of downloading it again.
+    pub fn adopt(&self, label: &str, job: &ImageJob) -> Result<Option<Kept>> {
+        let dir = self.out.join(IMAGES_DIR).join(label);
+        let stem = stem(job);
+        let Some(path) = sneaker_catalog::IMAGE_EXTENSIONS
+            .iter()
+            .map(|ext| dir.join(format!("{stem}.{ext}")))
+            .find(|p| p.is_file())
+        else {
+            return Ok(None);
+        };
+        let bytes = std::fs::read(&path).map_err(|e| ScrapeError::io(&path, e))?;
+        tracing::info!(file = %path.display(), "adopting an image saved by a killed run");
+        let kept = self.keep(label, job, &bytes);
+        if matches!(kept, Ok(Kept::Duplicate { .. }) | Err(ScrapeError::Invalid { .. })) {
+            // Not part of the catalog: do not leave it where folder readers would see it.
+            std::fs::remove_file(&path).map_err(|e| ScrapeError::io(&path, e))?;
+        }
+        kept.map(Some)
+    }
+
+    /// Validates `bytes` and saves them as the `job` view of `label`, unless the same
+    /// bytes are already kept. Blocking: call from `spawn_blocking`.
+    pub fn keep(&self, label: &str, job: &ImageJob, bytes: &[u8]) -> Result<Kept> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let file = format!("{IMAGES_DIR}/{label}/{}", stem(job));
+        {
+            let mut state = self.state();
+            if let Some(same_as) = state.by_hash.get(&sha256).cloned() {
+                if !same_as.starts_with(&file) {
+                    drop(state);
+                    let entry = Entry::Duplicate {
+                        url: job.url.clone(),
+                        label: label.to_owned(),
+                        view: job.view,
+                        sha256,
+                        same_as: same_as.clone(),
+                    };
+                    self.record(entry)?;
+                    return Ok(Kept::Duplicate { same_as });
+                }
+            }
+            // Reserve the hash so a concurrent download of the same bytes counts as a duplicate.
+            state.by_hash.insert(sha256.clone(), file.clone());
+        }
+        let result = self.validate_and_write(label, job, bytes, &file, &sha256);
+        if result.is_err() {
+            self.state().by_hash.remove(&sha256);
+        }
+        let record = result?;
+        self.record(Entry::Image { record: record.clone() })?;
+        Ok(Kept::Saved(record))
+    }
+
+    fn validate_and_write(&self, label: &str, job: &ImageJob, bytes: &[u8], file: &str, sha256: &str) -> Result<ImageRecord> {
+        let invalid = |kind: &'static str, detail: String| ScrapeError::Invalid { url: job.url.clone(), kind, detail };
+        let img = sneaker_vision::decode_bytes(bytes, &job.url, &self.limits).map_err(|e| invalid(e.kind(), e.to_string()))?;
+        let (width, height) = img.dimensions();
+        if width.min(height) < self.min_side {
+            return Err(invalid("too_small", format!("{width}x{height} px, shorter side below {} px", self.min_side)));
+        }
+        let ext = image::guess_format(bytes)
+            .ok()
+            .and_then(|f| f.extensions_str().first().copied())
+            .ok_or_else(|| invalid("unsupported_format", "unknown image format".into()))?;
+        let file = format!("{file}.{ext}");
+        let dir = self.out.join(IMAGES_DIR).join(label);
+        std::fs::create_dir_all(&dir).map_err(|e| ScrapeError::io(&dir, e))?;
+        let path = self.out.join(&file);
+        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir).map_err(|e| ScrapeError::io(&dir, e))?;
+        tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).map_err(|e| ScrapeError::io(tmp.path(), e))?;
+        tmp.persist(&path).map_err(|e| ScrapeError::io(&path, e.error))?;
+        sneaker_catalog::sync_dir(&dir)?;
+        Ok(ImageRecord {
+            file,
+            label: label.to_owned(),
+            view: job.view,
+            angle: job.angle,
+            source_url: Some(job.url.clone()),
+            sha256: Some(sha256.to_owned()),
+            width: Some(width),
+            height: Some(height),
+            bytes: Some(bytes.len() as u64),
+            fetched_at: Some(crate::now()),
+        })
+    }
+
+    /// Rewrites products.csv, images.csv, duplicates.csv and failures.jsonl if anything
+    /// changed. Only products with at least one kept image are listed.
+    pub fn flush(&self) -> Result<()> {
+        let _one_at_a_time = self.flush_lock.lock().expect("flush lock is never held across a panic");
+        let (products, mut images, dups, failures) = {
+            let mut s = self.state();
+            if !s.dirty {
+                return Ok(());
+            }
+            s.dirty = false;
+            let with_images: HashSet<&str> = s.images.iter().map(|i| i.label.as_str()).collect();
+            let products: Vec<Product> =
+                s.products.values().filter(|p| with_images.contains(p.label.as_str())).cloned().collect();
+            (products, s.images.clone(), s.duplicates.clone(), s.failures.values().cloned().collect::<Vec<_>>())
+        };
+        images.sort_by(|a, b| a.file.cmp(&b.file));
+        sneaker_catalog::write_products(&self.out, &products)?;
+        sneaker_catalog::write_images(&self.out, &images)?;
+        sneaker_catalog::atomic_write(&self.out.join(DUPLICATES_CSV), |w| {
+            let mut csv = csv::Writer::from_writer(w);
+            csv.write_record(["url", "label", "view", "sha256", "same_as"])?;
+            for row in &dups {
+                csv.write_record(row)?;
+            }
+            csv.flush()
+        })?;
+        sneaker_catalog::atomic_write(&self.out.join(FAILURES_JSONL), |w| {
+            for f in &failures {
+                serde_json::to_writer(&mut *w, f)?;
+                w.write_all(b"\n")?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Kept images, products with at least one kept image, and open failures.
+    pub fn totals(&self) -> (usize, usize, usize) {
+        let s = self.state();
+        let labels: HashSet<&str> = s.images.iter().map(|i| i.label.as_str()).collect();
+        (s.images.len(), labels.len(), s.failures.len())
+    }
+}
+
+impl State {
+    fn apply(&mut self, entry: &Entry) {
+        self.dirty = true;
+        match entry {
+            Entry::Listing { .. } | Entry::SamePage { .. } => {}
+            Entry::Product { key, product, .. } => {
+                self.labels.insert(&product.label, key);
+                self.products.insert(product.label.clone(), product.clone());
+            }
+            Entry::Image { record } => {
+                if let Some(url) = &record.source_url {
+                    self.done.insert(url.clone());
+                    self.failures.remove(url);
+                }
+                if let Some(sha) = &record.sha256 {
+                    self.by_hash.insert(sha.clone(), record.file.clone());
+                }
+                self.images.push(record.clone());
+            }
+            Entry::Duplicate { url, label, view, sha256, same_as } => {
+                self.done.insert(url.clone());
+                self.failures.remove(url);
+                let view = view.map(|v| v.to_string()).unwrap_or_default();
+                self.duplicates.push([url.clone(), label.clone(), view, sha256.clone(), same_as.clone()]);
+            }
+            Entry::Failure(f) => {
+                if !f.transient {
+                    self.done.insert(f.url.clone());
+                }
+                self.failures.insert(f.url.clone(), f.clone());
+            }
+        }
+    }
+}
+
+/// File stem of a view: `01` for view 1 (the reference's `img01`), or `00` when unknown.
+fn stem(job: &ImageJob) -> String {
+    format!("{:02}", job.view.unwrap_or(0))
+}
+
+fn remove_temp_files(images_dir: &Path) {
+    for entry in walkdir::WalkDir::new(images_dir).min_depth(2).max_depth(2).into_iter().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!(file = %entry.path().display(), "removed a killed run's temp file"),
+                Err(e) => tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove temp file"),
+            }
+        }
+    }
+}
