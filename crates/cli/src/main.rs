@@ -16,6 +16,15 @@ struct Cli {
 enum Command {
     /// Identify the shoe in one or more photos (files or folders).
     Predict(commands::predict::Args),
+    /// Train a classifier (random, scratch, bottleneck, finetune) on a catalog into a run folder.
+    #[cfg(feature = "train")]
+    Train(commands::train::Args),
+    /// Score a trained run on a labelled folder (top-1/5, log-loss, per class, confusion).
+    #[cfg(feature = "train")]
+    Evaluate(commands::evaluate::Args),
+    /// Compare training runs: Markdown table and PNG chart.
+    #[cfg(feature = "train")]
+    Report(commands::report::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -29,6 +38,12 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Predict(args) => commands::predict::run(args),
+        #[cfg(feature = "train")]
+        Command::Train(args) => commands::train::run(args),
+        #[cfg(feature = "train")]
+        Command::Evaluate(args) => commands::evaluate::run(args),
+        #[cfg(feature = "train")]
+        Command::Report(args) => commands::report::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
