@@ -15,6 +15,7 @@ pub mod tensor;
 pub mod torch_legacy;
 
 /// prost types generated from the ONNX schema.
+#[allow(clippy::doc_overindented_list_items)] // doc comments copied verbatim from onnx.proto
 pub mod onnx_proto {
     include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
 }

@@ -59,15 +59,29 @@ impl Runtime {
         Runtime::init(&assets.runtime_library())
     }
 
-    /// CPU session options: one intra-op thread per core, every graph optimisation
-    /// (`All` ⊇ level 3: fusions plus NCHWc layout).
-    fn session_builder(&self) -> Result<SessionBuilder> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    /// CPU session options: every graph optimisation (`All` ⊇ level 3: fusions plus NCHWc
+    /// layout) and the configured intra-op threads.
+    fn session_builder(&self, config: &SessionConfig) -> Result<SessionBuilder> {
         let builder = OrtSession::builder(&self.env)?
             .with_optimization_level(GraphOptimizationLevel::All)
-            .and_then(|b| b.with_intra_threads(threads))
+            .map_err(ort::Error::from)?
+            .with_intra_threads(config.intra_threads.max(1))
             .map_err(ort::Error::from)?;
         Ok(builder)
+    }
+}
+
+/// Per-session CPU settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Threads one run may use inside an operator. Default: one per available core; lower it when
+    /// several sessions run at once.
+    pub intra_threads: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig { intra_threads: std::thread::available_parallelism().map_or(1, |n| n.get()) }
     }
 }
 
@@ -108,8 +122,12 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// A session over serialised ONNX bytes; `label` names it in errors and logs.
     pub fn from_bytes(rt: &Runtime, label: &str, bytes: &[u8]) -> Result<Session> {
+        Session::from_bytes_with(rt, label, bytes, &SessionConfig::default())
+    }
+
+    pub fn from_bytes_with(rt: &Runtime, label: &str, bytes: &[u8], config: &SessionConfig) -> Result<Session> {
         let inner = rt
-            .session_builder()?
+            .session_builder(config)?
             .commit_from_memory(bytes)
             .map_err(|e| ModelError::Runtime(format!("{label}: {e}")))?;
         Session::wrap(inner, label.to_owned())
@@ -117,12 +135,16 @@ impl Session {
 
     /// A session over an `.onnx` file.
     pub fn from_file(rt: &Runtime, path: &Path) -> Result<Session> {
+        Session::from_file_with(rt, path, &SessionConfig::default())
+    }
+
+    pub fn from_file_with(rt: &Runtime, path: &Path, config: &SessionConfig) -> Result<Session> {
         if !path.is_file() {
             return Err(ModelError::Io { path: path.to_owned(), source: std::io::ErrorKind::NotFound.into() });
         }
         let label = path.display().to_string();
         let inner = rt
-            .session_builder()?
+            .session_builder(config)?
             .commit_from_file(path)
             .map_err(|e| ModelError::Runtime(format!("{label}: {e}")))?;
         Session::wrap(inner, label)
@@ -211,9 +233,13 @@ pub struct Backbone {
 impl Backbone {
     /// Builds (once, cached in the asset dir) and loads the backbone graph.
     pub fn load(assets: &Assets) -> Result<Backbone> {
+        Backbone::load_with(assets, &SessionConfig::default())
+    }
+
+    pub fn load_with(assets: &Assets, config: &SessionConfig) -> Result<Backbone> {
         let rt = Runtime::from_assets(assets)?;
         let path = assets.backbone_onnx()?;
-        Ok(Backbone { session: Session::from_file(&rt, &path)? })
+        Ok(Backbone { session: Session::from_file_with(&rt, &path, config)? })
     }
 
     /// `batch`: `[N, 3, 224, 224]`, values `(pixel/255 - 0.5)/0.5`, RGB.

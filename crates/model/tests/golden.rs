@@ -88,7 +88,11 @@ fn matches_pytorch_on_golden_cases() {
         let dlogit = max_abs_diff(out.logits.row(0), &case.logits);
         let cos = cosine(out.features.row(0), &case.features);
         let dfeat = max_abs_diff(out.features.row(0), &case.features);
-        eprintln!("{:>10}: max |Δlogit| = {dlogit:.2e}, feature cosine = {cos:.9}, max |Δfeature| = {dfeat:.2e}", case.name);
+        eprintln!(
+            "{:>10}: max |Δlogit| = {dlogit:.2e}, feature cosine = {cos:.12} (1 - cos = {:.1e}), max |Δfeature| = {dfeat:.2e}",
+            case.name,
+            1.0 - cos
+        );
         assert!(dlogit <= 1e-3, "{}: max |Δlogit| {dlogit} > 1e-3", case.name);
         assert!(cos >= 0.99999, "{}: feature cosine {cos} < 0.99999", case.name);
         assert_eq!(argmax(out.logits.row(0)), case.top1, "{}: top-1 class differs from PyTorch", case.name);
