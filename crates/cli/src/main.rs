@@ -16,6 +16,8 @@ struct Cli {
 enum Command {
     /// Identify the shoe in one or more photos (files or folders).
     Predict(commands::predict::Args),
+    /// Start the web page and HTTP API (pretrained network, or a trained run with --model).
+    Serve(commands::serve::Args),
     /// Train a classifier (random, scratch, bottleneck, finetune) on a catalog into a run folder.
     #[cfg(feature = "train")]
     Train(commands::train::Args),
@@ -38,6 +40,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Predict(args) => commands::predict::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         #[cfg(feature = "train")]
         Command::Train(args) => commands::train::run(args),
         #[cfg(feature = "train")]

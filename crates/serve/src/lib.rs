@@ -9,6 +9,7 @@ mod classifier;
 mod config;
 mod error;
 mod metrics;
+mod network;
 mod openapi;
 mod page;
 mod prepare;
@@ -22,8 +23,16 @@ pub use batcher::BatchPolicy;
 pub use classifier::{Classifier, ModelInfo, ModelKind, Scores, top_k};
 pub use config::ServeConfig;
 pub use error::{ErrorBody, Result, ServeError};
+pub use network::Network;
 pub use openapi::PATHS as DOCUMENTED_PATHS;
 use sneaker_catalog::Product;
+
+/// Catalog products by label from the catalog folder `dir` (its `products.csv`).
+pub fn load_products(dir: &std::path::Path) -> Result<HashMap<String, Product>> {
+    let catalog = sneaker_catalog::Catalog::open(dir)
+        .map_err(|e| ServeError::Setup(format!("catalog {}: {e}", dir.display())))?;
+    Ok(catalog.products().map(|p| (p.label.clone(), p.clone())).collect())
+}
 
 /// A ready-to-serve app: the router plus the inference thread behind it.
 pub struct App {

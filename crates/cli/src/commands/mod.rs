@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod predict;
+pub mod serve;
 #[cfg(feature = "train")]
 pub mod evaluate;
 #[cfg(feature = "train")]
