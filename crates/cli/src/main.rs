@@ -18,6 +18,10 @@ enum Command {
     Predict(commands::predict::Args),
     /// Start the web page and HTTP API (pretrained network, or a trained run with --model).
     Serve(commands::serve::Args),
+    /// Build a catalog from a products CSV + spin template and/or marketplace listing pages.
+    Scrape(commands::scrape::Args),
+    /// Look at a catalog folder (`catalog report DIR`: charts and Markdown).
+    Catalog(commands::catalog::Args),
     /// Train a classifier (random, scratch, bottleneck, finetune) on a catalog into a run folder.
     #[cfg(feature = "train")]
     Train(commands::train::Args),
@@ -41,6 +45,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Predict(args) => commands::predict::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Scrape(args) => commands::scrape::run(args),
+        Command::Catalog(args) => commands::catalog::run(args),
         #[cfg(feature = "train")]
         Command::Train(args) => commands::train::run(args),
         #[cfg(feature = "train")]

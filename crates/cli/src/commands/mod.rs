@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+pub mod catalog;
 pub mod predict;
+pub mod scrape;
 pub mod serve;
 #[cfg(feature = "train")]
 pub mod evaluate;
