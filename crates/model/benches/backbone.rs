@@ -20,7 +20,7 @@ fn forward(c: &mut Criterion) {
     group.sample_size(10).measurement_time(Duration::from_secs(10));
     // All cores (the default) and one thread, which is what each of several parallel sessions gets.
     for threads in if cores > 1 { vec![cores, 1] } else { vec![1] } {
-        let config = SessionConfig { intra_threads: threads };
+        let config = SessionConfig { intra_threads: threads, ..SessionConfig::default() };
         let mut net = Backbone::load_with(&assets, &config).expect("backbone loads");
         for n in [1usize, 32] {
             let input = batch(n);
