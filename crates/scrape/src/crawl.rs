@@ -279,7 +279,7 @@ impl Crawl {
         let page = match fetched {
             Ok(page) => page,
             Err(e) => {
-                tracing::warn!(%url, error = %e, "page not read");
+                tracing::info!(%url, error = %e, "page not read");
                 Progress::add(&self.progress.failed, 1);
                 self.journal(Entry::Failure(failure("page", url.as_str(), None, None, &e))).await?;
                 return Ok((Vec::new(), Vec::new()));

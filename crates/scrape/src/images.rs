@@ -37,7 +37,7 @@ pub async fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, fetcher: Arc<Fetcher>, 
         };
         let counter = if matches!(error, ScrapeError::Invalid { .. }) { &progress.rejected } else { &progress.failed };
         Progress::add(counter, 1);
-        tracing::warn!(%label, url = %job.url, %error, "image not kept");
+        tracing::info!(%label, url = %job.url, %error, "image not kept");
         let failure = failure("image", &job.url, Some(&label), job.view, &error);
         if let Err(e) = store.record(Entry::Failure(failure)) {
             tracing::error!(error = %e, "cannot journal a failure");

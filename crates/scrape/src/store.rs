@@ -153,7 +153,7 @@ impl Store {
 
     fn validate_and_write(&self, label: &str, job: &ImageJob, bytes: &[u8], file: &str, sha256: &str) -> Result<ImageRecord> {
         let invalid = |kind: &'static str, detail: String| ScrapeError::Invalid { url: job.url.clone(), kind, detail };
-        let img = sneaker_vision::decode_bytes(bytes, &job.url, &self.limits).map_err(|e| invalid(e.kind(), e.to_string()))?;
+        let img = sneaker_vision::decode_bytes(bytes, file, &self.limits).map_err(|e| invalid(e.kind(), e.to_string()))?;
         let (width, height) = img.dimensions();
         if width.min(height) < self.min_side {
             return Err(invalid("too_small", format!("{width}x{height} px, shorter side below {} px", self.min_side)));
@@ -166,7 +166,7 @@ impl Store {
         let dir = self.out.join(IMAGES_DIR).join(label);
         std::fs::create_dir_all(&dir).map_err(|e| ScrapeError::io(&dir, e))?;
         let path = self.out.join(&file);
-        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir).map_err(|e| ScrapeError::io(&dir, e))?;
+        let mut tmp = sneaker_catalog::temp_file_in(&dir).map_err(|e| ScrapeError::io(&dir, e))?;
         tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).map_err(|e| ScrapeError::io(tmp.path(), e))?;
         tmp.persist(&path).map_err(|e| ScrapeError::io(&path, e.error))?;
         sneaker_catalog::sync_dir(&dir)?;

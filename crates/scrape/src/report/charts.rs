@@ -47,6 +47,11 @@ fn png(out: &Path, name: &str, draw: impl FnOnce(&Area) -> std::result::Result<(
     Ok(())
 }
 
+/// Tick label for counts: whole numbers only, so small ranges do not read "0 0 0 1 1".
+fn integer(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-6 { format!("{v:.0}") } else { String::new() }
+}
+
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -88,7 +93,7 @@ fn bars(area: &Area, title: &str, x_desc: &str, y_desc: &str, x_range: (f64, f64
         .y_desc(y_desc)
         .label_style(("sans-serif", 16))
         .axis_desc_style(("sans-serif", 18))
-        .y_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&integer)
         .x_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .map_err(err)?;
@@ -105,24 +110,8 @@ fn images_per_label(area: &Area, s: &Stats) -> std::result::Result<(), String> {
         return no_data(area, "Images per label", "the catalog has no images");
     }
     let (left, right) = area.split_horizontally(W * 2 / 5);
-    let (min, median, mean, max) = summary(&counts);
-    let hi = max as f32 * 1.1 + 1.0;
-    let category = ["labels"];
-    let mut chart = ChartBuilder::on(&left)
-        .caption(format!("Images per label (n={})", counts.len()), ("sans-serif", 24))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(category.into_segmented(), 0f32..hi)
-        .map_err(err)?;
-    chart.configure_mesh().disable_x_mesh().label_style(("sans-serif", 16)).y_desc("images").axis_desc_style(("sans-serif", 18)).draw().map_err(err)?;
-    let quartiles = Quartiles::new(&counts.iter().map(|&c| c as f64).collect::<Vec<_>>());
-    chart
-        .draw_series([Boxplot::new_vertical(SegmentValue::CenterOf(&"labels"), &quartiles).width(80).style(BAR.stroke_width(2))])
-        .map_err(err)?;
-    let note = format!("min {min}  median {median}  mean {mean:.1}  max {max}");
-    left.draw(&Text::new(note, (20, H as i32 - 20), ("sans-serif", 16))).map_err(err)?;
-
+    box_plot(&left, &format!("Images per label (n={})", counts.len()), &counts)?;
+    let (min, _, _, max) = summary(&counts);
     let bins = 20usize.min(max - min + 1).max(1);
     let width = ((max - min + 1) as f64 / bins as f64).max(1.0);
     let mut hist = vec![0f64; bins];
@@ -133,6 +122,58 @@ fn images_per_label(area: &Area, s: &Stats) -> std::result::Result<(), String> {
         hist.iter().enumerate().map(|(i, &h)| (min as f64 + i as f64 * width, min as f64 + (i + 1) as f64 * width, h)).collect();
     let x_range = (min as f64, min as f64 + bins as f64 * width);
     bars(&right, "Histogram of images per label", "images in the label", "labels", x_range, &data)
+}
+
+/// Tukey box plot drawn from primitives: box from the first to the third quartile, median
+/// line, whiskers to the furthest values within 1.5 IQR, dots beyond. (plotters' `Boxplot`
+/// puts its whiskers at the 1.5 IQR fences themselves, which can lie outside the data.)
+fn box_plot(area: &Area, title: &str, counts: &[usize]) -> std::result::Result<(), String> {
+    let mut v: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
+    v.sort_by(f64::total_cmp);
+    let quantile = |q: f64| {
+        let pos = q * (v.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+    };
+    let (q1, median, q3) = (quantile(0.25), quantile(0.5), quantile(0.75));
+    let iqr = q3 - q1;
+    let low = v.iter().copied().find(|x| *x >= q1 - 1.5 * iqr).unwrap_or(q1);
+    let high = v.iter().rev().copied().find(|x| *x <= q3 + 1.5 * iqr).unwrap_or(q3);
+    let top = v[v.len() - 1] * 1.1 + 1.0;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..1f64, 0f64..top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_desc("images")
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .draw()
+        .map_err(err)?;
+    let line = BAR.stroke_width(2);
+    chart.draw_series([Rectangle::new([(0.3, q1), (0.7, q3)], line)]).map_err(err)?;
+    for (points, style) in [
+        (vec![(0.3, median), (0.7, median)], ACCENT.stroke_width(3)),
+        (vec![(0.5, q3), (0.5, high)], line),
+        (vec![(0.5, q1), (0.5, low)], line),
+        (vec![(0.4, high), (0.6, high)], line),
+        (vec![(0.4, low), (0.6, low)], line),
+    ] {
+        chart.draw_series([PathElement::new(points, style)]).map_err(err)?;
+    }
+    chart
+        .draw_series(v.iter().filter(|x| **x < low || **x > high).map(|&x| Circle::new((0.5, x), 4, BAR.filled())))
+        .map_err(err)?;
+    let note = format!("median {median}, quartiles {q1}–{q3}, whiskers {low}–{high}");
+    area.draw(&Text::new(note, (20, H as i32 - 25), ("sans-serif", 16))).map_err(err)?;
+    Ok(())
 }
 
 fn top_sold(area: &Area, s: &Stats) -> std::result::Result<(), String> {
@@ -221,7 +262,7 @@ fn quality(area: &Area, s: &Stats) -> std::result::Result<(), String> {
     rows.extend(kinds.into_iter().map(|(k, n)| (format!("rejected: {k}"), n)));
     rows.extend(s.scrape_failures.iter().map(|(k, n)| (format!("scrape failure: {k}"), *n)));
     let n = rows.len();
-    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1) as f64 * 1.15;
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(5) as f64 * 1.15;
     let mut chart = ChartBuilder::on(area)
         .caption("Duplicates and rejected files", ("sans-serif", 26))
         .margin(15)
@@ -238,7 +279,7 @@ fn quality(area: &Area, s: &Stats) -> std::result::Result<(), String> {
             let i = y.floor() as usize;
             if (y.fract() - 0.5).abs() < 0.01 { names.get(n.saturating_sub(i + 1)).cloned().unwrap_or_default() } else { String::new() }
         })
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&integer)
         .x_desc("files")
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 18))
