@@ -107,13 +107,15 @@ function render(answer) {
     const product = p.product || null;
     const name = (product && product.name) || pretty(p.label);
     const item = el("li", { class: "prediction" });
-    const thumb = product && product.thumbnail_url && safeUrl(product.thumbnail_url);
+    // Served by this server from the catalog's photos; never a shop's CDN.
+    const thumb = p.thumbnail && p.thumbnail.startsWith("/") ? p.thumbnail : null;
     if (thumb) item.append(el("img", { class: "thumb", src: thumb, alt: "", loading: "lazy" }));
-    const title = el("div", { class: "name" }, name, el("span", { class: "pct" }, pct(p.probability)));
+    const title = el("div", { class: "name" }, name + " ", el("span", { class: "pct" }, pct(p.probability)));
     const bar = el("div", { class: "bar", role: "img", "aria-label": pct(p.probability) + " confidence" }, el("span"));
     bar.firstChild.style.width = Math.max(0.5, 100 * p.probability).toFixed(1) + "%";
-    item.append(title, bar);
-    if (product) item.append(productDetails(product));
+    const info = el("div", { class: "info" }, title, bar);
+    if (product) info.append(productDetails(product));
+    item.append(info);
     list.append(item);
   }
 

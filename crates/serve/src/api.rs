@@ -54,6 +54,9 @@ pub struct Prediction {
     pub probability: f32,
     /// Catalog details for this label, when a catalog is loaded and lists it.
     pub product: Option<Product>,
+    /// URL of a catalog photo of this label on this server, when the catalog has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -223,7 +226,11 @@ fn identification(
         .map(|i| {
             let label = info.labels.get(i).cloned().unwrap_or_else(|| format!("class {i}"));
             let product = state.products.get(&label).cloned();
-            Prediction { label, probability: scores.probs[i], product }
+            let thumbnail = state
+                .thumbnails
+                .contains_key(&label)
+                .then(|| format!("/api/v1/thumbnails/{}", crate::page::percent_encode(&label)));
+            Prediction { label, probability: scores.probs[i], product, thumbnail }
         })
         .collect();
     let config = &state.config;

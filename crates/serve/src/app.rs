@@ -27,6 +27,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Catalog products by label, empty without a catalog.
     pub products: HashMap<String, Product>,
+    /// A catalog photo per label, served as its thumbnail.
+    pub thumbnails: HashMap<String, std::path::PathBuf>,
     /// Whether `remove_background=true` can be honoured.
     pub background_removal: bool,
 }
@@ -57,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/identify", post(api::identify))
         .route("/api/v1/identify/batch", post(api::identify_batch))
         .route("/api/v1/model", get(api::model))
+        .route("/api/v1/thumbnails/{label}", get(page::thumbnail))
         .route("/api/openapi.json", get(openapi::document))
         .route("/v2/health/live", get(api::live))
         .route("/v2/health/ready", get(api::ready))

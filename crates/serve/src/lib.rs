@@ -25,13 +25,11 @@ pub use config::ServeConfig;
 pub use error::{ErrorBody, Result, ServeError};
 pub use network::Network;
 pub use openapi::PATHS as DOCUMENTED_PATHS;
-use sneaker_catalog::Product;
+use sneaker_catalog::Catalog;
 
-/// Catalog products by label from the catalog folder `dir` (its `products.csv`).
-pub fn load_products(dir: &std::path::Path) -> Result<HashMap<String, Product>> {
-    let catalog = sneaker_catalog::Catalog::open(dir)
-        .map_err(|e| ServeError::Setup(format!("catalog {}: {e}", dir.display())))?;
-    Ok(catalog.products().map(|p| (p.label.clone(), p.clone())).collect())
+/// Opens the catalog folder `dir`, whose `products.csv` and photos describe the labels.
+pub fn open_catalog(dir: &std::path::Path) -> Result<Catalog> {
+    Catalog::open(dir).map_err(|e| ServeError::Setup(format!("catalog {}: {e}", dir.display())))
 }
 
 /// A ready-to-serve app: the router plus the inference thread behind it.
@@ -42,14 +40,22 @@ pub struct App {
 
 impl App {
     /// Starts the inference thread for `classifier` (warm-up runs in the background; readiness
-    /// shows on `/v2/health/ready`) and builds the router. `products` are the catalog rows
-    /// shown next to predictions, keyed by label.
-    pub fn new(
-        config: ServeConfig,
-        classifier: Box<dyn Classifier>,
-        products: HashMap<String, Product>,
-    ) -> Result<App> {
+    /// shows on `/v2/health/ready`) and builds the router. The `catalog`'s products and first
+    /// photo per label are shown next to predictions.
+    pub fn new(config: ServeConfig, classifier: Box<dyn Classifier>, catalog: Option<Catalog>) -> Result<App> {
         config.validate()?;
+        let mut products = HashMap::new();
+        let mut thumbnails = HashMap::new();
+        if let Some(catalog) = &catalog {
+            for label in catalog.labels() {
+                if let Some(product) = catalog.product(label) {
+                    products.insert(label.clone(), product.clone());
+                }
+                if let Some(image) = catalog.images_of(label).next() {
+                    thumbnails.insert(label.clone(), catalog.path_of(image));
+                }
+            }
+        }
         let metrics = metrics::Metrics::new();
         let batcher = batcher::Batcher::start(classifier, config.batch_policy(), metrics.clone())?;
         let state = app::AppState::new(app::Shared {
@@ -57,6 +63,7 @@ impl App {
             batcher: batcher.clone(),
             metrics,
             products,
+            thumbnails,
             background_removal: false,
         });
         Ok(App { router: app::router(state), batcher })

@@ -101,6 +101,54 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ServeError> {
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(mime))], body).into_response())
 }
 
+/// Percent-encodes everything but unreserved URL characters, for labels in paths.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Largest catalog photo served as a thumbnail; catalog photos are downscaled product shots.
+const MAX_THUMBNAIL_BYTES: u64 = 5 * 1024 * 1024;
+
+/// `GET /api/v1/thumbnails/{label}`: the catalog's first photo of `label`, so product pictures
+/// come from this server rather than a shop's CDN.
+pub async fn thumbnail(State(state): State<AppState>, Path(label): Path<String>) -> Result<Response, ServeError> {
+    let path = state
+        .thumbnails
+        .get(&label)
+        .cloned()
+        .ok_or_else(|| ServeError::NotFound(format!("no catalog photo for {label:?}")))?;
+    let mime = match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("webp") => "image/webp",
+        Some("gif") => "image/gif",
+        Some("bmp") => "image/bmp",
+        _ => "application/octet-stream",
+    };
+    let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)?.take(MAX_THUMBNAIL_BYTES).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    })
+    .await
+    .map_err(|e| ServeError::Internal(format!("thumbnail task: {e}")))?
+    .map_err(|e| ServeError::NotFound(format!("catalog photo for {label:?} unreadable: {e}")))?;
+    Ok((
+        [(header::CONTENT_TYPE, HeaderValue::from_static(mime)), (header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600"))],
+        bytes,
+    )
+        .into_response())
+}
+
 /// `GET /favicon.ico` (an SVG; browsers go by the content type).
 pub async fn favicon() -> Response {
     ([(header::CONTENT_TYPE, "image/svg+xml")], FAVICON).into_response()
@@ -109,6 +157,12 @@ pub async fn favicon() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_encode_keeps_unreserved_and_encodes_the_rest() {
+        assert_eq!(percent_encode("nike_air-max.90~"), "nike_air-max.90~");
+        assert_eq!(percent_encode("a b/é"), "a%20b%2F%C3%A9");
+    }
 
     #[test]
     fn escape_neutralises_markup() {

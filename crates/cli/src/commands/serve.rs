@@ -70,10 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => Network::pretrained(&assets).context("loading the pretrained network")?,
     };
     let catalog = args.catalog.clone().or_else(|| network.catalog().map(PathBuf::from));
-    let products = match &catalog {
-        Some(dir) => sneaker_serve::load_products(dir)?,
-        None => Default::default(),
-    };
+    let catalog = catalog.as_deref().map(sneaker_serve::open_catalog).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -82,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("listening on {}", args.addr))?;
-        let app = App::new(config, Box::new(network), products)?;
+        let app = App::new(config, Box::new(network), catalog)?;
         let addr = listener.local_addr().context("reading the bound address")?;
         // The one line scripts (and the browser test) wait for; the port is the real one.
         println!("listening on http://{addr}/");

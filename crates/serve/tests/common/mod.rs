@@ -3,7 +3,6 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
-use std::collections::HashMap;
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -29,7 +28,7 @@ pub fn app() -> &'static App {
 /// A fresh app with `config`, ready (network warmed up) when returned.
 pub fn start(config: ServeConfig) -> App {
     let net = Network::pretrained(&assets()).expect("the pretrained network loads");
-    let app = App::new(config, Box::new(net), HashMap::new()).expect("the app starts");
+    let app = App::new(config, Box::new(net), None).expect("the app starts");
     for _ in 0..600 {
         if app.is_ready() {
             return app;
