@@ -1,0 +1,76 @@
+//! `sneaker-id predict` end to end: file → decode → resize → network, through the real binary.
+//! The expected classes are PyTorch's top-1 on the same photos (`../shared/golden/efficientnet-lite0/
+//! cases.json`, made by eager float32 PyTorch with PIL bilinear resizing).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("SNEAKER_ID_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: ../shared not found");
+        None
+    }
+}
+
+fn predict(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sneaker-id"))
+        .arg("predict")
+        .args(args)
+        .output()
+        .expect("the sneaker-id binary should start")
+}
+
+#[test]
+fn golden_photos_get_pytorchs_top1_class() {
+    let Some(shared) = shared_dir() else { return };
+    let golden = shared.join("golden/efficientnet-lite0");
+    let cases: Value = serde_json::from_str(&std::fs::read_to_string(golden.join("cases.json")).expect("cases.json"))
+        .expect("cases.json is JSON");
+    for case in cases["cases"].as_array().expect("cases") {
+        let photo = shared.join(case["source_image"].as_str().expect("source_image"));
+        let top1 = case["top5"][0]["class"].as_u64().expect("class") as usize;
+        let out = predict(&["--json", "--top", "3", photo.to_str().expect("utf-8 path")]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let line: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        let got = line["predictions"][0]["label"].as_str().expect("label");
+        let want = sneaker_model::imagenet::class_name(top1);
+        assert_eq!(got, want, "{}: top-1 should be ImageNet class {top1}", photo.display());
+        let p = line["footwear"]["probability"].as_f64().expect("footwear probability");
+        assert!((0.0..=1.0).contains(&p));
+        assert_eq!(line["predictions"].as_array().map(Vec::len), Some(3));
+    }
+}
+
+#[test]
+fn a_folder_is_read_batched_one_line_per_image() {
+    let Some(shared) = shared_dir() else { return };
+    let folder = shared.join("datasets/sneakers50-wild-dev/nike_dunk_low");
+    let n = std::fs::read_dir(&folder).expect("folder").count();
+    let out = predict(&["--json", folder.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), n);
+    assert!(lines.iter().all(|l| l["predictions"].as_array().map(Vec::len) == Some(5)));
+}
+
+#[test]
+fn a_file_that_is_not_an_image_is_named_in_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("notes.jpg");
+    std::fs::write(&path, "these are my shopping notes").expect("write");
+    let out = predict(&[path.to_str().expect("utf-8 path")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("notes.jpg") && err.contains("not an image"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
