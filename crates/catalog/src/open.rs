@@ -156,6 +156,8 @@ struct Annotation {
     model: Option<String>,
     colorway: Option<String>,
     view: Option<u32>,
+    angle: Option<f32>,
+    source_url: Option<String>,
     width: Option<u32>,
     height: Option<u32>,
     sha256: Option<String>,
@@ -185,6 +187,8 @@ fn open_folder(root: PathBuf) -> Result<Catalog> {
                 tracing::warn!(%file, csv_label = %a.label, "annotation label differs from folder; folder wins");
             }
             record.view = a.view;
+            record.angle = a.angle;
+            record.source_url = a.source_url.clone();
             record.width = a.width;
             record.height = a.height;
             record.sha256 = a.sha256.clone();

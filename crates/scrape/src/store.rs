@@ -202,6 +202,7 @@ impl Store {
         images.sort_by(|a, b| a.file.cmp(&b.file));
         sneaker_catalog::write_products(&self.out, &products)?;
         sneaker_catalog::write_images(&self.out, &images)?;
+        write_folder_annotations(&self.out, &images, &products)?;
         sneaker_catalog::atomic_write(&self.out.join(DUPLICATES_CSV), |w| {
             let mut csv = csv::Writer::from_writer(w);
             csv.write_record(["url", "label", "view", "sha256", "same_as"])?;
@@ -263,6 +264,38 @@ impl State {
             }
         }
     }
+}
+
+/// `images/annotations.csv`, so that `OUT/images` alone is also a plain label-folder catalog
+/// (`<label>/<file>` + annotations) for tools that read only that layout.
+fn write_folder_annotations(out: &Path, images: &[ImageRecord], products: &[Product]) -> Result<()> {
+    let by_label: HashMap<&str, &Product> = products.iter().map(|p| (p.label.as_str(), p)).collect();
+    let path = out.join(IMAGES_DIR).join(sneaker_catalog::ANNOTATIONS_CSV);
+    sneaker_catalog::atomic_write(&path, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        csv.write_record(["file", "label", "brand", "model", "colorway", "view", "angle", "width", "height", "sha256", "source_url"])?;
+        let text = |v: Option<&String>| v.cloned().unwrap_or_default();
+        let num = |v: Option<String>| v.unwrap_or_default();
+        for img in images {
+            let product = by_label.get(img.label.as_str());
+            let file = img.file.strip_prefix(&format!("{IMAGES_DIR}/")).unwrap_or(&img.file);
+            csv.write_record([
+                file.to_owned(),
+                img.label.clone(),
+                text(product.and_then(|p| p.brand.as_ref())),
+                text(product.and_then(|p| p.name.as_ref())),
+                text(product.and_then(|p| p.colorway.as_ref())),
+                num(img.view.map(|v| v.to_string())),
+                num(img.angle.map(|v| v.to_string())),
+                num(img.width.map(|v| v.to_string())),
+                num(img.height.map(|v| v.to_string())),
+                text(img.sha256.as_ref()),
+                text(img.source_url.as_ref()),
+            ])?;
+        }
+        csv.flush()
+    })?;
+    Ok(())
 }
 
 /// File stem of a view: `01` for view 1 (the reference's `img01`), or `00` when unknown.

@@ -154,6 +154,15 @@ async fn fixture_crawl_gives_the_exact_catalog_politely_and_resumes_without_refe
         }
     }
 
+    // OUT/images on its own is a plain label-folder catalog with the same images and views.
+    let folder = Catalog::open(out.join("images")).expect("OUT/images is a folder catalog");
+    assert_eq!(folder.layout(), Layout::Folder);
+    let strip = |v: Vec<Expected>| -> Vec<Expected> {
+        v.into_iter().map(|(f, l, v, a, s)| (f.trim_start_matches("images/").to_owned(), l, v, a, s)).collect()
+    };
+    assert_eq!(actual_images(&folder), strip(expected_images(6)));
+    assert_eq!(folder.product("nike_dunk_low").and_then(|p| p.name.as_deref()), Some("Nike Dunk Low"));
+
     // Run again: everything is in the journal, so nothing is fetched and nothing changes.
     let before = fx.hits().len();
     let csv_before = std::fs::read_to_string(out.join("images.csv")).expect("images.csv");
