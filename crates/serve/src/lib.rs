@@ -8,6 +8,7 @@ mod batcher;
 mod classifier;
 mod config;
 mod error;
+mod jpeg;
 mod metrics;
 mod network;
 mod openapi;
