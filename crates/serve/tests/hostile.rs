@@ -72,6 +72,15 @@ fn jpeg_with_exif(segments: usize) -> Vec<u8> {
     out
 }
 
+/// A valid PNG carrying a 21 MB eXIf chunk, over the 20 MB default body limit.
+fn huge_exif_png() -> Vec<u8> {
+    let png = sky_png();
+    let mut out = png[..33].to_vec(); // signature + IHDR
+    out.extend(png_chunk(b"eXIf", &vec![0x4D; 21 * 1024 * 1024]));
+    out.extend_from_slice(&png[33..]);
+    out
+}
+
 fn corpus() -> Vec<(&'static str, Vec<u8>, &'static [u16])> {
     let jpeg = small_jpeg();
     let png = sky_png();
@@ -82,9 +91,6 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, &'static [u16])> {
     let mut heic = vec![0, 0, 0, 24];
     heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
     heic.resize(4096, 0);
-    let mut huge_exif_png = png[..33].to_vec(); // signature + IHDR
-    huge_exif_png.extend(png_chunk(b"eXIf", &vec![0x4D; 21 * 1024 * 1024]));
-    huge_exif_png.extend_from_slice(&png[33..]);
     vec![
         ("empty", Vec::new(), &[422]),
         ("truncated JPEG", jpeg[..jpeg.len() / 2].to_vec(), &[422]),
@@ -96,7 +102,6 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, &'static [u16])> {
         ("GIF/JavaScript polyglot", b"GIF89a/*\x0a\x00\x0a\x00\x00\x00\x00*/=alert(1);//".to_vec(), &[422]),
         ("PNG signature on an HTML page", png_html, &[422]),
         ("iPhone HEIC", heic, &[415]),
-        ("EXIF block bigger than the body limit", huge_exif_png, &[413]),
         // A real JPEG whose EXIF is 4 MB of junk is still a photo: it is answered, unrotated.
         ("JPEG with 64 junk EXIF segments (4 MB)", jpeg_with_exif(64), &[200]),
     ]
@@ -115,6 +120,33 @@ async fn post(client: &reqwest::Client, url: &str, body: Vec<u8>) -> (u16, serde
     let body = response.bytes().await.expect("body");
     let json = serde_json::from_slice(&body)
         .unwrap_or_else(|e| panic!("status {status}: not JSON ({e}): {}", String::from_utf8_lossy(&body)));
+    (status, json)
+}
+
+/// A large upload the way curl sends one: headers with `Expect: 100-continue` first, the body
+/// only if the server asks for it. Returns the final status and JSON body.
+fn post_expecting_continue(addr: SocketAddr, body: &[u8]) -> (u16, serde_json::Value) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    write!(
+        stream,
+        "POST /api/v1/identify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("write headers");
+    let mut head = [0u8; 25];
+    stream.read_exact(&mut head).expect("an interim or final answer");
+    if head.starts_with(b"HTTP/1.1 100") {
+        panic!("the server asked for a body over its limit");
+    }
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    let mut response = head.to_vec();
+    response.extend(rest);
+    let text = String::from_utf8_lossy(&response);
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    let json_start = text.find("\r\n\r\n").expect("end of headers") + 4;
+    let json = serde_json::from_str(&text[json_start..]).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
     (status, json)
 }
 
@@ -143,6 +175,12 @@ async fn hostile_files_get_4xx_and_the_server_stays_healthy() {
             assert!(json["kind"].is_string(), "{name}: {json}");
         }
     }
+
+    // An EXIF block bigger than the body limit is refused from its Content-Length alone, before
+    // any of it is read.
+    let (status, json) = post_expecting_continue(addr, &huge_exif_png());
+    eprintln!("EXIF block bigger than the body limit: {status} {}", json["kind"]);
+    assert_eq!((status, json["kind"].as_str()), (413, Some("too_large")), "{json}");
 
     // A slow client that never finishes its upload is cut off by the request timeout.
     let started = Instant::now();
