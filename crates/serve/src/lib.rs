@@ -13,7 +13,7 @@ mod metrics;
 mod network;
 mod openapi;
 mod page;
-mod prepare;
+pub mod prepare;
 mod upload;
 
 use std::collections::HashMap;
