@@ -269,7 +269,10 @@ impl Crawl {
             return Ok((links.clone(), next.clone()));
         }
         if let Some(product_key) = self.replay.page_keys.get(&key).cloned() {
-            self.register(&key, &product_key, "", Product::default(), Vec::new()).await?;
+            // Only products the journal recorded; a repeat page's product is registered already.
+            if self.replay.products.contains_key(&product_key) {
+                self.register(&key, &product_key, "", Product::default(), Vec::new()).await?;
+            }
         }
         Ok((Vec::new(), Vec::new()))
     }

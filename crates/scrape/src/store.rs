@@ -58,7 +58,7 @@ impl Store {
         let images_dir = out.join(IMAGES_DIR);
         std::fs::create_dir_all(&images_dir).map_err(|e| ScrapeError::io(&images_dir, e))?;
         let (journal, entries) = Journal::open(out)?;
-        remove_temp_files(&images_dir);
+        remove_temp_files(out);
         let mut state = State::default();
         for entry in &entries {
             state.apply(entry);
@@ -126,7 +126,8 @@ impl Store {
         {
             let mut state = self.state();
             if let Some(same_as) = state.by_hash.get(&sha256).cloned() {
-                if !same_as.starts_with(&file) {
+                // The same view adopted again is not a duplicate of itself.
+                if same_as.rsplit_once('.').map_or(same_as.as_str(), |(stem, _)| stem) != file {
                     drop(state);
                     let entry = Entry::Duplicate {
                         url: job.url.clone(),
@@ -303,13 +304,61 @@ fn stem(job: &ImageJob) -> String {
     format!("{:02}", job.view.unwrap_or(0))
 }
 
-fn remove_temp_files(images_dir: &Path) {
-    for entry in walkdir::WalkDir::new(images_dir).min_depth(2).max_depth(2).into_iter().flatten() {
-        if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+/// Removes `.tmp-*` files a killed run left in OUT, OUT/images or a label folder.
+fn remove_temp_files(out: &Path) {
+    for entry in walkdir::WalkDir::new(out).max_depth(3).into_iter().flatten() {
+        if entry.file_type().is_file() && entry.file_name().to_string_lossy().starts_with(".tmp-") {
             match std::fs::remove_file(entry.path()) {
                 Ok(()) => tracing::info!(file = %entry.path().display(), "removed a killed run's temp file"),
                 Err(e) => tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove temp file"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jpeg(shade: u8) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(48, 40, |x, y| image::Rgb([shade, x as u8, y as u8]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg).expect("encode");
+        out.into_inner()
+    }
+
+    fn job(url: &str, view: u32) -> ImageJob {
+        ImageJob { url: url.into(), view: Some(view), angle: None }
+    }
+
+    #[test]
+    fn keeps_dedups_rejects_and_adopts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, _) = Store::open(dir.path(), 32, 1 << 20).expect("open");
+        let a = jpeg(10);
+        let Kept::Saved(rec) = store.keep("shoe", &job("http://x/1.jpg", 1), &a).expect("keep") else { panic!("not saved") };
+        assert_eq!(rec.file, "images/shoe/01.jpg");
+        assert_eq!((rec.width, rec.height), (Some(48), Some(40)));
+        assert_eq!(std::fs::read(dir.path().join(&rec.file)).expect("on disk"), a);
+        let dup = store.keep("other", &job("http://y/copy.jpg", 3), &a).expect("dup");
+        assert_eq!(dup, Kept::Duplicate { same_as: "images/shoe/01.jpg".into() });
+        assert!(!dir.path().join("images/other/03.jpg").exists());
+        let bad = store.keep("shoe", &job("http://x/2.jpg", 2), b"<html>").expect_err("not an image");
+        assert_eq!(bad.kind(), "unsupported_format");
+        assert!(!dir.path().join("images/shoe/02.jpg").exists());
+
+        // A killed run renamed view 2 into place but never journaled it: adopted, not refetched.
+        let b = jpeg(200);
+        std::fs::write(dir.path().join("images/shoe/02.jpg"), &b).expect("orphan");
+        std::fs::write(dir.path().join("images/shoe/.tmp-half"), &b[..10]).expect("temp");
+        drop(store);
+        let (store, entries) = Store::open(dir.path(), 32, 1 << 20).expect("reopen");
+        assert!(!dir.path().join("images/shoe/.tmp-half").exists(), "temp files are removed on open");
+        // The rejection is journaled by the download worker, not by `keep`.
+        assert_eq!(entries.len(), 2, "image, duplicate");
+        assert!(store.is_done("http://x/1.jpg") && store.is_done("http://y/copy.jpg"));
+        let adopted = store.adopt("shoe", &job("http://x/2b.jpg", 2)).expect("adopt").expect("file found");
+        assert!(matches!(adopted, Kept::Saved(ref r) if r.sha256 == Some(hex::encode(Sha256::digest(&b)))));
+        assert_eq!(store.totals(), (2, 1, 0));
     }
 }
