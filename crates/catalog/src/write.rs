@@ -65,12 +65,20 @@ pub fn write_products(dir: &Path, products: &[Product]) -> Result<()> {
     write_csv(&dir.join(PRODUCTS_CSV), products)
 }
 
-/// Writes `images.csv` in `dir`, one row per kept image.
-pub fn write_images(dir: &Path, images: &[ImageRecord]) -> Result<()> {
-    if images.is_empty() {
+/// Writes `images.csv` in `dir`, one row per kept image (taken by reference, so a large
+/// catalog is not copied to be saved).
+pub fn write_images<'a>(dir: &Path, images: impl IntoIterator<Item = &'a ImageRecord>) -> Result<()> {
+    let mut images = images.into_iter().peekable();
+    if images.peek().is_none() {
         return atomic_write(&dir.join(IMAGES_CSV), |w| w.write_all(IMAGES_HEADER.as_bytes()));
     }
-    write_csv(&dir.join(IMAGES_CSV), images)
+    atomic_write(&dir.join(IMAGES_CSV), |w| {
+        let mut writer = csv::Writer::from_writer(w);
+        for row in images {
+            writer.serialize(row).map_err(std::io::Error::other)?;
+        }
+        writer.flush()
+    })
 }
 
 const PRODUCTS_HEADER: &str = "label,name,brand,category,colorway,pairs_sold,gender,style_id,\

@@ -64,7 +64,7 @@ struct Crawl {
     replay: Replay,
     tx: Option<mpsc::Sender<Job>>,
     registered: HashSet<String>,
-    queued_images: HashSet<String>,
+    queued_images: HashSet<crate::store::UrlKey>,
     planned: Vec<Planned>,
 }
 
@@ -200,7 +200,7 @@ impl Crawl {
             }
         };
         for job in images {
-            if !self.queued_images.insert(job.url.clone()) {
+            if !self.queued_images.insert(crate::store::url_key(&job.url)) {
                 continue;
             }
             Progress::add(&self.progress.images_planned, 1);

@@ -27,14 +27,30 @@ pub enum Kept {
     Duplicate { same_as: String },
 }
 
+/// A 128-bit digest of a URL: collisions are out of reach for any crawl size.
+pub(crate) type UrlKey = [u8; 16];
+
+pub(crate) fn url_key(url: &str) -> UrlKey {
+    let digest = Sha256::digest(url.as_bytes());
+    digest[..16].try_into().expect("a SHA-256 digest has 32 bytes")
+}
+
+enum Slot {
+    Kept(usize),
+    /// Being validated and written as this file stem by another task.
+    Pending(String),
+}
+
 #[derive(Default)]
 struct State {
     products: BTreeMap<String, Product>,
     labels: LabelBook,
     images: Vec<ImageRecord>,
-    /// Image URLs with a final outcome (kept, duplicate, permanent failure).
-    done: HashSet<String>,
-    by_hash: HashMap<String, String>,
+    /// Image URLs with a final outcome (kept, duplicate, permanent failure), as digests so
+    /// the set costs 16 bytes per URL however long the URLs are.
+    done: HashSet<UrlKey>,
+    /// Content hash -> the kept image (index into `images`) or a save in progress.
+    by_hash: HashMap<[u8; 32], Slot>,
     duplicates: Vec<[String; 5]>,
     failures: BTreeMap<String, Failure>,
     dirty: bool,
@@ -75,7 +91,7 @@ impl Store {
 
     /// Whether the image at `url` already has a final outcome.
     pub fn is_done(&self, url: &str) -> bool {
-        self.state().done.contains(url)
+        self.state().done.contains(&url_key(url))
     }
 
     /// The label product `key` gets for the sanitised name `wanted`.
@@ -121,11 +137,16 @@ impl Store {
     /// Validates `bytes` and saves them as the `job` view of `label`, unless the same
     /// bytes are already kept. Blocking: call from `spawn_blocking`.
     pub fn keep(&self, label: &str, job: &ImageJob, bytes: &[u8]) -> Result<Kept> {
-        let sha256 = hex::encode(Sha256::digest(bytes));
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let sha256 = hex::encode(digest);
         let file = format!("{IMAGES_DIR}/{label}/{}", stem(job));
         {
             let mut state = self.state();
-            if let Some(same_as) = state.by_hash.get(&sha256).cloned() {
+            let existing = state.by_hash.get(&digest).map(|slot| match slot {
+                Slot::Kept(i) => state.images[*i].file.clone(),
+                Slot::Pending(f) => f.clone(),
+            });
+            if let Some(same_as) = existing {
                 // The same view adopted again is not a duplicate of itself.
                 if same_as.rsplit_once('.').map_or(same_as.as_str(), |(stem, _)| stem) != file {
                     drop(state);
@@ -141,11 +162,11 @@ impl Store {
                 }
             }
             // Reserve the hash so a concurrent download of the same bytes counts as a duplicate.
-            state.by_hash.insert(sha256.clone(), file.clone());
+            state.by_hash.insert(digest, Slot::Pending(file.clone()));
         }
         let result = self.validate_and_write(label, job, bytes, &file, &sha256);
         if result.is_err() {
-            self.state().by_hash.remove(&sha256);
+            self.state().by_hash.remove(&digest);
         }
         let record = result?;
         self.record(Entry::Image { record: record.clone() })?;
@@ -189,25 +210,26 @@ impl Store {
     /// changed. Only products with at least one kept image are listed.
     pub fn flush(&self) -> Result<()> {
         let _one_at_a_time = self.flush_lock.lock().expect("flush lock is never held across a panic");
-        let (products, mut images, dups, failures) = {
-            let mut s = self.state();
-            if !s.dirty {
-                return Ok(());
-            }
-            s.dirty = false;
-            let with_images: HashSet<&str> = s.images.iter().map(|i| i.label.as_str()).collect();
-            let products: Vec<Product> =
-                s.products.values().filter(|p| with_images.contains(p.label.as_str())).cloned().collect();
-            (products, s.images.clone(), s.duplicates.clone(), s.failures.values().cloned().collect::<Vec<_>>())
-        };
+        // Written while holding the state: copying every row out first would double the
+        // memory of a large crawl at each flush; downloads wait a few ms instead.
+        let mut s = self.state();
+        if !s.dirty {
+            return Ok(());
+        }
+        s.dirty = false;
+        let with_images: HashSet<&str> = s.images.iter().map(|i| i.label.as_str()).collect();
+        let products: Vec<Product> =
+            s.products.values().filter(|p| with_images.contains(p.label.as_str())).cloned().collect();
+        let mut images: Vec<&ImageRecord> = s.images.iter().collect();
         images.sort_by(|a, b| a.file.cmp(&b.file));
+        let (dups, failures) = (&s.duplicates, s.failures.values().collect::<Vec<_>>());
         sneaker_catalog::write_products(&self.out, &products)?;
-        sneaker_catalog::write_images(&self.out, &images)?;
+        sneaker_catalog::write_images(&self.out, images.iter().copied())?;
         write_folder_annotations(&self.out, &images, &products)?;
         sneaker_catalog::atomic_write(&self.out.join(DUPLICATES_CSV), |w| {
             let mut csv = csv::Writer::from_writer(w);
             csv.write_record(["url", "label", "view", "sha256", "same_as"])?;
-            for row in &dups {
+            for row in dups {
                 csv.write_record(row)?;
             }
             csv.flush()
@@ -243,23 +265,26 @@ impl State {
             }
             Entry::Image { record } => {
                 if let Some(url) = &record.source_url {
-                    self.done.insert(url.clone());
+                    self.done.insert(url_key(url));
                     self.failures.remove(url);
                 }
+                let mut digest = [0u8; 32];
                 if let Some(sha) = &record.sha256 {
-                    self.by_hash.insert(sha.clone(), record.file.clone());
+                    if hex::decode_to_slice(sha, &mut digest).is_ok() {
+                        self.by_hash.insert(digest, Slot::Kept(self.images.len()));
+                    }
                 }
                 self.images.push(record.clone());
             }
             Entry::Duplicate { url, label, view, sha256, same_as } => {
-                self.done.insert(url.clone());
+                self.done.insert(url_key(url));
                 self.failures.remove(url);
                 let view = view.map(|v| v.to_string()).unwrap_or_default();
                 self.duplicates.push([url.clone(), label.clone(), view, sha256.clone(), same_as.clone()]);
             }
             Entry::Failure(f) => {
                 if !f.transient {
-                    self.done.insert(f.url.clone());
+                    self.done.insert(url_key(&f.url));
                 }
                 self.failures.insert(f.url.clone(), f.clone());
             }
@@ -269,7 +294,7 @@ impl State {
 
 /// `images/annotations.csv`, so that `OUT/images` alone is also a plain label-folder catalog
 /// (`<label>/<file>` + annotations) for tools that read only that layout.
-fn write_folder_annotations(out: &Path, images: &[ImageRecord], products: &[Product]) -> Result<()> {
+fn write_folder_annotations(out: &Path, images: &[&ImageRecord], products: &[Product]) -> Result<()> {
     let by_label: HashMap<&str, &Product> = products.iter().map(|p| (p.label.as_str(), p)).collect();
     let path = out.join(IMAGES_DIR).join(sneaker_catalog::ANNOTATIONS_CSV);
     sneaker_catalog::atomic_write(&path, |w| {
