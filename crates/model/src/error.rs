@@ -36,3 +36,19 @@ impl From<ort::Error> for ModelError {
 }
 
 pub type Result<T> = std::result::Result<T, ModelError>;
+
+/// Far above any weight file we use; weight files are read whole into memory.
+const MAX_WEIGHT_FILE_BYTES: u64 = 8 << 30;
+
+/// Reads a weight file whole, refusing one larger than `MAX_WEIGHT_FILE_BYTES` before allocating.
+pub(crate) fn read_weight_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    let io = |source| ModelError::Io { path: path.to_path_buf(), source };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > MAX_WEIGHT_FILE_BYTES {
+        return Err(ModelError::BadWeights {
+            path: path.to_path_buf(),
+            detail: format!("{len} bytes is more than the {MAX_WEIGHT_FILE_BYTES} accepted"),
+        });
+    }
+    std::fs::read(path).map_err(io)
+}

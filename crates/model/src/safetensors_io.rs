@@ -9,8 +9,6 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::{DType, ModelError, Result, StateDict, Tensor, torch_legacy};
 
-/// Far above any network we use; files are read whole into memory.
-const MAX_FILE_BYTES: u64 = 8 << 30;
 
 /// Writes `dict` to `path` atomically: a crash leaves the old file or the new one, never half.
 pub fn save(dict: &StateDict, path: &Path) -> Result<()> {
@@ -49,21 +47,11 @@ pub fn save(dict: &StateDict, path: &Path) -> Result<()> {
 
 /// Reads a safetensors file written by [`save`] (or any with only f32/i64 tensors).
 pub fn load(path: &Path) -> Result<StateDict> {
-    let io = |source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let bad = |detail: String| ModelError::BadWeights {
         path: path.to_path_buf(),
         detail,
     };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > MAX_FILE_BYTES {
-        return Err(bad(format!(
-            "{len} bytes is more than the {MAX_FILE_BYTES} accepted"
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(io)?;
+    let bytes = crate::error::read_weight_file(path)?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
     let mut dict = StateDict::new();
     for (name, view) in file.iter() {

@@ -23,26 +23,14 @@ use crate::{DType, ModelError, Result, StateDict, Tensor};
 /// `0x1950a86a20f9469cfc6c`, torch's legacy magic number, as LONG1 pickles it (little-endian).
 const MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 const PROTOCOL_VERSION: i64 = 1001;
-/// Far above any checkpoint we use; reading is all in memory.
-const MAX_FILE_BYTES: u64 = 8 << 30;
 
 /// Reads a legacy torch checkpoint into tensors named as in PyTorch's `state_dict()`.
 pub fn load(path: &Path) -> Result<StateDict> {
-    let io = |source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let bad = |detail: String| ModelError::BadWeights {
         path: path.to_path_buf(),
         detail,
     };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > MAX_FILE_BYTES {
-        return Err(bad(format!(
-            "{len} bytes is more than the {MAX_FILE_BYTES} accepted"
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(io)?;
+    let bytes = crate::error::read_weight_file(path)?;
     let dict = parse(&bytes).map_err(bad)?;
     tracing::debug!(path = %path.display(), tensors = dict.len(), "read legacy torch weights");
     Ok(dict)
