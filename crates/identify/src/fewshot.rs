@@ -1,0 +1,120 @@
+//! Few-shot evaluation: products enrolled from K photos each, queried with their other photos.
+//!
+//! Measures what the gallery promises: a product released after training is recognised from a
+//! handful of enrolled photos. Each trial draws K enrolment photos per product at random (seeded);
+//! every remaining photo of an enrolled product is a query, ranked against all enrolled products by
+//! its best cosine similarity to their photos.
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{IdentifyError, Result};
+
+/// Top-1 and recall@5 at one K, averaged over trials.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FewShotResult {
+    pub shots: usize,
+    /// Products that have more than `shots` photos (the others cannot be queried).
+    pub products: usize,
+    /// Queries per trial, summed over trials.
+    pub queries: usize,
+    pub top1: f32,
+    pub recall_at_5: f32,
+}
+
+/// `embeddings[i]` (L2-normalised) is a photo of product `labels[i]`.
+pub fn evaluate(embeddings: &[Vec<f32>], labels: &[String], shots: usize, trials: usize, seed: u64) -> Result<FewShotResult> {
+    if embeddings.len() != labels.len() {
+        return Err(IdentifyError::Input(format!("{} embeddings for {} labels", embeddings.len(), labels.len())));
+    }
+    if shots == 0 {
+        return Err(IdentifyError::Input("few-shot needs at least 1 enrolled photo per product".into()));
+    }
+    let mut by_product: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, l) in labels.iter().enumerate() {
+        by_product.entry(l.as_str()).or_default().push(i);
+    }
+    by_product.retain(|_, photos| photos.len() > shots);
+    if by_product.len() < 2 {
+        return Err(IdentifyError::NotEnoughData(format!("at least 2 products with more than {shots} photos")));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut queries, mut hits1, mut hits5) = (0usize, 0usize, 0usize);
+    for _ in 0..trials.max(1) {
+        let mut enrolled: Vec<(usize, usize)> = Vec::new(); // (product index, photo)
+        let mut probes: Vec<(usize, usize)> = Vec::new();
+        for (p, photos) in by_product.values().enumerate() {
+            let mut photos = photos.clone();
+            photos.shuffle(&mut rng);
+            enrolled.extend(photos[..shots].iter().map(|&i| (p, i)));
+            probes.extend(photos[shots..].iter().map(|&i| (p, i)));
+        }
+        for &(truth, q) in &probes {
+            let mut best = vec![f32::NEG_INFINITY; by_product.len()];
+            for &(p, e) in &enrolled {
+                best[p] = best[p].max(dot(&embeddings[q], &embeddings[e]));
+            }
+            // Rank of the true product: how many products score strictly higher.
+            let rank = best.iter().filter(|&&s| s > best[truth]).count();
+            queries += 1;
+            hits1 += usize::from(rank == 0);
+            hits5 += usize::from(rank < 5);
+        }
+    }
+    Ok(FewShotResult {
+        shots,
+        products: by_product.len(),
+        queries,
+        top1: hits1 as f32 / queries.max(1) as f32,
+        recall_at_5: hits5 as f32 / queries.max(1) as f32,
+    })
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Products as tight clusters around orthogonal directions: every query finds its own.
+    fn clusters(products: usize, photos: usize, noise: f32) -> (Vec<Vec<f32>>, Vec<String>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let (mut e, mut l) = (Vec::new(), Vec::new());
+        for p in 0..products {
+            for _ in 0..photos {
+                let mut v: Vec<f32> = (0..products).map(|d| if d == p { 1.0 } else { 0.0 }).collect();
+                v.iter_mut().for_each(|x| *x += noise * (rand::Rng::random::<f32>(&mut rng) - 0.5));
+                let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                e.push(v.iter().map(|x| x / n).collect());
+                l.push(format!("p{p}"));
+            }
+        }
+        (e, l)
+    }
+
+    #[test]
+    fn separable_products_are_all_found() {
+        let (e, l) = clusters(6, 4, 0.1);
+        let r = evaluate(&e, &l, 1, 3, 0).unwrap();
+        assert_eq!((r.top1, r.recall_at_5, r.products, r.queries), (1.0, 1.0, 6, 3 * 6 * 3));
+    }
+
+    #[test]
+    fn noise_only_is_near_chance() {
+        // Pure noise: top-1 should be near 1/products, far below 1.
+        let (e, l) = clusters(10, 6, 1000.0);
+        let r = evaluate(&e, &l, 1, 5, 0).unwrap();
+        assert!(r.top1 < 0.4, "{r:?}");
+    }
+
+    #[test]
+    fn too_few_photos_is_an_error() {
+        let (e, l) = clusters(3, 2, 0.1);
+        assert!(evaluate(&e, &l, 2, 1, 0).is_err());
+        assert!(evaluate(&e, &l[..1], 1, 1, 0).is_err());
+    }
+}

@@ -1,0 +1,59 @@
+//! Open-set identification: which sneaker is this, or is it one we do not know, or not a shoe?
+//!
+//! A closed-set classifier always names one of its trained labels, even for a boot, a cat or a
+//! product released last week. This crate turns three pieces of evidence into an honest answer:
+//! - the pretrained ImageNet head's footwear probability ("is it a shoe at all?"),
+//! - a trained classifier's probabilities over its labels (optional),
+//! - the gallery's nearest-neighbour similarities per label (optional; includes products
+//!   enrolled after training),
+//!
+//! [`fuse`] merges the last two into one probability ranking, [`decide`] applies thresholds, and
+//! [`calibrate`] picks those thresholds from held-out photos of known sneakers, unknown sneakers
+//! and non-footwear, with the precision/coverage curves that justify them. [`fewshot`] measures
+//! how well products enrolled from K photos are recognised.
+
+mod calibrate;
+mod decide;
+mod error;
+pub mod fewshot;
+mod fuse;
+mod plot;
+
+pub use calibrate::{Calibration, CalibrationConfig, CurvePoint, Outcome, Sample, SampleKind, calibrate, evaluate_at};
+pub use decide::{Answer, Thresholds, Verdict, decide};
+pub use error::{IdentifyError, Result};
+pub use fuse::{Evidence, FusionConfig, LabelSimilarity, Ranked, fuse};
+pub use plot::precision_coverage_png;
+
+/// File in a run folder holding the calibrated [`Calibration`] (thresholds + fusion settings).
+pub const OPEN_SET_FILE: &str = "open_set.json";
+
+/// Reads a run's calibration, if it has one.
+pub fn read_calibration(run_dir: &std::path::Path) -> Result<Option<Calibration>> {
+    let path = run_dir.join(OPEN_SET_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| IdentifyError::Corrupt { path, message: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(IdentifyError::Io { path, source }),
+    }
+}
+
+/// Writes a calibration into a run folder atomically (temp file in the folder, fsync, rename).
+pub fn write_calibration(run_dir: &std::path::Path, calibration: &Calibration) -> Result<()> {
+    let path = run_dir.join(OPEN_SET_FILE);
+    let bytes = serde_json::to_vec_pretty(calibration).expect("calibration serialises: plain numbers and strings");
+    write_atomic(&path, &bytes)
+}
+
+pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let io = |source| IdentifyError::Io { path: path.to_owned(), source };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
