@@ -1,3 +1,5 @@
+//! The storage/search seam every gallery backend implements, and the normalisation all of them assume.
+
 use crate::error::{GalleryError, Result};
 
 /// One neighbour: the id given at [`VectorIndex::add`] and its cosine similarity to the query

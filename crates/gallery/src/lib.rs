@@ -2,12 +2,25 @@
 //! is identified by its nearest neighbours, so a product enrolled with a few photos is
 //! recognised at once, with no retraining.
 //!
-//! [`VectorIndex`] is the storage/search seam: an exact in-memory index for small galleries, an
-//! approximate one beyond a size threshold, and PostgreSQL + pgvector when one machine is not
-//! enough all implement it.
+//! [`VectorIndex`] is the storage/search seam: an exact in-memory index ([`ExactIndex`]) for
+//! small galleries, an approximate one ([`HnswIndex`]) beyond a size threshold, and
+//! PostgreSQL + pgvector when one machine is not enough all implement it. [`Gallery`] keeps the
+//! vectors with their labels, products and source photos, and stores them in a run folder.
 
+mod approx;
+mod embed;
+mod enroll;
 mod error;
+mod exact;
+mod gallery;
 mod index;
+mod store;
 
+pub use approx::{HnswConfig, HnswIndex};
+pub use embed::{Embedder, read_photo, run_gallery_dir};
+pub use enroll::{BATCH, EnrollReport, Failure, Photo, Progress, enroll, enroll_catalog, enroll_product, images_in, label_from_name};
 pub use error::{GalleryError, Result};
+pub use exact::{ExactIndex, dot};
+pub use gallery::{DEFAULT_APPROXIMATE_ABOVE, Entry, Gallery, GalleryConfig, LabelScore, Match};
 pub use index::{Hit, VectorIndex, l2_normalise};
+pub use store::{GALLERY_DIR, GALLERY_FILE};

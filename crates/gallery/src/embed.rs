@@ -1,0 +1,150 @@
+//! Photos → gallery embeddings: the L2-normalised 1280-d pooled `features` of EfficientNet-Lite0,
+//! from the pretrained backbone or from a trained run's `model.onnx` (whose `features` output
+//! carries the run's fine-tuned backbone, when it has one).
+//!
+//! Each embedder is named by a model id that includes a digest of its graph file, so a gallery
+//! is never searched with vectors from a different network.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayView4;
+use sha2::{Digest, Sha256};
+use sneaker_model::assets::Assets;
+use sneaker_model::classifier::RUN_MODEL;
+use sneaker_model::efficientnet_lite::{FEATURE_DIM, FEATURES, INPUT_SIZE};
+use sneaker_model::runtime::{Backbone, Runtime, Session};
+use sneaker_model::ModelError;
+use image::RgbImage;
+use sneaker_vision::{DecodeLimits, decode_bytes, to_input_tensor};
+
+use crate::error::{GalleryError, Result};
+use crate::index::l2_normalise;
+
+enum Network {
+    Pretrained(Backbone),
+    Run(Session),
+}
+
+/// Turns decoded photos into unit-length embeddings.
+pub struct Embedder {
+    network: Network,
+    model_id: String,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder").field("model_id", &self.model_id).finish()
+    }
+}
+
+/// First 16 hex digits of a file's SHA-256: enough to tell graphs apart, short enough to read.
+fn file_digest(path: &Path) -> Result<String> {
+    let io = |source| GalleryError::Io { path: path.to_owned(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(&hasher.finalize()[..8]))
+}
+
+impl Embedder {
+    /// The pretrained ImageNet EfficientNet-Lite0 backbone.
+    pub fn pretrained(assets: &Assets) -> Result<Embedder> {
+        let backbone = Backbone::load(assets)?;
+        let model_id = format!("efficientnet-lite0-imagenet@{}", file_digest(&assets.backbone_onnx()?)?);
+        Ok(Embedder { network: Network::Pretrained(backbone), model_id })
+    }
+
+    /// A trained run folder's `model.onnx`, which must have a `features` output.
+    pub fn from_run(assets: &Assets, run_dir: &Path) -> Result<Embedder> {
+        let path = run_dir.join(RUN_MODEL);
+        let session = Session::from_file(&Runtime::from_assets(assets)?, &path)?;
+        if !session.output_names().iter().any(|n| n == FEATURES) {
+            return Err(ModelError::Mismatch(format!(
+                "{}: the graph has no `{FEATURES}` output to embed with (outputs: {:?})",
+                path.display(),
+                session.output_names()
+            ))
+            .into());
+        }
+        let model_id = format!("run-model@{}", file_digest(&path)?);
+        Ok(Embedder { network: Network::Run(session), model_id })
+    }
+
+    /// Names the network; stored in the gallery and compared on load.
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// Embedding width.
+    pub fn dim(&self) -> usize {
+        FEATURE_DIM
+    }
+
+    /// Embeds CHW tensors made by `sneaker_vision::to_input_tensor`, one unit vector per tensor.
+    pub fn embed_tensors(&mut self, tensors: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        if tensors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let len = 3 * INPUT_SIZE * INPUT_SIZE;
+        if let Some(bad) = tensors.iter().find(|t| t.len() != len) {
+            return Err(ModelError::Input(format!("an input tensor has {} values, expected {len}", bad.len())).into());
+        }
+        let flat: Vec<f32> = tensors.concat();
+        let batch = ArrayView4::from_shape((tensors.len(), 3, INPUT_SIZE, INPUT_SIZE), &flat)
+            .map_err(|e| ModelError::Input(e.to_string()))?;
+        // [N, 1280]
+        let features = match &mut self.network {
+            Network::Pretrained(backbone) => backbone.run(batch)?.features,
+            Network::Run(session) => session.run(batch)?.take2(FEATURES)?,
+        };
+        if features.ncols() != FEATURE_DIM {
+            return Err(ModelError::Mismatch(format!("`{FEATURES}` has {} columns, expected {FEATURE_DIM}", features.ncols())).into());
+        }
+        features
+            .rows()
+            .into_iter()
+            .map(|row| {
+                let mut v = row.to_vec();
+                l2_normalise(&mut v)?;
+                Ok(v)
+            })
+            .collect()
+    }
+
+    /// Embeds one decoded photo.
+    pub fn embed_image(&mut self, image: &RgbImage) -> Result<Vec<f32>> {
+        let mut out = self.embed_tensors(&[to_input_tensor(image)])?;
+        Ok(out.pop().expect("one tensor in, one embedding out"))
+    }
+}
+
+/// A photo's bytes (size-checked before reading), their SHA-256 and the decoded image.
+pub fn read_photo(path: &Path, limits: &DecodeLimits) -> Result<(String, RgbImage)> {
+    let io = |source| GalleryError::Io { path: path.to_owned(), source };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > limits.max_bytes as u64 {
+        // Refused before reading: a huge file must not be pulled into memory to be hashed.
+        return Err(sneaker_vision::VisionError::TooLarge {
+            name: path.display().to_string(),
+            detail: format!("the file is {len} bytes, more than the {} byte limit", limits.max_bytes),
+        }
+        .into());
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let image = decode_bytes(&bytes, &path.display().to_string(), limits)?;
+    Ok((sha, image))
+}
+
+/// The folder a run keeps its gallery in.
+pub fn run_gallery_dir(run_dir: &Path) -> PathBuf {
+    run_dir.join(crate::store::GALLERY_DIR)
+}

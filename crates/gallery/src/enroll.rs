@@ -1,0 +1,198 @@
+//! Enrolling photos into a gallery: every image of a catalog with its product details, or a few
+//! photos of one new product. Per-photo failures are collected, not fatal; a photo already
+//! enrolled (same SHA-256) is skipped, so rebuilding or re-adding is idempotent.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use sneaker_catalog::{Catalog, Product};
+use sneaker_vision::{DecodeLimits, to_input_tensor};
+
+use crate::embed::{Embedder, read_photo};
+use crate::error::{GalleryError, Result};
+use crate::gallery::{Entry, Gallery};
+
+/// Photos per network call: both cores busy, memory flat on big catalogs (as `predict`).
+pub const BATCH: usize = 16;
+
+/// How far an enrolment has got, reported after every batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Photos handled so far (embedded, skipped or failed).
+    pub done: usize,
+    pub total: usize,
+}
+
+/// One photo to enrol under a label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    pub path: PathBuf,
+    pub label: String,
+}
+
+/// A photo that could not be enrolled, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub path: PathBuf,
+    pub error: String,
+}
+
+/// What an enrolment did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EnrollReport {
+    pub added: usize,
+    /// Photos whose bytes were already in the gallery.
+    pub already_enrolled: usize,
+    pub failed: Vec<Failure>,
+}
+
+/// Embeds `photos` and adds them to `gallery`.
+pub fn enroll(
+    gallery: &mut Gallery,
+    embedder: &mut Embedder,
+    photos: &[Photo],
+    limits: &DecodeLimits,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<EnrollReport> {
+    if gallery.model_id() != embedder.model_id() || gallery.dim() != embedder.dim() {
+        return Err(GalleryError::ModelMismatch {
+            path: PathBuf::from("gallery"),
+            built_with: gallery.model_id().to_owned(),
+            expected: embedder.model_id().to_owned(),
+        });
+    }
+    let mut report = EnrollReport::default();
+    let total = photos.len();
+    for (b, batch) in photos.chunks(BATCH).enumerate() {
+        // Decoding is the other half of the work; spread it over the cores while inference waits.
+        let read: Vec<_> = batch
+            .par_iter()
+            .map(|p| read_photo(&p.path, limits).map(|(sha, img)| (sha, to_input_tensor(&img))))
+            .collect();
+        let mut todo = Vec::with_capacity(batch.len());
+        let mut tensors = Vec::with_capacity(batch.len());
+        for (photo, r) in batch.iter().zip(read) {
+            match r {
+                Ok((sha, _)) if gallery.contains_image(&sha) => report.already_enrolled += 1,
+                Ok((sha, tensor)) => {
+                    todo.push((photo, sha));
+                    tensors.push(tensor);
+                }
+                Err(e) => {
+                    tracing::warn!(path = %photo.path.display(), error = %e, "photo not enrolled");
+                    report.failed.push(Failure { path: photo.path.clone(), error: e.to_string() });
+                }
+            }
+        }
+        let embeddings = embedder.embed_tensors(&tensors)?;
+        for ((photo, sha), embedding) in todo.into_iter().zip(embeddings) {
+            // The same bytes twice in one batch: the first copy is enough.
+            if gallery.contains_image(&sha) {
+                report.already_enrolled += 1;
+                continue;
+            }
+            let entry = Entry { label: photo.label.clone(), source: photo.path.display().to_string(), sha256: Some(sha) };
+            gallery.add(entry, &embedding)?;
+            report.added += 1;
+        }
+        on_progress(Progress { done: (b * BATCH + batch.len()).min(total), total });
+    }
+    tracing::info!(added = report.added, skipped = report.already_enrolled, failed = report.failed.len(), "enrolled photos");
+    Ok(report)
+}
+
+/// Enrolls every image of `catalog` under its label, with the catalog's product details.
+pub fn enroll_catalog(
+    gallery: &mut Gallery,
+    embedder: &mut Embedder,
+    catalog: &Catalog,
+    limits: &DecodeLimits,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<EnrollReport> {
+    for product in catalog.products() {
+        gallery.set_product(product.clone())?;
+    }
+    let photos: Vec<Photo> = catalog
+        .images()
+        .iter()
+        .map(|img| Photo { path: catalog.path_of(img), label: img.label.clone() })
+        .collect();
+    enroll(gallery, embedder, &photos, limits, on_progress)
+}
+
+/// Enrolls a new product from a few photos; it is searchable as soon as this returns.
+pub fn enroll_product(
+    gallery: &mut Gallery,
+    embedder: &mut Embedder,
+    product: Product,
+    paths: &[PathBuf],
+    limits: &DecodeLimits,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<EnrollReport> {
+    let label = product.label.clone();
+    gallery.set_product(product)?;
+    let photos: Vec<Photo> = paths.iter().map(|p| Photo { path: p.clone(), label: label.clone() }).collect();
+    enroll(gallery, embedder, &photos, limits, on_progress)
+}
+
+/// A label made from a product name: lower-case ASCII letters and digits joined by `_`
+/// ("Nike Air Max 90 'Infrared'" → `nike_air_max_90_infrared`). `None` if nothing is left.
+pub fn label_from_name(name: &str) -> Option<String> {
+    let mut label = String::new();
+    for word in name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+        if !label.is_empty() {
+            label.push('_');
+        }
+        label.push_str(&word.to_ascii_lowercase());
+    }
+    (!label.is_empty()).then_some(label)
+}
+
+/// Image files directly in `dir` or below it, sorted.
+pub fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let io = |source| GalleryError::Io { path: dir.to_owned(), source };
+    let mut stack = vec![dir.to_owned()];
+    let mut found = Vec::new();
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if sneaker_vision::is_image_path(&path) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_from_names_are_plain_and_valid() {
+        assert_eq!(label_from_name("Nike Air Max 90 'Infrared'").as_deref(), Some("nike_air_max_90_infrared"));
+        assert_eq!(label_from_name("  adidas / Samba OG ").as_deref(), Some("adidas_samba_og"));
+        assert_eq!(label_from_name("../../etc").as_deref(), Some("etc"));
+        assert_eq!(label_from_name("!!!"), None);
+        assert!(sneaker_catalog::is_valid_label(&label_from_name("Yeezy 350 V2 \"Zebra\"").unwrap()));
+    }
+
+    #[test]
+    fn images_in_walks_folders_and_skips_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        for f in ["b.jpg", "a.PNG", "notes.txt", "sub/c.webp"] {
+            std::fs::write(dir.path().join(f), b"x").unwrap();
+        }
+        let names: Vec<String> = images_in(dir.path())
+            .unwrap()
+            .iter()
+            .map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, vec!["a.PNG", "b.jpg", "sub/c.webp"]);
+    }
+}
