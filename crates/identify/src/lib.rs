@@ -17,12 +17,14 @@ mod decide;
 mod error;
 pub mod fewshot;
 mod fuse;
+mod identifier;
 mod plot;
 
 pub use calibrate::{Calibration, CalibrationConfig, CurvePoint, Outcome, Sample, SampleKind, calibrate, evaluate_at};
 pub use decide::{Answer, Thresholds, Verdict, decide};
 pub use error::{IdentifyError, Result};
 pub use fuse::{Evidence, FusionConfig, LabelSimilarity, Ranked, fuse};
+pub use identifier::{Identifier, NEIGHBOURS};
 pub use plot::precision_coverage_png;
 
 /// File in a run folder holding the calibrated [`Calibration`] (thresholds + fusion settings).

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array2, ArrayView4, Axis};
 
 use crate::assets::Assets;
-use crate::efficientnet_lite::INPUT_SIZE;
+use crate::efficientnet_lite::{FEATURES, INPUT_SIZE};
 use crate::error::{ModelError, Result};
 use crate::imagenet;
 use crate::runtime::{Backbone, Runtime, Session};
@@ -29,6 +29,10 @@ pub struct Scores {
     pub probs: Vec<f32>,
     /// Probability that the photo shows footwear at all (ImageNet footwear classes summed).
     pub footwear: f32,
+    /// The pooled 1280-d features the labels were predicted from (a trained run's own `features`
+    /// output when its graph has one, else the pretrained backbone's), not normalised: the
+    /// gallery embeds photos with exactly these, so identification needs no second pass.
+    pub features: Vec<f32>,
 }
 
 /// Which kind of model answers.
@@ -112,13 +116,19 @@ impl Classifier {
 
     /// Classifies `batch` (`[N, 3, 224, 224]`, normalised as `sneaker_vision::to_input_tensor`).
     pub fn classify(&mut self, batch: ArrayView4<'_, f32>) -> Result<Vec<Scores>> {
-        let imagenet_probs = softmax_rows(&self.backbone.run(batch)?.logits);
+        let backbone = self.backbone.run(batch)?;
+        let imagenet_probs = softmax_rows(&backbone.logits);
         let footwear: Vec<f32> =
             imagenet_probs.rows().into_iter().map(|p| imagenet::FOOTWEAR.iter().map(|&i| p[i]).sum()).collect();
+        let mut features = backbone.features;
         let probs = match self.run.as_mut() {
             None => imagenet_probs.clone(),
             Some(run) => {
-                let probs = run.run(batch)?.take2(PROBS)?;
+                let mut out = run.run(batch)?;
+                if out.0.contains_key(FEATURES) {
+                    features = out.take2(FEATURES)?;
+                }
+                let probs = out.take2(PROBS)?;
                 if probs.ncols() != self.labels.len() {
                     return Err(ModelError::Mismatch(format!(
                         "the run's graph gives {} probabilities but labels.json lists {} labels",
@@ -133,7 +143,8 @@ impl Classifier {
             .rows()
             .into_iter()
             .zip(footwear)
-            .map(|(p, footwear)| Scores { probs: p.to_vec(), footwear })
+            .zip(features.rows())
+            .map(|((p, footwear), f)| Scores { probs: p.to_vec(), footwear, features: f.to_vec() })
             .collect())
     }
 

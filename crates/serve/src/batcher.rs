@@ -280,7 +280,7 @@ mod tests {
             }
             std::thread::sleep(self.delay);
             self.batches.lock().expect("batches lock").push(batch.len());
-            Ok(batch.iter().map(|x| Scores { probs: vec![x[0]], footwear: 1.0 }).collect())
+            Ok(batch.iter().map(|x| Scores { probs: vec![x[0]], footwear: 1.0, features: vec![x[0]] }).collect())
         }
     }
 
@@ -328,7 +328,7 @@ mod tests {
         for task in tasks {
             let (i, answer) = task.await.expect("task");
             let answer = answer.expect("classified");
-            assert_eq!(answer.scores, vec![Scores { probs: vec![i as f32], footwear: 1.0 }]);
+            assert_eq!(answer.scores, vec![Scores { probs: vec![i as f32], footwear: 1.0, features: vec![i as f32] }]);
         }
         let batches = batches.lock().expect("lock").clone();
         // First entry is the warm-up batch of max_batch.

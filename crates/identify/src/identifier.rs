@@ -1,0 +1,162 @@
+//! The identification step predict, evaluate and serve share: a network's [`Scores`] (label
+//! probabilities, footwear probability, pooled features) plus the gallery → one [`Answer`].
+
+use std::path::Path;
+
+use sneaker_gallery::{Gallery, GalleryConfig};
+use sneaker_model::classifier::Scores;
+
+use crate::calibrate::Calibration;
+use crate::decide::{Answer, Thresholds, decide};
+use crate::error::{IdentifyError, Result};
+use crate::fuse::{Evidence, FusionConfig, LabelSimilarity, fuse};
+
+/// Neighbours read from the gallery per query: enough that every label near the query shows up
+/// with its best photo, few enough that search stays cheap.
+pub const NEIGHBOURS: usize = 50;
+
+/// Classifier labels, gallery and calibrated thresholds, held together.
+#[derive(Debug)]
+pub struct Identifier {
+    /// Trained sneaker labels, in the order of `Scores::probs`; `None` for the ImageNet network,
+    /// whose 1000 classes are not sneaker models and so are not fused.
+    labels: Option<Vec<String>>,
+    gallery: Option<Gallery>,
+    thresholds: Thresholds,
+    fusion: FusionConfig,
+    calibrated: bool,
+}
+
+impl Identifier {
+    pub fn new(labels: Option<Vec<String>>, gallery: Option<Gallery>, calibration: Option<&Calibration>) -> Identifier {
+        Identifier {
+            labels,
+            gallery,
+            thresholds: calibration.map(|c| c.thresholds).unwrap_or_default(),
+            fusion: calibration.map(|c| c.fusion).unwrap_or_default(),
+            calibrated: calibration.is_some(),
+        }
+    }
+
+    /// Opens the gallery in `dir` if there is one there, checked against the embedding model.
+    pub fn open_gallery(dir: &Path, model_id: &str) -> Result<Option<Gallery>> {
+        if !Gallery::exists(dir) {
+            return Ok(None);
+        }
+        Gallery::open(dir, Some(model_id), GalleryConfig::default())
+            .map(Some)
+            .map_err(|e| IdentifyError::Input(format!("gallery {}: {e}", dir.display())))
+    }
+
+    pub fn labels(&self) -> Option<&[String]> {
+        self.labels.as_deref()
+    }
+
+    pub fn gallery(&self) -> Option<&Gallery> {
+        self.gallery.as_ref()
+    }
+
+    /// For enrolment: products added here are searchable by the next query.
+    pub fn gallery_mut(&mut self) -> Option<&mut Gallery> {
+        self.gallery.as_mut()
+    }
+
+    pub fn set_gallery(&mut self, gallery: Option<Gallery>) {
+        self.gallery = gallery;
+    }
+
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
+    }
+
+    pub fn fusion(&self) -> &FusionConfig {
+        &self.fusion
+    }
+
+    /// Whether the thresholds came from a calibration (rather than the fall-back defaults).
+    pub fn is_calibrated(&self) -> bool {
+        self.calibrated
+    }
+
+    /// Whether there is anything to name sneakers with (trained labels or gallery photos).
+    pub fn can_identify(&self) -> bool {
+        self.labels.is_some() || self.gallery.as_ref().is_some_and(|g| !g.is_empty())
+    }
+
+    /// Per-label best similarity of the photo to the gallery (empty without a gallery).
+    pub fn similarities(&self, scores: &Scores) -> Result<Vec<LabelSimilarity>> {
+        let Some(gallery) = self.gallery.as_ref().filter(|g| !g.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let found = gallery
+            .search_labels(&scores.features, NEIGHBOURS)
+            .map_err(|e| IdentifyError::Input(format!("gallery search: {e}")))?;
+        Ok(found.into_iter().map(|l| LabelSimilarity { label: l.label, similarity: l.best }).collect())
+    }
+
+    /// Fuses and decides with the identifier's own fusion settings and thresholds.
+    pub fn identify(&self, scores: &Scores) -> Result<Answer> {
+        self.identify_with(scores, &self.fusion, &self.thresholds)
+    }
+
+    /// As [`Identifier::identify`] with other settings (calibration sweeps them).
+    pub fn identify_with(&self, scores: &Scores, fusion: &FusionConfig, thresholds: &Thresholds) -> Result<Answer> {
+        let gallery = self.similarities(scores)?;
+        let classifier = match &self.labels {
+            Some(labels) if labels.len() != scores.probs.len() => {
+                return Err(IdentifyError::Input(format!(
+                    "{} probabilities for {} labels",
+                    scores.probs.len(),
+                    labels.len()
+                )));
+            }
+            Some(labels) => Some((labels.as_slice(), scores.probs.as_slice())),
+            None => None,
+        };
+        let evidence = Evidence { footwear: scores.footwear, classifier, gallery: &gallery };
+        let ranking = fuse(&evidence, fusion)?;
+        Ok(decide(scores.footwear, evidence.best_similarity(), ranking, thresholds))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::Verdict;
+    use sneaker_gallery::Entry;
+
+    fn scores(probs: Vec<f32>, footwear: f32, features: Vec<f32>) -> Scores {
+        Scores { probs, footwear, features }
+    }
+
+    fn gallery() -> Gallery {
+        let mut g = Gallery::new("test", 3, GalleryConfig::default());
+        for (label, v) in [("a", [1.0, 0.0, 0.0]), ("b", [0.0, 1.0, 0.0]), ("new", [0.0, 0.0, 1.0])] {
+            g.add(Entry { label: label.into(), source: format!("{label}.jpg"), sha256: None }, &v).unwrap();
+        }
+        g
+    }
+
+    #[test]
+    fn a_photo_of_an_enrolled_product_is_named_although_the_classifier_never_saw_it() {
+        let id = Identifier::new(Some(vec!["a".into(), "b".into()]), Some(gallery()), None);
+        // The classifier insists on "a"; the features point at the enrolled "new" product.
+        let answer = id.identify(&scores(vec![0.9, 0.1], 0.9, vec![0.05, 0.0, 1.0])).unwrap();
+        assert_eq!(answer.ranking[0].label, "new");
+        assert_eq!(answer.verdict, Verdict::Identified);
+    }
+
+    #[test]
+    fn non_footwear_is_said_so_whatever_the_classifier_thinks() {
+        let id = Identifier::new(Some(vec!["a".into(), "b".into()]), None, None);
+        let answer = id.identify(&scores(vec![0.99, 0.01], 0.01, vec![1.0, 0.0, 0.0])).unwrap();
+        assert_eq!(answer.verdict, Verdict::NotFootwear);
+        assert!(!id.is_calibrated());
+    }
+
+    #[test]
+    fn probabilities_of_the_wrong_length_are_an_error() {
+        let id = Identifier::new(Some(vec!["a".into(), "b".into()]), None, None);
+        assert!(id.identify(&scores(vec![1.0], 0.9, vec![1.0, 0.0, 0.0])).is_err());
+    }
+}
