@@ -11,7 +11,7 @@ BIN := $(CARGO_TARGET_DIR)/release/sneaker-id
 ADDR ?= 127.0.0.1:8080
 MODEL ?=
 
-.PHONY: run test assets test-deps build
+.PHONY: run test assets test-deps build-deps build
 run: assets build
 	$(BIN) serve --addr $(ADDR) $(if $(MODEL),--model $(MODEL))
 
@@ -24,5 +24,9 @@ assets:
 test-deps:
 	scripts/ci-deps.sh
 
-build:
+# Debian packages the build links (OpenCV for background removal, libclang for its bindings).
+build-deps:
+	scripts/ci-deps.sh --build
+
+build: build-deps
 	cargo build --release -p sneaker-id

@@ -2,7 +2,9 @@
 # Installs what the test suite needs beyond Rust and the assets. Idempotent: installs only what is
 # missing, and never fails `make test` for want of root (the tests that need these skip, saying so).
 #
-#   apt: chromium, fonts-dejavu-core (the browser test's headless Chromium and a font for it),
+#   apt: libopencv-dev, clang, libclang-dev (the `opencv` crate's bindings and GrabCut background
+#        removal in crates/vision: needed to build at all, so `make build` runs this with --build),
+#        chromium, fonts-dejavu-core (the browser test's headless Chromium and a font for it),
 #        nodejs and npm when absent
 #   npm: playwright-core, pinned in tests/browser/package-lock.json, into tests/browser/node_modules
 #        (drives the system Chromium; no browser download)
@@ -11,11 +13,21 @@ cd "$(dirname "$0")/.."
 
 warn() { echo "test-deps: $*" >&2; }
 
+# --build: only what compiling the workspace needs (`make build` / `make run`).
+build_only=0
+[ "${1:-}" = "--build" ] && build_only=1
+
 packages=()
+[ -e /usr/include/opencv4/opencv2/imgproc.hpp ] || packages+=(libopencv-dev)
+command -v clang >/dev/null 2>&1 || packages+=(clang)
+# opencv-binding-generator loads libclang at build time.
+compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || compgen -G "/usr/lib/x86_64-linux-gnu/libclang-*.so*" >/dev/null || packages+=(libclang-dev)
+if ((build_only == 0)); then
 command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || packages+=(fonts-dejavu-core)
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
 
 can_root() { [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
@@ -26,9 +38,10 @@ if ((${#packages[@]})); then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   else
-    warn "cannot install ${packages[*]} without root; the browser test will be skipped"
+    warn "cannot install ${packages[*]} without root; the build needs libopencv-dev, clang and libclang-dev, and the browser test will be skipped"
   fi
 fi
+((build_only)) && { echo "test-deps: build dependencies ready"; exit 0; }
 
 # playwright-core's version as pinned by the lock file, and as installed.
 want=$(sed -n 's/.*"node_modules\/playwright-core": *{/X/p;/X/{n;p}' tests/browser/package-lock.json 2>/dev/null | sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' | head -n 1)

@@ -25,6 +25,10 @@ pub enum VisionError {
     #[error("{name}: the image is corrupt or truncated: {detail}")]
     Corrupt { name: String, detail: String },
 
+    /// Decoded fine, but a processing step (background removal) failed on it.
+    #[error("{name}: {detail}")]
+    Processing { name: String, detail: String },
+
     /// The file could not be read from disk.
     #[error("{name}: cannot read the file: {source}")]
     Io {
@@ -35,13 +39,15 @@ pub enum VisionError {
 }
 
 impl VisionError {
-    /// Stable short code: `"empty"`, `"too_large"`, `"unsupported_format"`, `"corrupt"` or `"io"`.
+    /// Stable short code: `"empty"`, `"too_large"`, `"unsupported_format"`, `"corrupt"`,
+    /// `"processing"` or `"io"`.
     pub fn kind(&self) -> &'static str {
         match self {
             VisionError::Empty { .. } => "empty",
             VisionError::TooLarge { .. } => "too_large",
             VisionError::UnsupportedFormat { .. } => "unsupported_format",
             VisionError::Corrupt { .. } => "corrupt",
+            VisionError::Processing { .. } => "processing",
             VisionError::Io { .. } => "io",
         }
     }
@@ -53,6 +59,7 @@ impl VisionError {
             | VisionError::TooLarge { name, .. }
             | VisionError::UnsupportedFormat { name, .. }
             | VisionError::Corrupt { name, .. }
+            | VisionError::Processing { name, .. }
             | VisionError::Io { name, .. } => name,
         }
     }
@@ -94,6 +101,13 @@ mod tests {
                     detail: "x".into(),
                 },
                 "corrupt",
+            ),
+            (
+                VisionError::Processing {
+                    name: "a.jpg".into(),
+                    detail: "x".into(),
+                },
+                "processing",
             ),
             (
                 VisionError::Io {

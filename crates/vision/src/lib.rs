@@ -1,14 +1,19 @@
 //! Image input shared by predict, train and serve: decode untrusted bytes with limits, apply
-//! EXIF orientation, resize like PIL bilinear, and normalise into the network's input tensor.
+//! EXIF orientation, resize like PIL bilinear, and normalise into the network's input tensor;
+//! crop to a region and cut the shoe out of its background.
 
+mod background;
 mod decode;
 mod error;
 mod formats;
+mod region;
 mod tensor;
 
+pub use background::{BACKGROUND_REMOVAL_AVAILABLE, CutoutConfig, Cutout, composite_on_white, remove_background};
 pub use decode::{DecodeLimits, decode_bytes, decode_file};
 pub use error::{Result, VisionError};
 pub use formats::{IMAGE_EXTENSIONS, SUPPORTED_FORMATS, is_image_path};
+pub use region::{Rect, crop};
 pub use tensor::{
     INPUT_LEN, INPUT_SIZE, NORM_MEAN, NORM_STD, normalise_into, resize_exact, to_input_tensor,
 };
