@@ -14,6 +14,7 @@ pub mod error;
 pub mod evaluate;
 pub mod export;
 pub mod features;
+pub mod finetune;
 pub mod fit;
 pub mod head;
 pub mod metrics;
@@ -23,6 +24,7 @@ pub mod plot;
 pub mod report;
 pub mod run;
 pub mod scratch;
+pub mod tail;
 pub mod train;
 
 pub use config::{AugmentConfig, ModelKind, TrainConfig};

@@ -8,7 +8,7 @@ use ndarray::{ArrayView4, ArrayViewD};
 use sha2::{Digest, Sha256};
 use sneaker_model::StateDict;
 use sneaker_model::assets::Assets;
-use sneaker_model::efficientnet_lite::{FEATURE_DIM, FEATURES, GRAPH_VERSION};
+use sneaker_model::efficientnet_lite::{BuildOptions, EfficientNetLite, FEATURE_DIM, FEATURES, GRAPH_VERSION, Output, Start, activation_name, activation_shape};
 use sneaker_model::runtime::{Backbone, Runtime, Session};
 
 use crate::error::{Result, TrainError};
@@ -151,5 +151,18 @@ impl Pretrained for OrtBackbone {
     }
     fn open_classifier(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>> {
         self.open_graph(onnx, classes)
+    }
+    fn weights(&self) -> Result<&StateDict> {
+        OrtBackbone::weights(self)
+    }
+    fn activations(&self, after_block: usize) -> Result<Box<dyn Extractor>> {
+        let weights = self.weights()?;
+        let opts = BuildOptions { start: Start::Image, outputs: vec![Output::AfterBlock(after_block)], head: None };
+        let bytes = sneaker_model::onnx::encode(&EfficientNetLite::new(weights).build(&opts)?);
+        let [c, h, w] = activation_shape(after_block)?;
+        let s = sneaker_vision::INPUT_SIZE as usize;
+        // The cut point is part of the cache key: activations of another block never mix.
+        let id = format!("{}-block{after_block}", weights_id(weights));
+        Ok(Box::new(self.open_bytes(&id, &bytes, &activation_name(after_block), c * h * w, vec![3, s, s])?))
     }
 }

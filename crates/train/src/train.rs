@@ -36,6 +36,10 @@ pub trait Pretrained {
     fn export_with_head(&self, head: &sneaker_model::StateDict, spec: HeadSpec) -> Result<Vec<u8>>;
     /// A runner for an ONNX graph with input `input` and output `probs` of width `classes`.
     fn open_classifier(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>>;
+    /// The ImageNet weights (PyTorch names, BatchNorm unfolded), for fine-tuning.
+    fn weights(&self) -> Result<&sneaker_model::StateDict>;
+    /// Activations after block `after_block` `[N, C·H·W]` of normalised input images.
+    fn activations(&self, after_block: usize) -> Result<Box<dyn Extractor>>;
 }
 
 /// A training request: data, run folder, settings.
@@ -146,6 +150,6 @@ pub fn train(req: &Request<'_>, pretrained: Option<&mut dyn Pretrained>, events:
         ModelKind::Random => crate::random::train(req, events),
         ModelKind::Bottleneck => crate::bottleneck::train(req, pretrained.ok_or_else(missing)?, events),
         ModelKind::Scratch => crate::scratch::train(req, events),
-        ModelKind::Finetune => Err(TrainError::Config("finetune is not implemented yet; use bottleneck".into())),
+        ModelKind::Finetune => crate::finetune::train(req, pretrained.ok_or_else(missing)?, events),
     }
 }

@@ -1,6 +1,7 @@
 //! The exported ONNX graphs must compute what burn computes (max |Δprob| ≤ 1e-4): the top model
-//! alone, the scratch CNN on small images, and the whole classifier (backbone + head) against
-//! burn's head on the backbone's features. Needs the ONNX Runtime asset (`make assets`).
+//! alone, the scratch CNN on small images, the whole classifier (backbone + head) against
+//! burn's head on the backbone's features, and a fine-tuned classifier against burn's tuned tail
+//! on ONNX Runtime's activations at the freeze point. Needs the ONNX Runtime asset (`make assets`).
 
 use burn::tensor::{Device, Tensor, TensorData, activation};
 use rand::{Rng, SeedableRng};
@@ -92,4 +93,49 @@ fn whole_classifier_matches_burn_head_on_backbone_features() {
     let ort_p = bb.open_classifier(&path, 3).unwrap().run(&x, n).unwrap();
     let d = max_delta(&burn_p, &ort_p);
     assert!(d <= TOLERANCE, "max |Δprob| {d}");
+}
+
+#[test]
+fn finetuned_classifier_matches_burn_tail_on_frozen_activations() {
+    use burn::module::{Module, ModuleMapper, Param};
+    use sneaker_train::tail::{self, Tail};
+    use sneaker_train::train::Pretrained;
+    let Some(_) = runtime() else { return };
+    let bb = OrtBackbone::load().unwrap();
+    let device = Device::flex();
+    device.seed(13);
+    // One tuned block (15) + head conv: the smallest real fine-tuning configuration.
+    let cut = tail::cut_point(1).unwrap();
+    let spec = HeadSpec { inputs: 1280, hidden: 0, classes: 4 };
+    let head = Head::new(spec, 0.3, &device);
+    let stock = Pretrained::weights(&bb).unwrap();
+    let tail = Tail::from_backbone(stock, cut, head, &device).unwrap();
+    // Move every tuned weight away from ImageNet so the export must carry the tuned values.
+    struct Nudge(u64);
+    impl ModuleMapper for Nudge {
+        fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            self.0 += 1;
+            let (id, t, mapper) = p.consume();
+            let noise = Tensor::<D>::from_data(TensorData::new(random(t.shape().num_elements(), self.0, 0.02), t.shape()), &t.device());
+            Param::from_mapped_value(id, t.clone() + t.abs() * noise, mapper)
+        }
+    }
+    let tail = tail.map(&mut Nudge(100));
+    let n = 3;
+    let s = sneaker_vision::INPUT_SIZE as usize;
+    let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1009) as f32 / 504.5 - 1.0) * 0.9).collect();
+    let acts = bb.activations(cut).unwrap().run(&x, n).unwrap();
+    let burn_p = tail::predict(&tail, &acts, &device).unwrap();
+    let dict = tail.state_dict();
+    let bytes = export::classifier(&tail::overlay(stock, &dict), &dict, spec).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.onnx");
+    std::fs::write(&path, bytes).unwrap();
+    let ort_p = bb.open_classifier(&path, 4).unwrap().run(&x, n).unwrap();
+    let d = max_delta(&burn_p, &ort_p);
+    assert!(d <= TOLERANCE, "max |Δprob| {d}");
+    // The stock graph gives other probabilities: the tuned weights really are in the export.
+    let stock_tail = Tail::from_backbone(stock, cut, Head::from_state_dict(spec, 0.0, &dict, &device).unwrap(), &device).unwrap();
+    let stock_p = tail::predict(&stock_tail, &acts, &device).unwrap();
+    assert!(max_delta(&stock_p, &ort_p) > 1e-3, "nudged weights changed nothing");
 }
