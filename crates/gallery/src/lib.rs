@@ -14,6 +14,8 @@ mod error;
 mod exact;
 mod gallery;
 mod index;
+#[cfg(feature = "pgvector")]
+mod pgvector;
 mod store;
 
 pub use approx::{HnswConfig, HnswIndex};
@@ -23,4 +25,6 @@ pub use error::{GalleryError, Result};
 pub use exact::{ExactIndex, dot};
 pub use gallery::{DEFAULT_APPROXIMATE_ABOVE, Entry, Gallery, GalleryConfig, LabelScore, Match};
 pub use index::{Hit, VectorIndex, l2_normalise};
+#[cfg(feature = "pgvector")]
+pub use self::pgvector::{AnnKind, PG_URL_ENV, PgConfig, PgVectorIndex};
 pub use store::{GALLERY_DIR, GALLERY_FILE};
