@@ -5,7 +5,9 @@
 #   apt: libopencv-dev, clang, libclang-dev (the `opencv` crate's bindings and GrabCut background
 #        removal in crates/vision: needed to build at all, so `make build` runs this with --build),
 #        chromium, fonts-dejavu-core (the browser test's headless Chromium and a font for it),
-#        nodejs and npm when absent
+#        nodejs and npm when absent, postgresql (the pgvector gallery test's throwaway server)
+#   pgvector: scripts/pg-test-server.sh install (Debian's postgresql-NN-pgvector where Debian has
+#        it; on bookworm, which has none, the hash-pinned pgserver wheel from PyPI)
 #   npm: playwright-core, pinned in tests/browser/package-lock.json, into tests/browser/node_modules
 #        (drives the system Chromium; no browser download)
 set -euo pipefail
@@ -27,6 +29,7 @@ command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || packages+=(fonts-dejavu-core)
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
 fi
 
 can_root() { [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; }
@@ -42,6 +45,13 @@ if ((${#packages[@]})); then
   fi
 fi
 ((build_only)) && { echo "test-deps: build dependencies ready"; exit 0; }
+
+if scripts/pg-test-server.sh bindir >/dev/null 2>&1; then :
+elif can_root; then
+  as_root scripts/pg-test-server.sh install || warn "PostgreSQL + pgvector install failed; the pgvector gallery test will fail under CI=true"
+else
+  warn "cannot install PostgreSQL + pgvector without root; the pgvector gallery test will be skipped"
+fi
 
 # playwright-core's version as pinned by the lock file, and as installed.
 want=$(sed -n 's/.*"node_modules\/playwright-core": *{/X/p;/X/{n;p}' tests/browser/package-lock.json 2>/dev/null | sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' | head -n 1)
