@@ -18,7 +18,9 @@ mod error;
 pub mod fewshot;
 mod fuse;
 mod identifier;
+pub mod open_set;
 mod plot;
+pub mod synthetic;
 
 pub use calibrate::{Calibration, CalibrationConfig, CurvePoint, Outcome, Sample, SampleKind, calibrate, evaluate_at};
 pub use decide::{Answer, Thresholds, Verdict, decide};
