@@ -22,6 +22,8 @@ enum Command {
     Scrape(commands::scrape::Args),
     /// Look at a catalog folder (`catalog report DIR`: charts and Markdown).
     Catalog(commands::catalog::Args),
+    /// Gallery of enrolled product photos: build from a catalog, add a product, search by photo.
+    Gallery(commands::gallery::Args),
     /// Train a classifier (random, scratch, bottleneck, finetune) on a catalog into a run folder.
     #[cfg(feature = "train")]
     Train(commands::train::Args),
@@ -47,6 +49,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => commands::serve::run(args),
         Command::Scrape(args) => commands::scrape::run(args),
         Command::Catalog(args) => commands::catalog::run(args),
+        Command::Gallery(args) => commands::gallery::run(args),
         #[cfg(feature = "train")]
         Command::Train(args) => commands::train::run(args),
         #[cfg(feature = "train")]

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod catalog;
+pub mod gallery;
 pub mod predict;
 pub mod scrape;
 pub mod serve;
