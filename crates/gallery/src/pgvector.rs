@@ -30,6 +30,9 @@ pub const PG_URL_ENV: &str = "SNEAKER_ID_PG_URL";
 /// pgvector's upper bound for `hnsw.ef_search`.
 const HNSW_EF_SEARCH_MAX: usize = 1000;
 
+/// Widest vector kept inline in the table row (4 bytes a value must fit an 8 kB page).
+const PLAIN_STORAGE_MAX_DIM: usize = 1900;
+
 /// Where the gallery lives and how it is indexed. Defaults suit a catalog-scale gallery.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -136,22 +139,10 @@ impl PgVectorIndex {
             .map_err(|e| sql("reading pgvector's version", e))?
             .get(0);
         let ann = if version_at_least(&version, (0, 5)) { AnnKind::Hnsw } else { AnnKind::IvfFlat };
-        client
-            .batch_execute(&format!(
-                "CREATE TABLE IF NOT EXISTS {table} (id bigint PRIMARY KEY, embedding vector({dim}) NOT NULL)"
-            ))
-            .map_err(|e| sql(&format!("creating table {table}"), e))?;
-        // pgvector keeps the dimension in the column's type modifier.
-        let stored: i32 = client
-            .query_one(
-                "SELECT atttypmod FROM pg_attribute WHERE attrelid = $1::text::regclass AND attname = 'embedding'",
-                &[&table],
-            )
-            .map_err(|e| sql(&format!("reading {table}'s dimension"), e))?
-            .get(0);
-        if stored != dim as i32 {
-            return Err(GalleryError::Dimension { expected: stored.max(0) as usize, got: dim });
-        }
+        let (count, ann_built) = ensure_table(&mut client, &table, dim).map_err(|e| match e {
+            Setup::Dimension(stored) => GalleryError::Dimension { expected: stored, got: dim },
+            Setup::Sql(what, e) => sql(&what, e),
+        })?;
         let session = format!(
             "SET hnsw.ef_search = {}; SET maintenance_work_mem = '{}'",
             config.hnsw_ef_search.clamp(1, HNSW_EF_SEARCH_MAX as u32),
@@ -177,22 +168,13 @@ impl PgVectorIndex {
             )
             .map_err(|e| sql("looking up the vector type", e))?;
         let vector_type = Type::new("vector".into(), row.get(0), Kind::Simple, row.get(1));
-        let count: i64 = client
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-            .map_err(|e| sql(&format!("counting {table}"), e))?
-            .get(0);
-        let ann_name = ann_index_name(&table);
-        let ann_built: bool = client
-            .query_one("SELECT to_regclass($1::text) IS NOT NULL", &[&ann_name])
-            .map_err(|e| sql(&format!("looking up index {ann_name}"), e))?
-            .get(0);
         tracing::info!(%target, %table, dim, rows = count, pgvector = %version, ann_built, "gallery table open");
         Ok(Self {
             client: Mutex::new(client),
             config,
             table,
             dim,
-            len: Mutex::new(count as usize),
+            len: Mutex::new(count),
             ann,
             ann_built,
             search,
@@ -349,6 +331,46 @@ impl VectorIndex for PgVectorIndex {
     fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
         self.search_with(query, k, false)
     }
+}
+
+/// Why [`ensure_table`] failed: a table of another width, or a statement (what it was doing).
+enum Setup {
+    Dimension(usize),
+    Sql(String, postgres::Error),
+}
+
+/// Create the gallery table if missing and check its width; return its rows and whether the
+/// approximate index exists.
+fn ensure_table(client: &mut Client, table: &str, dim: usize) -> std::result::Result<(usize, bool), Setup> {
+    let create = format!("CREATE TABLE IF NOT EXISTS {table} (id bigint PRIMARY KEY, embedding vector({dim}) NOT NULL)");
+    client.batch_execute(&create).map_err(|e| Setup::Sql(format!("creating table {table}"), e))?;
+    if dim <= PLAIN_STORAGE_MAX_DIM {
+        // pgvector stores vectors out of line (TOAST) by default; a 1280-d row then costs a TOAST
+        // lookup on every exact scan. Inline, one row still fits a page and scans read straight.
+        let plain = format!("ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE PLAIN");
+        client.batch_execute(&plain).map_err(|e| Setup::Sql(format!("setting {table}'s storage"), e))?;
+    }
+    // pgvector keeps the dimension in the column's type modifier.
+    let stored: i32 = client
+        .query_one(
+            "SELECT atttypmod FROM pg_attribute WHERE attrelid = $1::text::regclass AND attname = 'embedding'",
+            &[&table],
+        )
+        .map_err(|e| Setup::Sql(format!("reading {table}'s dimension"), e))?
+        .get(0);
+    if stored != dim as i32 {
+        return Err(Setup::Dimension(stored.max(0) as usize));
+    }
+    let count: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .map_err(|e| Setup::Sql(format!("counting {table}"), e))?
+        .get(0);
+    let ann_name = ann_index_name(table);
+    let ann_built: bool = client
+        .query_one("SELECT to_regclass($1::text) IS NOT NULL", &[&ann_name])
+        .map_err(|e| Setup::Sql(format!("looking up index {ann_name}"), e))?
+        .get(0);
+    Ok((count.max(0) as usize, ann_built))
 }
 
 /// `sneaker_gallery_<name>`, double-quoted; names are restricted so quoting is belt and braces.

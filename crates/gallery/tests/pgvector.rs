@@ -2,7 +2,8 @@
 //! loopback port from the binaries `scripts/pg-test-server.sh bindir` finds, stopped on drop
 //! (also when a check fails). Results are compared with brute-force top-k computed here.
 //!
-//! Scale numbers: `cargo test -p sneaker-gallery --release --test pgvector -- --ignored --nocapture`
+//! Scale numbers (dependencies are optimised in dev builds, and the work is the server's):
+//! `cargo test -p sneaker-gallery --test pgvector -- --ignored --nocapture measure_scale`
 //! (sizes from `PGVECTOR_BENCH_SIZES`, default 10000,100000).
 
 use std::path::{Path, PathBuf};
@@ -82,6 +83,24 @@ impl Drop for PgServer {
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(out.status.success(), "{cmd:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+/// Gallery-like data: `n` unit vectors around `n / 10` random product directions (ten photos
+/// each, cosine ~0.8 to their product). Uniform random vectors would have no neighbours worth
+/// the name in 1280-d, the worst case for any graph index and unlike real embeddings.
+fn clustered_vectors(n: usize, dim: usize, seed: u64) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let centres = unit_vectors(n.div_ceil(10), dim, seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+    let mut around = |c: &Vec<f32>| {
+        // Noise of norm ~0.75 next to a unit centre: cos ~ 1 / sqrt(1 + 0.75^2) = 0.8.
+        let sigma = 0.75 / (dim as f32).sqrt();
+        let mut v: Vec<f32> = c.iter().map(|x| x + sigma * (rng.random::<f32>() - 0.5) * 12f32.sqrt()).collect();
+        l2_normalise(&mut v).expect("non-zero");
+        v
+    };
+    let data = (0..n).map(|i| around(&centres[i / 10])).collect();
+    let queries = (0..100).map(|i| around(&centres[(i * 7919) % centres.len()])).collect();
+    (data, queries)
 }
 
 fn unit_vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
@@ -231,7 +250,8 @@ fn measure_scale() {
     println!("| vectors | insert (vec/s) | exact p50 / p99 (ms) | HNSW build (s) | HNSW p50 / p99 (ms) | recall@10 |");
     println!("|---|---|---|---|---|---|");
     for n in sizes.split(',').map(|s| s.trim().parse::<usize>().expect("size")) {
-        let data: Vec<(u64, Vec<f32>)> = unit_vectors(n, dim, n as u64).into_iter().enumerate().map(|(i, v)| (i as u64, v)).collect();
+        let (vectors, queries) = clustered_vectors(n, dim, n as u64);
+        let data: Vec<(u64, Vec<f32>)> = vectors.into_iter().enumerate().map(|(i, v)| (i as u64, v)).collect();
         let cfg = PgConfig { ann_threshold: usize::MAX, ..server.config(&format!("bench{n}")) };
         let mut index = PgVectorIndex::open(cfg, dim).expect("open");
         let t = Instant::now();
@@ -239,7 +259,6 @@ fn measure_scale() {
             index.add_batch(chunk.iter().map(|(id, v)| (*id, v.as_slice()))).expect("batch");
         }
         let insert = n as f64 / t.elapsed().as_secs_f64();
-        let queries = unit_vectors(100, dim, 7);
         let timed = |f: &dyn Fn(&[f32]) -> Vec<Hit>| {
             let mut ms = Vec::new();
             let mut out = Vec::new();
