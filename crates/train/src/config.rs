@@ -255,6 +255,9 @@ impl TrainConfig {
         if self.model == ModelKind::Finetune && self.init_from.is_none() {
             return bad("finetune needs init_from (a bottleneck run folder)".into());
         }
+        if self.model == ModelKind::Finetune {
+            crate::tail::cut_point(self.unfreeze_blocks)?;
+        }
         Ok(())
     }
 
@@ -302,6 +305,8 @@ mod tests {
         assert!(e.contains("label_smoothing"), "{e}");
         let c = TrainConfig { model: ModelKind::Finetune, ..Default::default() };
         assert!(c.validate().unwrap_err().to_string().contains("init_from"));
+        let c = TrainConfig { model: ModelKind::Finetune, init_from: Some("bn".into()), unfreeze_blocks: 16, ..Default::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("unfreeze_blocks"));
         assert!(TrainConfig::default().validate().is_ok());
     }
 
