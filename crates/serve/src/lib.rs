@@ -65,7 +65,7 @@ impl App {
             metrics,
             products,
             thumbnails,
-            background_removal: false,
+            background_removal: sneaker_vision::BACKGROUND_REMOVAL_AVAILABLE,
         });
         Ok(App { router: app::router(state), batcher })
     }

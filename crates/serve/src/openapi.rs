@@ -23,7 +23,7 @@ fn identify_params() -> Value {
         {"name": "top_k", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 5},
          "description": "How many matches to return (at most the server's max_top_k, 20 by default)."},
         {"name": "remove_background", "in": "query", "schema": {"type": "boolean", "default": false},
-         "description": "Cut the shoe out of its background before classifying."},
+         "description": "Cut the shoe out of its background (OpenCV GrabCut from a centred rectangle) and put it on white before classifying; 400 in a build without OpenCV."},
         {"name": "include_image", "in": "query", "schema": {"type": "boolean", "default": false},
          "description": "Return the network's 224×224 view of the photo as a JPEG data URL in image.seen."}
     ])
@@ -59,7 +59,7 @@ fn schemas() -> Value {
         "Error": {"type": "object", "required": ["error", "kind"], "properties": {
             "error": {"type": "string", "description": "What was wrong, for a person."},
             "kind": {"type": "string", "enum": ["bad_request", "not_found", "too_large", "empty", "unsupported_format",
-                "corrupt", "overloaded", "not_ready", "timeout", "method_not_allowed", "internal"]}}},
+                "corrupt", "processing", "overloaded", "not_ready", "timeout", "method_not_allowed", "internal"]}}},
         "Product": {"type": "object", "description": "A catalog row (products.csv); all fields but label may be null.",
             "properties": {"label": {"type": "string"}, "name": {"type": "string", "nullable": true},
             "brand": {"type": "string", "nullable": true}, "colorway": {"type": "string", "nullable": true},
@@ -74,8 +74,11 @@ fn schemas() -> Value {
             "footwear": {"type": "object", "properties": {"probability": {"type": "number"},
                 "threshold": {"type": "number"}, "is_footwear": {"type": "boolean"}}},
             "image": {"type": "object", "properties": {"name": {"type": "string"}, "width": {"type": "integer"},
-                "height": {"type": "integer"}, "seen": {"type": "string"}, "background_removed": {"type": "boolean"}}},
+                "height": {"type": "integer"},
+                "seen": {"type": "string", "description": "include_image=true: what the network saw (upright, background removed when it was, squashed to 224×224) as a data:image/jpeg;base64 URL."},
+                "background_removed": {"type": "boolean", "description": "remove_background=true and GrabCut kept a shoe-sized foreground; otherwise the photo was classified as it was."}}},
             "timings_ms": {"type": "object", "properties": {"decode": {"type": "number"}, "preprocess": {"type": "number"},
+                "background_removal": {"type": "number", "description": "Part of preprocess; 0 unless asked for."},
                 "queue": {"type": "number"}, "inference": {"type": "number"}, "batch_size": {"type": "integer"}}}}},
         "BatchAnswer": {"type": "object", "properties": {"results": {"type": "array", "items": {"oneOf": [
             {"$ref": "#/components/schemas/Identification"},

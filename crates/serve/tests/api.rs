@@ -164,3 +164,53 @@ async fn the_page_has_labelled_controls_and_local_assets_only() {
     let (status, json): (u16, Value) = send_json(app(), get("/assets/../Cargo.toml")).await;
     assert_eq!(status, 404, "{json}");
 }
+
+/// Share of near-white pixels in a `data:image/jpeg;base64,` preview.
+fn white_share(data_url: &str) -> f64 {
+    use base64::Engine;
+    let b64 = data_url.strip_prefix("data:image/jpeg;base64,").expect("a JPEG data URL");
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).expect("valid base64");
+    let img = image::load_from_memory(&bytes).expect("a decodable JPEG").to_rgb8();
+    let white = img.pixels().filter(|p| p.0.iter().all(|&c| c >= 235)).count();
+    white as f64 / f64::from(img.width() * img.height())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_background_answers_with_the_cut_out_the_network_saw() {
+    // A phone photo from sneakers50-wild-dev: an Air Force 1 on a busy, non-white background.
+    let Some(shared) = shared() else { return };
+    let path = shared.join("datasets/sneakers50-wild-dev/nike_air_force_1_low/kg_0018.jpg");
+    let photo = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let form = |query: &str| post_form(&format!("/api/v1/identify?include_image=true{query}"), &[("image", "wild.jpg", &photo)]);
+    let (status, plain) = send_json(app(), form("")).await;
+    assert_eq!(status, 200, "{plain}");
+    assert_eq!(plain["image"]["background_removed"], false);
+    let (status, cut) = send_json(app(), form("&remove_background=true")).await;
+    assert_eq!(status, 200, "{cut}");
+    assert_eq!(cut["image"]["background_removed"], true, "{}", cut["image"]["background_removed"]);
+    assert!(cut["timings_ms"]["background_removal"].as_f64().expect("number") > 0.0);
+    let before = white_share(plain["image"]["seen"].as_str().expect("seen"));
+    let after = white_share(cut["image"]["seen"].as_str().expect("seen"));
+    // The surroundings turn white: the preview gains at least a fifth of its area in white.
+    assert!(after > before + 0.2, "white share {before:.2} -> {after:.2}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_background_refuses_hostile_files_with_4xx() {
+    let mut truncated = encode(
+        &image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8, y as u8, 7])),
+        image::ImageFormat::Jpeg,
+    );
+    truncated.truncate(truncated.len() / 2);
+    let cases = [Vec::new(), b"GIF89a? not really".to_vec(), truncated, b"%PDF-1.7".to_vec(), sky_png()[..60].to_vec()];
+    for bytes in cases {
+        let (got, json) = send_json(app(), post_raw("/api/v1/identify?remove_background=true", bytes)).await;
+        assert!((400..500).contains(&got), "{got}: {json}");
+        assert!(!json["error"].as_str().expect("an error message").is_empty());
+    }
+    // A photo too small to cut out is classified as it is, not refused.
+    let tiny = encode(&image::RgbImage::from_pixel(4, 4, image::Rgb([9, 9, 9])), image::ImageFormat::Png);
+    let (status, json) = send_json(app(), post_raw("/api/v1/identify?remove_background=true", tiny)).await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["image"]["background_removed"], false);
+}
