@@ -80,6 +80,24 @@ impl HnswIndex {
         Ok(hnsw)
     }
 
+    /// The graph and vectors as one byte buffer (USearch's own serialisation).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; self.index.serialized_length()];
+        self.index.save_to_buffer(&mut buf).map_err(backend)?;
+        Ok(buf)
+    }
+
+    /// Reads [`HnswIndex::to_bytes`] output. Only hand it bytes this crate wrote and checksummed:
+    /// USearch trusts its buffer.
+    pub fn from_bytes(dim: usize, config: HnswConfig, bytes: &[u8]) -> Result<HnswIndex> {
+        let hnsw = HnswIndex::new(dim, config)?;
+        hnsw.index.load_from_buffer(bytes).map_err(backend)?;
+        if hnsw.index.dimensions() != dim {
+            return Err(backend(format!("stored index has {} dimensions, expected {dim}", hnsw.index.dimensions())));
+        }
+        Ok(hnsw)
+    }
+
     /// Bytes of memory the index holds (graph and vector copies).
     pub fn memory_usage(&self) -> usize {
         self.index.memory_usage()
@@ -124,11 +142,6 @@ impl VectorIndex for HnswIndex {
         hits.sort_by(rank);
         Ok(hits)
     }
-}
-
-/// The gallery's approximate index over all rows of `exact`.
-pub(crate) fn build(exact: &ExactIndex) -> Result<Box<dyn VectorIndex>> {
-    Ok(Box::new(HnswIndex::from_exact(exact, HnswConfig::default())?))
 }
 
 #[cfg(test)]

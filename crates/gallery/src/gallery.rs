@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sneaker_catalog::{Product, is_valid_label};
 
 use crate::error::{GalleryError, Result};
+use crate::approx::{HnswConfig, HnswIndex};
 use crate::exact::ExactIndex;
 use crate::index::{Hit, VectorIndex, l2_normalise};
 
@@ -73,7 +74,7 @@ pub struct Gallery {
     config: GalleryConfig,
     exact: ExactIndex,
     /// Built once the gallery grows past `config.approximate_above`.
-    approx: Option<Box<dyn VectorIndex>>,
+    approx: Option<HnswIndex>,
     entries: Vec<Entry>,
     products: BTreeMap<String, Product>,
     hashes: HashSet<String>,
@@ -112,11 +113,17 @@ impl Gallery {
         entries: Vec<Entry>,
         products: BTreeMap<String, Product>,
         vectors: Vec<f32>,
+        cached: Option<HnswIndex>,
     ) -> Result<Gallery> {
         let ids = (0..entries.len() as u64).collect();
         let exact = ExactIndex::from_parts(dim, ids, vectors)?;
         let hashes = entries.iter().filter_map(|e| e.sha256.clone()).collect();
-        let mut gallery = Gallery { model_id, config, exact, approx: None, entries, products, hashes };
+        // A cached graph is used only if it indexes exactly these rows (ids are 0..len).
+        let approx = cached.filter(|h| h.len() == entries.len() && h.dim() == dim);
+        let mut gallery = Gallery { model_id, config, exact, approx, entries, products, hashes };
+        if gallery.len() <= gallery.config.approximate_above {
+            gallery.approx = None;
+        }
         gallery.update_index()?;
         Ok(gallery)
     }
@@ -140,6 +147,11 @@ impl Gallery {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The approximate index, once the gallery is past the threshold.
+    pub fn approximate(&self) -> Option<&HnswIndex> {
+        self.approx.as_ref()
     }
 
     /// Whether searches go through the approximate index.
@@ -218,7 +230,7 @@ impl Gallery {
     /// Builds the approximate index once the gallery has outgrown exact search.
     fn update_index(&mut self) -> Result<()> {
         if self.approx.is_none() && self.len() > self.config.approximate_above {
-            self.approx = Some(crate::approx::build(&self.exact)?);
+            self.approx = Some(HnswIndex::from_exact(&self.exact, HnswConfig::default())?);
         }
         Ok(())
     }

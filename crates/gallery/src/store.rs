@@ -16,6 +16,11 @@
 //! | count·dim·4 | vectors, f32, row-major |
 //! | 4 | CRC-32 of every byte before it |
 //!
+//! Past the approximate-search threshold the HNSW graph is cached beside it in `hnsw.usearch`
+//! (magic `SNKRHNSW`, version, the CRC of the `gallery.bin` it indexes, payload length, USearch's
+//! serialisation, CRC-32): a graph that does not belong to the gallery file, or is damaged, is
+//! rebuilt instead of trusted.
+//!
 //! A hand-written format because the vectors are one flat f32 block that must load without a
 //! per-number parse (1M × 1280 floats); metadata, which is small, is JSON.
 
@@ -26,6 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sneaker_catalog::{Product, is_valid_label};
 
+use crate::approx::{HnswConfig, HnswIndex};
 use crate::error::{GalleryError, Result};
 use crate::gallery::{Entry, Gallery, GalleryConfig};
 
@@ -33,7 +39,10 @@ use crate::gallery::{Entry, Gallery, GalleryConfig};
 pub const GALLERY_DIR: &str = "gallery";
 /// The gallery file inside a gallery folder.
 pub const GALLERY_FILE: &str = "gallery.bin";
+/// The cached HNSW graph inside a gallery folder.
+pub const HNSW_FILE: &str = "hnsw.usearch";
 const MAGIC: &[u8; 8] = b"SNKRGAL\0";
+const HNSW_MAGIC: &[u8; 8] = b"SNKRHNSW";
 const VERSION: u32 = 1;
 const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 4 + 8;
 /// Bounds that keep a damaged header from asking for absurd allocations.
@@ -71,17 +80,28 @@ impl Gallery {
         let path = dir.join(GALLERY_FILE);
         let io = |source| GalleryError::Io { path: path.clone(), source };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let mut tmp = sneaker_catalog::temp_file_in(dir).map_err(io)?;
-        self.write_to(tmp.as_file_mut()).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(&path).map_err(|e| io(e.error))?;
-        // The rename is durable only once the folder entry is on disk.
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        let crc = write_atomic(&path, |f| self.write_to(f))?;
         tracing::info!(path = %path.display(), len = self.len(), "saved gallery");
+        if let Some(hnsw) = self.approximate() {
+            let graph = hnsw.to_bytes()?;
+            write_atomic(&dir.join(HNSW_FILE), |f| {
+                let mut w = Crc { inner: BufWriter::new(f), crc: crc32fast::Hasher::new() };
+                w.write_all(HNSW_MAGIC)?;
+                w.write_all(&VERSION.to_le_bytes())?;
+                w.write_all(&crc.to_le_bytes())?;
+                w.write_all(&(graph.len() as u64).to_le_bytes())?;
+                w.write_all(&graph)?;
+                let own = w.crc.clone().finalize();
+                w.inner.write_all(&own.to_le_bytes())?;
+                w.inner.flush()?;
+                Ok(own)
+            })?;
+        }
         Ok(path)
     }
 
-    fn write_to(&self, file: &mut std::fs::File) -> std::io::Result<()> {
+    /// Writes the gallery file and returns its CRC-32.
+    fn write_to(&self, file: &mut std::fs::File) -> std::io::Result<u32> {
         let meta = Meta { entries: self.entries().to_vec(), products: self.products().clone() };
         let meta = serde_json::to_vec(&meta).map_err(std::io::Error::other)?;
         let dim = u32::try_from(self.dim()).map_err(std::io::Error::other)?;
@@ -102,7 +122,8 @@ impl Gallery {
         }
         let crc = w.crc.clone().finalize();
         w.inner.write_all(&crc.to_le_bytes())?;
-        w.inner.flush()
+        w.inner.flush()?;
+        Ok(crc)
     }
 
     /// Loads the gallery in `dir`, refusing it unless it was embedded by `expected_model`
@@ -120,6 +141,42 @@ impl Gallery {
     /// Whether `dir` holds a gallery file.
     pub fn exists(dir: &Path) -> bool {
         dir.join(GALLERY_FILE).is_file()
+    }
+}
+
+/// Temp file in the same folder, written by `write`, fsynced, renamed over `path`, folder fsynced.
+fn write_atomic(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<u32>) -> Result<u32> {
+    let io = |source| GalleryError::Io { path: path.to_owned(), source };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = sneaker_catalog::temp_file_in(dir).map_err(io)?;
+    let crc = write(tmp.as_file_mut()).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    // The rename is durable only once the folder entry is on disk.
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    Ok(crc)
+}
+
+/// The cached HNSW graph of the gallery file whose CRC is `gallery_crc`, if there is a sound one.
+fn read_cached_graph(path: &Path, gallery_crc: u32, dim: usize) -> Option<HnswIndex> {
+    let bytes = std::fs::read(path).ok()?;
+    let problem = |why: &str| {
+        tracing::warn!(path = %path.display(), why, "cached HNSW graph not used; rebuilding it");
+        None
+    };
+    if bytes.len() < 28 || &bytes[..8] != HNSW_MAGIC || u32_at(&bytes, 8) != VERSION {
+        return problem("not a graph file of this version");
+    }
+    if u32_at(&bytes, 12) != gallery_crc {
+        return problem("it belongs to another gallery file");
+    }
+    let (body, stored) = bytes.split_at(bytes.len() - 4);
+    if crc32fast::hash(body) != u32_at(stored, 0) || u64_at(&bytes, 16) != (body.len() - 24) as u64 {
+        return problem("damaged");
+    }
+    match HnswIndex::from_bytes(dim, HnswConfig::default(), &body[24..]) {
+        Ok(h) => Some(h),
+        Err(e) => problem(&e.to_string()),
     }
 }
 
@@ -205,7 +262,13 @@ fn read(path: &Path, expected_model: Option<&str>, config: GalleryConfig) -> Res
     if let Some(bad) = meta.entries.iter().map(|e| &e.label).chain(meta.products.keys()).find(|l| !is_valid_label(l)) {
         return Err(corrupt(format!("bad label {bad:?}")));
     }
-    Gallery::from_parts(model_id, dim as usize, config, meta.entries, meta.products, vectors)
+    let cached = if count > config.approximate_above {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        read_cached_graph(&dir.join(HNSW_FILE), u32::from_le_bytes(stored), dim as usize)
+    } else {
+        None
+    };
+    Gallery::from_parts(model_id, dim as usize, config, meta.entries, meta.products, vectors, cached)
         .map_err(|e| corrupt(e.to_string()))
 }
 
@@ -299,5 +362,37 @@ mod tests {
         let e = Entry { label: "x".into(), source: "x.jpg".into(), sha256: None };
         g.add(e, &[0.0, 0.0, 1.0, 0.0]).unwrap();
         assert_eq!(g.exact().len(), 6);
+    }
+
+    #[test]
+    fn the_hnsw_graph_is_cached_and_only_trusted_for_its_own_gallery_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = GalleryConfig { approximate_above: 3 };
+        sample().save(dir.path()).unwrap();
+        let mut g = Gallery::open(dir.path(), None, small).unwrap();
+        g.save(dir.path()).unwrap();
+        let graph = dir.path().join(HNSW_FILE);
+        assert!(graph.is_file(), "an approximate gallery saves its graph");
+        let q = [1.0, 4.0, 0.5, -4.0];
+        let want = g.search(&q, 2).unwrap();
+        assert_eq!(Gallery::open(dir.path(), None, small).unwrap().search(&q, 2).unwrap(), want);
+        // Damaged graph: rebuilt, same answers.
+        let mut bytes = std::fs::read(&graph).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0xff;
+        std::fs::write(&graph, &bytes).unwrap();
+        assert_eq!(Gallery::open(dir.path(), None, small).unwrap().search(&q, 2).unwrap(), want);
+        // A graph of an older gallery file (one photo fewer) is not used for the new one.
+        let old_graph = {
+            g.save(dir.path()).unwrap();
+            std::fs::read(&graph).unwrap()
+        };
+        let e = Entry { label: "x".into(), source: "x.jpg".into(), sha256: None };
+        g.add(e, &[0.0, 0.0, 1.0, 0.0]).unwrap();
+        g.save(dir.path()).unwrap();
+        std::fs::write(&graph, old_graph).unwrap();
+        let back = Gallery::open(dir.path(), None, small).unwrap();
+        assert_eq!(back.approximate().map(|h| h.len()), Some(6));
+        assert_eq!(back.search(&[0.0, 0.0, 1.0, 0.0], 1).unwrap()[0].label, "x");
     }
 }
