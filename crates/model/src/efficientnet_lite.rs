@@ -33,6 +33,7 @@ const BN_EPS: f32 = 1e-3;
 /// Graph value names.
 pub const INPUT: &str = "input";
 pub const FEATURES: &str = "features";
+pub const FEATURE_MAP: &str = "feature_map";
 pub const LOGITS: &str = "logits";
 pub const HEAD_LOGITS: &str = "head_logits";
 pub const HEAD_PROBS: &str = "head_probs";
@@ -120,6 +121,9 @@ pub enum Start {
 pub enum Output {
     /// `features` [N,1280]: global-average-pooled head activation.
     Features,
+    /// `feature_map` [N,1280,7,7]: the head activation before pooling, for class-activation maps
+    /// (the classifier is linear on its spatial mean, so `W_c · F(x,y) + b_c` localises class c).
+    FeatureMap,
     /// `logits` [N,1000]: ImageNet logits of the stock classifier.
     Logits,
     /// `block{n}` [N,C,H,W]: activation after block `n`.
@@ -195,12 +199,22 @@ impl<'w> EfficientNetLite<'w> {
 
     /// Head: conv 1x1 (320→1280) + BN + ReLU6 → global average pool → flatten; [N,320,7,7] → [N,1280].
     pub fn features(&self, g: &mut GraphBuilder, x: &str) -> Result<String> {
+        let map = self.feature_map(g, x)?;
+        Ok(self.pool(g, &map))
+    }
+
+    /// Head activation before pooling: conv 1x1 (320→1280) + BN + ReLU6; [N,320,7,7] → [N,1280,7,7].
+    pub fn feature_map(&self, g: &mut GraphBuilder, x: &str) -> Result<String> {
         let last = blocks()[NUM_BLOCKS - 1];
         let conv = ConvBn { conv: "_conv_head", bn: "_bn1", in_channels: last.out_channels, out_channels: FEATURE_DIM, kernel: 1, stride: 1, group: 1, eps: BN_EPS };
         let (y, _) = conv.build(g, self.weights, x, last.out_size)?;
-        let y = g.relu6(&y);
-        let y = g.global_average_pool(&y);
-        Ok(g.flatten(&y, 1))
+        Ok(g.relu6(&y))
+    }
+
+    /// Global average pool → flatten; [N,1280,7,7] → [N,1280].
+    fn pool(&self, g: &mut GraphBuilder, map: &str) -> String {
+        let y = g.global_average_pool(map);
+        g.flatten(&y, 1)
     }
 
     /// The stock ImageNet classifier `_fc`: [N,1280] → [N,1000] logits.
@@ -232,7 +246,12 @@ impl<'w> EfficientNetLite<'w> {
             }
         }
         if plan.needs_features {
-            let f = self.features(&mut g, &x)?;
+            let map = self.feature_map(&mut g, &x)?;
+            if opts.outputs.contains(&Output::FeatureMap) {
+                let side = blocks()[NUM_BLOCKS - 1].out_size;
+                g.output(&map, FEATURE_MAP, &[BATCH, Dim::Fixed(FEATURE_DIM), Dim::Fixed(side), Dim::Fixed(side)])?;
+            }
+            let f = self.pool(&mut g, &map);
             if opts.outputs.contains(&Output::Features) {
                 g.output(&f, FEATURES, &[BATCH, Dim::Fixed(FEATURE_DIM)])?;
             }
@@ -300,7 +319,7 @@ impl Plan {
                 Output::Head if opts.head.is_none() => {
                     return Err(ModelError::Graph("Output::Head asked for without a LinearHead".into()));
                 }
-                Output::Features | Output::Logits | Output::Head => {
+                Output::Features | Output::FeatureMap | Output::Logits | Output::Head => {
                     needs_features = true;
                     last_block = NUM_BLOCKS - 1;
                 }

@@ -8,6 +8,7 @@ pub mod classifier;
 pub mod efficientnet_lite;
 pub mod error;
 pub mod imagenet;
+pub mod localise;
 pub mod onnx;
 pub mod runtime;
 pub mod safetensors_io;
