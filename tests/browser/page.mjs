@@ -89,6 +89,18 @@ try {
   await page.locator("#timings").filter({ hasText: "Decode" }).waitFor({ timeout: 30000 });
   step("drop ok");
 
+  // 2b. The background-removal switch: the request asks for it and the preview is the cut-out.
+  const removal = page.getByLabel("Remove the background first");
+  await removal.check();
+  const [sent] = await Promise.all([
+    page.waitForRequest((r) => r.url().includes("/api/v1/identify")),
+    page.setInputFiles("#file-input", shoe),
+  ]);
+  assert.match(sent.url(), /remove_background=true/);
+  await page.locator("#seen-caption").filter({ hasText: "background removed" }).waitFor({ timeout: 30000 });
+  await removal.uncheck();
+  step("background removal switch ok");
+
   // 3. A text file: a clear error, no result.
   const text = join(tmpdir(), `notes-${process.pid}.txt`);
   writeFileSync(text, "shopping list: laces, socks\n");

@@ -121,9 +121,12 @@ function render(answer) {
 
   $("footwear").textContent = "Footwear check: " + pct(fw.probability) + " (threshold " + pct(fw.threshold) + ").";
   const t = answer.timings_ms;
-  $("timings").textContent = "Decode " + t.decode + " ms · preprocess " + t.preprocess + " ms · queue " + t.queue + " ms · network " + t.inference + " ms (batch of " + t.batch_size + ")";
+  const bg = t.background_removal ? " (background removal " + t.background_removal + " ms)" : "";
+  $("timings").textContent = "Decode " + t.decode + " ms · preprocess " + t.preprocess + " ms" + bg + " · queue " + t.queue + " ms · network " + t.inference + " ms (batch of " + t.batch_size + ")";
   const seen = $("seen");
   if (answer.image && answer.image.seen) seen.src = answer.image.seen;
+  const removed = answer.image && answer.image.background_removed;
+  $("seen-caption").textContent = "As the model saw it" + (removed ? ", background removed" : "");
   $("result").hidden = false;
   verdict.focus();
 }
