@@ -20,6 +20,10 @@ enum Command {
     Serve(commands::serve::Args),
     /// Build a catalog from a products CSV + spin template and/or marketplace listing pages.
     Scrape(commands::scrape::Args),
+    /// Choose the "not footwear" / "unknown sneaker" thresholds from held-out photos.
+    Calibrate(commands::calibrate::Args),
+    /// Few-shot check: enroll K photos per product, identify their other photos (K = 1, 3, 5).
+    Fewshot(commands::fewshot::Args),
     /// Look at a catalog folder (`catalog report DIR`: charts and Markdown).
     Catalog(commands::catalog::Args),
     /// Gallery of enrolled product photos: build from a catalog, add a product, search by photo.
@@ -48,7 +52,9 @@ fn main() -> std::process::ExitCode {
         Command::Predict(args) => commands::predict::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Scrape(args) => commands::scrape::run(args),
+        Command::Calibrate(args) => commands::calibrate::run(args),
         Command::Catalog(args) => commands::catalog::run(args),
+        Command::Fewshot(args) => commands::fewshot::run(args),
         Command::Gallery(args) => commands::gallery::run(args),
         #[cfg(feature = "train")]
         Command::Train(args) => commands::train::run(args),

@@ -58,7 +58,7 @@ impl Embedder {
     /// The pretrained ImageNet EfficientNet-Lite0 backbone.
     pub fn pretrained(assets: &Assets) -> Result<Embedder> {
         let backbone = Backbone::load(assets)?;
-        let model_id = format!("efficientnet-lite0-imagenet@{}", file_digest(&assets.backbone_onnx()?)?);
+        let model_id = model_id(assets, None)?;
         Ok(Embedder { network: Network::Pretrained(backbone), model_id })
     }
 
@@ -74,7 +74,7 @@ impl Embedder {
             ))
             .into());
         }
-        let model_id = format!("run-model@{}", file_digest(&path)?);
+        let model_id = model_id(assets, Some(run_dir))?;
         Ok(Embedder { network: Network::Run(session), model_id })
     }
 
@@ -142,6 +142,15 @@ pub fn read_photo(path: &Path, limits: &DecodeLimits) -> Result<(String, RgbImag
     let sha = hex::encode(Sha256::digest(&bytes));
     let image = decode_bytes(&bytes, &path.display().to_string(), limits)?;
     Ok((sha, image))
+}
+
+/// The id [`Embedder`] would carry for the pretrained backbone (`run_dir` `None`) or a run,
+/// without loading the network: what a gallery is checked against when opened for search.
+pub fn model_id(assets: &Assets, run_dir: Option<&Path>) -> Result<String> {
+    Ok(match run_dir {
+        None => format!("efficientnet-lite0-imagenet@{}", file_digest(&assets.backbone_onnx()?)?),
+        Some(dir) => format!("run-model@{}", file_digest(&dir.join(RUN_MODEL))?),
+    })
 }
 
 /// The folder a run keeps its gallery in.

@@ -19,7 +19,7 @@ mod pgvector;
 mod store;
 
 pub use approx::{HnswConfig, HnswIndex};
-pub use embed::{Embedder, read_photo, run_gallery_dir};
+pub use embed::{Embedder, model_id, read_photo, run_gallery_dir};
 pub use enroll::{BATCH, EnrollReport, Failure, Photo, Progress, enroll, enroll_catalog, enroll_product, images_in, label_from_name};
 pub use error::{GalleryError, Result};
 pub use exact::{ExactIndex, dot};

@@ -52,6 +52,9 @@ pub enum Verdict {
 pub struct Prediction {
     pub label: String,
     pub probability: f32,
+    /// Best cosine similarity of the photo to this label's gallery photos, when a gallery answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
     /// Catalog details for this label, when a catalog is loaded and lists it.
     pub product: Option<Product>,
     /// URL of a catalog photo of this label on this server, when the catalog has one.
@@ -152,7 +155,7 @@ pub async fn identify(
         ServeError::Internal("the network returned no scores".into())
     })?;
     let timing = BatchTiming { queue: answer.queued, inference: answer.inference, batch_size: answer.batch_size };
-    Ok(Json(identification(&state, &options, upload.name, prepared, scores, timing)))
+    Ok(Json(identification(&state, &options, upload.name, prepared, scores, timing)?))
 }
 
 /// `POST /api/v1/identify/batch`: several `image` fields; each gets its own answer or error.
@@ -185,7 +188,7 @@ pub async fn identify_batch(
             Ok(prepared) => {
                 let s = scores.next().ok_or_else(|| ServeError::Internal("too few scores".into()))?;
                 let timing = timing.expect("some photo was classified");
-                BatchItem::Ok(Box::new(identification(&state, &options, name, prepared, s, timing)))
+                BatchItem::Ok(Box::new(identification(&state, &options, name, prepared, s, timing)?))
             }
             Err(e) => BatchItem::Err {
                 name,
@@ -197,7 +200,7 @@ pub async fn identify_batch(
     Ok(Json(BatchAnswer { results }))
 }
 
-async fn prepare_blocking(
+pub(crate) async fn prepare_blocking(
     state: &AppState,
     bytes: axum::body::Bytes,
     name: String,
@@ -223,39 +226,29 @@ fn identification(
     prepared: Prepared,
     scores: Scores,
     timing: BatchTiming,
-) -> Identification {
-    let info = state.batcher.info();
-    let predictions: Vec<Prediction> = top_k(&scores.probs, options.top_k)
-        .into_iter()
-        .map(|i| {
-            let label = info.labels.get(i).cloned().unwrap_or_else(|| format!("class {i}"));
-            let product = state.products.get(&label).cloned();
-            let thumbnail = state
-                .thumbnails
-                .contains_key(&label)
-                .then(|| format!("/api/v1/thumbnails/{}", crate::page::percent_encode(&label)));
-            Prediction { label, probability: scores.probs[i], product, thumbnail }
-        })
-        .collect();
+) -> Result<Identification> {
     let config = &state.config;
-    let is_footwear = scores.footwear >= config.footwear_threshold;
-    let top1 = predictions.first().map_or(0.0, |p| p.probability);
-    let verdict = if !is_footwear {
-        Verdict::NotASneaker
-    } else if top1 < config.confidence_threshold {
-        Verdict::NotSure
-    } else {
-        Verdict::Match
+    let (verdict, predictions, footwear_threshold) = match gallery_answer(state, options, &scores)? {
+        Some(answer) => answer,
+        None => {
+            let predictions = classifier_predictions(state, options, &scores);
+            let top1 = predictions.first().map_or(0.0, |p| p.probability);
+            let verdict = if scores.footwear < config.footwear_threshold {
+                Verdict::NotASneaker
+            } else if top1 < config.confidence_threshold {
+                Verdict::NotSure
+            } else {
+                Verdict::Match
+            };
+            (verdict, predictions, config.footwear_threshold)
+        }
     };
+    let is_footwear = scores.footwear >= footwear_threshold;
     let ms = |d: Duration| (d.as_secs_f64() * 1e5).round() / 100.0;
-    Identification {
+    Ok(Identification {
         verdict,
         predictions,
-        footwear: Footwear {
-            probability: scores.footwear,
-            threshold: config.footwear_threshold,
-            is_footwear,
-        },
+        footwear: Footwear { probability: scores.footwear, threshold: footwear_threshold, is_footwear },
         image: ImageSummary {
             name,
             width: prepared.width,
@@ -271,7 +264,57 @@ fn identification(
             inference: ms(timing.inference),
             batch_size: timing.batch_size,
         },
+    })
+}
+
+/// The classifier's own top-K (ImageNet classes, or a run's labels without a gallery).
+fn classifier_predictions(state: &AppState, options: &Options, scores: &Scores) -> Vec<Prediction> {
+    let info = state.batcher.info();
+    top_k(&scores.probs, options.top_k)
+        .into_iter()
+        .map(|i| {
+            let label = info.labels.get(i).cloned().unwrap_or_else(|| format!("class {i}"));
+            prediction(state, label, scores.probs[i], None, None)
+        })
+        .collect()
+}
+
+/// The gallery-aware answer (classifier and gallery fused, calibrated thresholds), when the
+/// server has a gallery or a trained run to name sneakers with.
+fn gallery_answer(state: &AppState, options: &Options, scores: &Scores) -> Result<Option<(Verdict, Vec<Prediction>, f32)>> {
+    let Some(gallery) = &state.gallery else { return Ok(None) };
+    let identifier = gallery
+        .identifier
+        .read()
+        .map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
+    if !identifier.can_identify() {
+        return Ok(None);
     }
+    let answer = identifier.identify(scores).map_err(|e| ServeError::Internal(format!("identification: {e}")))?;
+    let verdict = match answer.verdict {
+        sneaker_identify::Verdict::Identified => Verdict::Match,
+        sneaker_identify::Verdict::Unknown => Verdict::NotSure,
+        sneaker_identify::Verdict::NotFootwear => Verdict::NotASneaker,
+    };
+    let predictions = answer
+        .ranking
+        .into_iter()
+        .take(options.top_k)
+        .map(|r| {
+            let enrolled = identifier.gallery().and_then(|g| g.product(&r.label)).cloned();
+            prediction(state, r.label, r.probability, r.similarity, enrolled)
+        })
+        .collect();
+    Ok(Some((verdict, predictions, identifier.thresholds().footwear)))
+}
+
+fn prediction(state: &AppState, label: String, probability: f32, similarity: Option<f32>, enrolled: Option<Product>) -> Prediction {
+    let product = state.products.get(&label).cloned().or(enrolled);
+    let thumbnail = state
+        .thumbnails
+        .contains_key(&label)
+        .then(|| format!("/api/v1/thumbnails/{}", crate::page::percent_encode(&label)));
+    Prediction { label, probability, similarity, product, thumbnail }
 }
 
 /// `GET /api/v1/model`.
@@ -288,11 +331,28 @@ pub struct ModelDescription {
     pub footwear_threshold: f32,
     pub confidence_threshold: f32,
     pub ready: bool,
+    /// The gallery answers are fused with, when the server has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gallery: Option<GallerySummary>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct GallerySummary {
+    /// Enrolled photos.
+    pub photos: usize,
+    /// Labels with at least one photo.
+    pub labels: usize,
+    /// Whether thresholds come from `sneaker-id calibrate` (else uncalibrated defaults).
+    pub calibrated: bool,
+    /// Whether `POST /api/v1/gallery/products` accepts enrolments.
+    pub enrollment: bool,
+    /// Below this best gallery similarity a sneaker is "not sure".
+    pub similarity_threshold: Option<f32>,
 }
 
 pub async fn model(State(state): State<AppState>) -> Json<ModelDescription> {
     let info = state.batcher.info();
-    Json(ModelDescription {
+    let mut description = ModelDescription {
         kind: info.kind,
         name: info.name.clone(),
         run_id: info.run_id.clone(),
@@ -304,7 +364,25 @@ pub async fn model(State(state): State<AppState>) -> Json<ModelDescription> {
         footwear_threshold: state.config.footwear_threshold,
         confidence_threshold: state.config.confidence_threshold,
         ready: state.batcher.is_ready(),
-    })
+        gallery: None,
+    };
+    if let Some(gallery) = &state.gallery
+        && let Ok(identifier) = gallery.identifier.read()
+    {
+        let t = identifier.thresholds();
+        if identifier.can_identify() {
+            description.footwear_threshold = t.footwear;
+            description.confidence_threshold = t.confidence;
+        }
+        description.gallery = Some(GallerySummary {
+            photos: identifier.gallery().map_or(0, |g| g.len()),
+            labels: identifier.gallery().map_or(0, |g| g.labels().len()),
+            calibrated: identifier.is_calibrated(),
+            enrollment: gallery.enrollment_enabled(),
+            similarity_threshold: t.similarity,
+        });
+    }
+    Json(description)
 }
 
 /// `GET /v2/health/live` (Open Inference Protocol): the process answers.

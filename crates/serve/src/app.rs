@@ -18,7 +18,7 @@ use crate::batcher::Batcher;
 use crate::config::ServeConfig;
 use crate::error::ServeError;
 use crate::metrics::Metrics;
-use crate::{api, openapi, page};
+use crate::{api, gallery, openapi, page};
 
 /// What every handler sees.
 pub struct Shared {
@@ -31,6 +31,8 @@ pub struct Shared {
     pub thumbnails: HashMap<String, std::path::PathBuf>,
     /// Whether `remove_background=true` can be honoured.
     pub background_removal: bool,
+    /// Gallery identification and enrolment, when configured.
+    pub gallery: Option<Arc<crate::gallery::GalleryState>>,
 }
 
 /// Cheap-to-clone handle on [`Shared`].
@@ -59,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/identify", post(api::identify))
         .route("/api/v1/identify/batch", post(api::identify_batch))
         .route("/api/v1/model", get(api::model))
+        .route("/api/v1/gallery/products", post(gallery::enroll))
         .route("/api/v1/thumbnails/{label}", get(page::thumbnail))
         .route("/api/openapi.json", get(openapi::document))
         .route("/v2/health/live", get(api::live))

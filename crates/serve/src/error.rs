@@ -17,6 +17,12 @@ pub enum ServeError {
     /// No route answers this path.
     #[error("{0}")]
     NotFound(String),
+    /// A protected route (enrolment) without the right token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A route switched off in this server's configuration.
+    #[error("{0}")]
+    Forbidden(String),
     /// The body is bigger than the configured limit.
     #[error("the upload is larger than the {limit} byte limit")]
     BodyTooLarge { limit: usize },
@@ -56,6 +62,8 @@ impl ServeError {
         match self {
             ServeError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ServeError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServeError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ServeError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServeError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ServeError::Image(e) => match e {
                 VisionError::UnsupportedFormat { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -74,6 +82,8 @@ impl ServeError {
         match self {
             ServeError::BadRequest(_) => "bad_request",
             ServeError::NotFound(_) => "not_found",
+            ServeError::Unauthorized(_) => "unauthorized",
+            ServeError::Forbidden(_) => "forbidden",
             ServeError::BodyTooLarge { .. } => "too_large",
             ServeError::Image(e) => e.kind(),
             ServeError::Overloaded { .. } => "overloaded",

@@ -8,6 +8,7 @@ mod batcher;
 mod classifier;
 mod config;
 mod error;
+mod gallery;
 mod jpeg;
 mod metrics;
 mod network;
@@ -24,6 +25,7 @@ pub use batcher::BatchPolicy;
 pub use classifier::{Classifier, ModelInfo, ModelKind, Scores, top_k};
 pub use config::ServeConfig;
 pub use error::{ErrorBody, Result, ServeError};
+pub use gallery::{Enrolled, GalleryOptions, MAX_ENROLL_PHOTOS};
 pub use network::Network;
 pub use openapi::PATHS as DOCUMENTED_PATHS;
 use sneaker_catalog::Catalog;
@@ -44,6 +46,17 @@ impl App {
     /// shows on `/v2/health/ready`) and builds the router. The `catalog`'s products and first
     /// photo per label are shown next to predictions.
     pub fn new(config: ServeConfig, classifier: Box<dyn Classifier>, catalog: Option<Catalog>) -> Result<App> {
+        App::with_gallery(config, classifier, catalog, None)
+    }
+
+    /// As [`App::new`], answering through a gallery-aware identifier (trained labels + gallery,
+    /// calibrated thresholds) and, with a token, accepting enrolments of new products.
+    pub fn with_gallery(
+        config: ServeConfig,
+        classifier: Box<dyn Classifier>,
+        catalog: Option<Catalog>,
+        gallery: Option<GalleryOptions>,
+    ) -> Result<App> {
         config.validate()?;
         let mut products = HashMap::new();
         let mut thumbnails = HashMap::new();
@@ -66,6 +79,7 @@ impl App {
             products,
             thumbnails,
             background_removal: sneaker_vision::BACKGROUND_REMOVAL_AVAILABLE,
+            gallery: gallery.map(|g| std::sync::Arc::new(gallery::GalleryState::new(g))),
         });
         Ok(App { router: app::router(state), batcher })
     }

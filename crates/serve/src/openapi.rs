@@ -8,8 +8,9 @@ use axum::Json;
 use serde_json::{Value, json};
 
 /// Every documented path with its method; the router test checks each is served.
-pub const PATHS: [(&str, &str); 7] = [
+pub const PATHS: [(&str, &str); 8] = [
     ("post", "/api/v1/identify"),
+    ("post", "/api/v1/gallery/products"),
     ("post", "/api/v1/identify/batch"),
     ("get", "/api/v1/model"),
     ("get", "/v2/health/live"),
@@ -59,7 +60,8 @@ fn schemas() -> Value {
         "Error": {"type": "object", "required": ["error", "kind"], "properties": {
             "error": {"type": "string", "description": "What was wrong, for a person."},
             "kind": {"type": "string", "enum": ["bad_request", "not_found", "too_large", "empty", "unsupported_format",
-                "corrupt", "processing", "overloaded", "not_ready", "timeout", "method_not_allowed", "internal"]}}},
+                "corrupt", "processing", "overloaded", "not_ready", "timeout", "method_not_allowed", "unauthorized",
+                "forbidden", "internal"]}}},
         "Product": {"type": "object", "description": "A catalog row (products.csv); all fields but label may be null.",
             "properties": {"label": {"type": "string"}, "name": {"type": "string", "nullable": true},
             "brand": {"type": "string", "nullable": true}, "colorway": {"type": "string", "nullable": true},
@@ -70,6 +72,7 @@ fn schemas() -> Value {
             "verdict": {"type": "string", "enum": ["match", "not_sure", "not_a_sneaker"]},
             "predictions": {"type": "array", "items": {"type": "object", "required": ["label", "probability"], "properties": {
                 "label": {"type": "string"}, "probability": {"type": "number"},
+                "similarity": {"type": "number", "description": "Best cosine similarity to this label's gallery photos (only when a gallery answered)."},
                 "product": {"allOf": [{"$ref": "#/components/schemas/Product"}], "nullable": true}}}},
             "footwear": {"type": "object", "properties": {"probability": {"type": "number"},
                 "threshold": {"type": "number"}, "is_footwear": {"type": "boolean"}}},
@@ -95,6 +98,11 @@ fn ok(description: &str, schema: Value) -> Value {
 pub fn spec() -> Value {
     let mut identify_responses = errors();
     identify_responses["200"] = ok("The matches for the photo.", json!({"$ref": "#/components/schemas/Identification"}));
+    let mut enroll_responses = errors();
+    enroll_responses["201"] = ok("Enrolled.", json!({"type": "object", "properties": {"label": {"type": "string"},
+        "added": {"type": "integer"}, "duplicates": {"type": "integer"}, "gallery_size": {"type": "integer"}, "saved": {"type": "boolean"}}}));
+    enroll_responses["401"] = ok("Missing or wrong token.", json!({"$ref": "#/components/schemas/Error"}));
+    enroll_responses["403"] = ok("Enrolment is off on this server.", json!({"$ref": "#/components/schemas/Error"}));
     let mut batch_responses = errors();
     batch_responses["200"] = ok("One result or error per photo, in upload order.", json!({"$ref": "#/components/schemas/BatchAnswer"}));
     json!({
@@ -106,6 +114,16 @@ pub fn spec() -> Value {
                 "parameters": identify_params(), "requestBody": upload_body(false), "responses": identify_responses}},
             "/api/v1/identify/batch": {"post": {"summary": "Identify several photos in one network batch",
                 "parameters": identify_params(), "requestBody": upload_body(true), "responses": batch_responses}},
+            "/api/v1/gallery/products": {"post": {"summary": "Enroll a new product from 1-10 photos (identifiable at once, no retraining)",
+                "description": "Needs `Authorization: Bearer TOKEN` with the token the server was started with (--enroll-token); 403 when enrolment is off.",
+                "parameters": [
+                    {"name": "label", "in": "query", "required": true, "schema": {"type": "string"}, "description": "Label the product is answered as."},
+                    {"name": "name", "in": "query", "schema": {"type": "string"}},
+                    {"name": "brand", "in": "query", "schema": {"type": "string"}},
+                    {"name": "colorway", "in": "query", "schema": {"type": "string"}},
+                    {"name": "style_id", "in": "query", "schema": {"type": "string"}},
+                    {"name": "url", "in": "query", "schema": {"type": "string"}}],
+                "requestBody": upload_body(true), "responses": enroll_responses}},
             "/api/v1/model": {"get": {"summary": "Labels, input size, run id and thresholds",
                 "responses": {"200": ok("The model.", json!({"type": "object"}))}}},
             "/v2/health/live": {"get": {"summary": "Open Inference Protocol liveness",

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+pub mod calibrate;
 pub mod catalog;
+pub mod fewshot;
 pub mod gallery;
 pub mod predict;
 pub mod scrape;

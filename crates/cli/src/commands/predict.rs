@@ -1,4 +1,5 @@
-//! `sneaker-id predict`: ImageNet top-K and a footwear check, or a trained run's sneaker labels.
+//! `sneaker-id predict`: ImageNet top-K and a footwear check, or sneaker labels from a trained run
+//! and/or a gallery, with the calibrated "unknown" / "not footwear" verdict.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -6,6 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Serialize;
 use sneaker_model::assets::Assets;
+use sneaker_gallery::{model_id, run_gallery_dir};
+use sneaker_identify::{Identifier, Verdict, read_calibration};
 use sneaker_model::classifier::{Classifier, Scores, top_k};
 use sneaker_vision::{DecodeLimits, decode_file, is_image_path, to_input_tensor};
 
@@ -30,20 +33,29 @@ pub struct Args {
     /// Print one JSON object per line instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Gallery folder to search as well (default: RUN/gallery when the run has one).
+    #[arg(long, value_name = "DIR")]
+    pub gallery: Option<PathBuf>,
 }
 
 /// One line of `--json` output.
 #[derive(Serialize)]
-struct Prediction<'a> {
+struct Prediction {
     image: String,
-    predictions: Vec<Label<'a>>,
+    predictions: Vec<Label>,
     footwear: Footwear,
+    /// `identified`, `unknown` or `not_footwear`, when a run or gallery names sneakers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdict: Option<Verdict>,
 }
 
 #[derive(Serialize)]
-struct Label<'a> {
-    label: &'a str,
+struct Label {
+    label: String,
     probability: f32,
+    /// Best similarity to this label's gallery photos, when a gallery is loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    similarity: Option<f32>,
 }
 
 #[derive(Serialize)]
@@ -59,10 +71,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(run) => Classifier::from_run(&assets, run).with_context(|| format!("loading run {}", run.display()))?,
         None => Classifier::pretrained(&assets).context("loading the pretrained network")?,
     };
+    let identifier = identifier(&assets, &args, &classifier)?;
     let limits = DecodeLimits::default();
     let mut failures = 0usize;
     for chunk in files.chunks(BATCH) {
-        // Decode errors are per file: report them and go on with the rest.
         let mut ok = Vec::with_capacity(chunk.len());
         let mut tensors = Vec::with_capacity(chunk.len());
         for path in chunk {
@@ -80,8 +92,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let scores = classifier.classify_tensors(&tensors)?;
         let mut out = std::io::stdout().lock();
         for (path, s) in ok.into_iter().zip(&scores) {
-            match print_one(&mut out, path, s, classifier.labels(), usize::from(args.top), args.json) {
-                // The reader went away (`| head`): stop quietly, as command-line tools do.
+            let line = prediction(path, s, classifier.labels(), identifier.as_ref(), usize::from(args.top))?;
+            match print_one(&mut out, &line, args.json) {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
                 other => other.context("writing the predictions")?,
             }
@@ -93,26 +105,69 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_one(
-    out: &mut impl Write,
+/// Trained labels, the gallery (`--gallery`, else RUN/gallery) and calibrated thresholds, when
+/// there is anything to name sneakers with; `None` for the bare ImageNet network.
+fn identifier(assets: &Assets, args: &Args, classifier: &Classifier) -> anyhow::Result<Option<Identifier>> {
+    let gallery_dir = args.gallery.clone().or_else(|| args.model.as_deref().map(run_gallery_dir));
+    let gallery = match &gallery_dir {
+        Some(dir) => Identifier::open_gallery(dir, &model_id(assets, args.model.as_deref())?)?,
+        None => None,
+    };
+    if args.gallery.is_some() && gallery.is_none() {
+        anyhow::bail!("{}: no gallery there (build one with `sneaker-id gallery build`)", gallery_dir.unwrap_or_default().display());
+    }
+    let calibration = match (&args.model, &gallery_dir) {
+        (Some(run), _) => read_calibration(run)?,
+        (None, Some(dir)) => read_calibration(dir)?,
+        (None, None) => None,
+    };
+    let labels = args.model.as_ref().map(|_| classifier.labels().to_vec());
+    let identifier = Identifier::new(labels, gallery, calibration.as_ref());
+    Ok(identifier.can_identify().then_some(identifier))
+}
+
+fn prediction(
     path: &Path,
     s: &Scores,
     labels: &[String],
+    identifier: Option<&Identifier>,
     k: usize,
-    json: bool,
-) -> std::io::Result<()> {
-    let predictions: Vec<Label> =
-        top_k(&s.probs, k).into_iter().map(|i| Label { label: &labels[i], probability: s.probs[i] }).collect();
-    let footwear = Footwear { probability: s.footwear, is_footwear: s.footwear >= FOOTWEAR_THRESHOLD };
+) -> anyhow::Result<Prediction> {
+    let image = path.display().to_string();
+    let Some(identifier) = identifier else {
+        let predictions = top_k(&s.probs, k)
+            .into_iter()
+            .map(|i| Label { label: labels[i].clone(), probability: s.probs[i], similarity: None })
+            .collect();
+        let footwear = Footwear { probability: s.footwear, is_footwear: s.footwear >= FOOTWEAR_THRESHOLD };
+        return Ok(Prediction { image, predictions, footwear, verdict: None });
+    };
+    let answer = identifier.identify(s)?;
+    let footwear = Footwear { probability: s.footwear, is_footwear: answer.verdict != Verdict::NotFootwear };
+    let predictions = answer
+        .ranking
+        .into_iter()
+        .take(k)
+        .map(|r| Label { label: r.label, probability: r.probability, similarity: r.similarity })
+        .collect();
+    Ok(Prediction { image, predictions, footwear, verdict: Some(answer.verdict) })
+}
+
+fn print_one(out: &mut impl Write, p: &Prediction, json: bool) -> std::io::Result<()> {
     if json {
-        let line = Prediction { image: path.display().to_string(), predictions, footwear };
-        serde_json::to_writer(&mut *out, &line)?;
+        serde_json::to_writer(&mut *out, p)?;
         return writeln!(out);
     }
-    let verdict = if footwear.is_footwear { "looks like footwear" } else { "does not look like footwear" };
-    writeln!(out, "{}  ({verdict}, {:.0}%)", path.display(), 100.0 * footwear.probability)?;
-    for (rank, p) in predictions.iter().enumerate() {
-        writeln!(out, "  {}. {:<32} {:>6.2}%", rank + 1, p.label, 100.0 * p.probability)?;
+    let verdict = match p.verdict {
+        Some(Verdict::Identified) => "identified",
+        Some(Verdict::Unknown) => "not sure: maybe a sneaker we do not know",
+        Some(Verdict::NotFootwear) | None if !p.footwear.is_footwear => "does not look like footwear",
+        _ => "looks like footwear",
+    };
+    writeln!(out, "{}  ({verdict}, footwear {:.0}%)", p.image, 100.0 * p.footwear.probability)?;
+    for (rank, l) in p.predictions.iter().enumerate() {
+        let sim = l.similarity.map_or(String::new(), |s| format!("  (gallery similarity {s:.2})"));
+        writeln!(out, "  {}. {:<32} {:>6.2}%{sim}", rank + 1, l.label, 100.0 * l.probability)?;
     }
     Ok(())
 }

@@ -4,7 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use sneaker_serve::{App, Network, ServeConfig};
+use sneaker_gallery::{model_id, run_gallery_dir};
+use sneaker_identify::{Identifier, read_calibration};
+use sneaker_model::assets::Assets;
+use sneaker_model::classifier::{RUN_LABELS, read_labels};
+use sneaker_serve::{App, GalleryOptions, Network, ServeConfig};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,6 +19,14 @@ pub struct Args {
     /// A catalog folder whose products.csv describes the labels (default: the run's catalog).
     #[arg(long, env = "SNEAKER_ID_CATALOG")]
     pub catalog: Option<PathBuf>,
+    /// Gallery folder searched with every photo and enrolled into (default: RUN/gallery).
+    /// Without it and without --model, enrolments live in memory until the server stops.
+    #[arg(long, env = "SNEAKER_ID_GALLERY")]
+    pub gallery: Option<PathBuf>,
+    /// Token that enables `POST /api/v1/gallery/products` and the page's enrolment form; each
+    /// enrolment must present it. Enrolment is off without it.
+    #[arg(long, env = "SNEAKER_ID_ENROLL_TOKEN", hide_env_values = true)]
+    pub enroll_token: Option<String>,
     /// Address to listen on; port 0 picks a free port (printed on start).
     #[arg(long, env = "SNEAKER_ID_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
@@ -64,13 +76,18 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config()?;
-    let assets = sneaker_model::assets::Assets::locate().context("finding the network's assets")?;
+    let assets = Assets::locate().context("finding the network's assets")?;
+    let labels = match &args.model {
+        Some(run) => Some(read_labels(&run.join(RUN_LABELS))?),
+        None => None,
+    };
     let network = match &args.model {
         Some(dir) => Network::from_run(&assets, dir)?,
         None => Network::pretrained(&assets).context("loading the pretrained network")?,
     };
     let catalog = args.catalog.clone().or_else(|| network.catalog().map(PathBuf::from));
     let catalog = catalog.as_deref().map(sneaker_serve::open_catalog).transpose()?;
+    let gallery = gallery_options(&assets, &args, labels)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -79,7 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("listening on {}", args.addr))?;
-        let app = App::new(config, Box::new(network), catalog)?;
+        let app = App::with_gallery(config, Box::new(network), catalog, Some(gallery))?;
         let addr = listener.local_addr().context("reading the bound address")?;
         // The one line scripts (and the browser test) wait for; the port is the real one.
         println!("listening on http://{addr}/");
@@ -89,6 +106,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish requests in flight.
+/// The gallery (opened if there is one), the run's labels and calibrated thresholds, and the
+/// enrolment token.
+fn gallery_options(assets: &Assets, args: &Args, labels: Option<Vec<String>>) -> anyhow::Result<GalleryOptions> {
+    let dir = args.gallery.clone().or_else(|| args.model.as_deref().map(run_gallery_dir));
+    let model_id = model_id(assets, args.model.as_deref())?;
+    let gallery = match &dir {
+        Some(dir) => Identifier::open_gallery(dir, &model_id)?,
+        None => None,
+    };
+    let calibration = match (&args.model, &dir) {
+        (Some(run), _) => read_calibration(run)?,
+        (None, Some(dir)) => read_calibration(dir)?,
+        (None, None) => None,
+    };
+    if dir.is_none() && args.enroll_token.is_some() {
+        tracing::warn!("no --gallery folder: enrolled products are kept in memory only");
+    }
+    let identifier = Identifier::new(labels, gallery, calibration.as_ref());
+    Ok(GalleryOptions { identifier, dir, model_id, enroll_token: args.enroll_token.clone() })
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {

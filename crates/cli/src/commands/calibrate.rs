@@ -1,0 +1,152 @@
+//! `sneaker-id calibrate`: choose the "not footwear" / "unknown sneaker" thresholds of a run (or
+//! of a gallery alone) from held-out photos, and write them next to it with their curve.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use sneaker_catalog::Catalog;
+use sneaker_gallery::{model_id, run_gallery_dir};
+use sneaker_identify::open_set::{self, Report};
+use sneaker_identify::{CalibrationConfig, Identifier, OPEN_SET_FILE, Outcome, precision_coverage_png, synthetic, write_calibration};
+use sneaker_model::assets::Assets;
+use sneaker_model::classifier::{Classifier, read_labels, RUN_LABELS};
+use sneaker_vision::{DecodeLimits, is_image_path};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Trained run folder; its thresholds go to RUN/open_set.json. Without it, the gallery alone
+    /// (on the pretrained network) is calibrated and the file goes into the gallery folder.
+    #[arg(long, value_name = "RUN")]
+    pub model: Option<PathBuf>,
+    /// Gallery folder (default: RUN/gallery when it exists).
+    #[arg(long, value_name = "DIR")]
+    pub gallery: Option<PathBuf>,
+    /// Catalog of photos of known sneakers (labels the run or gallery knows; others are skipped).
+    #[arg(long, value_name = "CATALOG")]
+    pub known: PathBuf,
+    /// Catalog of photos of sneakers the run and gallery do not know (known labels are skipped).
+    #[arg(long, value_name = "CATALOG")]
+    pub unknown: PathBuf,
+    /// Folder of photos that are not footwear (see scripts/fetch-eval-images.sh).
+    #[arg(long, value_name = "DIR")]
+    pub not_footwear: Option<PathBuf>,
+    /// Generated non-footwear pictures (gradients, noise, stripes...) added to the not-footwear set.
+    #[arg(long, default_value_t = 60)]
+    pub generated: usize,
+    /// Share of photos kept out of the fit to check the chosen thresholds on.
+    #[arg(long, default_value_t = 0.5)]
+    pub held_out: f32,
+    /// Share of footwear photos the footwear check may turn away at most.
+    #[arg(long, default_value_t = 0.02)]
+    pub max_footwear_miss: f32,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if !(0.0..1.0).contains(&args.held_out) {
+        anyhow::bail!("--held-out must be in [0, 1), got {}", args.held_out);
+    }
+    let assets = Assets::locate()?;
+    let gallery_dir = args.gallery.clone().or_else(|| args.model.as_deref().map(run_gallery_dir));
+    let out_dir = match (&args.model, &gallery_dir) {
+        (Some(run), _) => run.clone(),
+        (None, Some(g)) => g.clone(),
+        (None, None) => anyhow::bail!("give --model RUN and/or --gallery DIR: there is nothing to calibrate"),
+    };
+    let identifier = identifier(&assets, args.model.as_deref(), gallery_dir.as_deref())?;
+    if !identifier.can_identify() {
+        anyhow::bail!("{} has no trained labels and no gallery photos", out_dir.display());
+    }
+    let mut classifier = match &args.model {
+        Some(run) => Classifier::from_run(&assets, run).with_context(|| format!("loading run {}", run.display()))?,
+        None => Classifier::pretrained(&assets).context("loading the pretrained network")?,
+    };
+    let known = Catalog::open(&args.known).with_context(|| format!("reading {}", args.known.display()))?;
+    let unknown = Catalog::open(&args.unknown).with_context(|| format!("reading {}", args.unknown.display()))?;
+    let not_footwear = match &args.not_footwear {
+        Some(dir) => image_files(dir)?,
+        None => Vec::new(),
+    };
+    let generated = synthetic::non_footwear(args.generated, 224, 7);
+    let inputs = open_set::inputs(&identifier, Some(&known), Some(&unknown), &not_footwear, generated);
+
+    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(inputs.len() as u64) };
+    bar.set_style(ProgressStyle::with_template("observing [{bar:30}] {pos}/{len} {per_sec} eta {eta}").expect("valid template"));
+    let (observations, failures) =
+        open_set::observe(&mut classifier, &identifier, inputs, &DecodeLimits::default(), &mut |done, _| {
+            bar.set_position(done as u64)
+        })?;
+    bar.finish_and_clear();
+    for f in &failures {
+        eprintln!("skipped: {f}");
+    }
+    let source = format!(
+        "known {}, unknown {}, not-footwear {} + {} generated; {:.0}% held out",
+        args.known.display(),
+        args.unknown.display(),
+        args.not_footwear.as_deref().map_or("-".into(), |p| p.display().to_string()),
+        args.generated,
+        100.0 * args.held_out
+    );
+    let config = CalibrationConfig { max_footwear_miss: args.max_footwear_miss, ..CalibrationConfig::default() };
+    let report = open_set::fit(&observations, &identifier, args.held_out, &config, &source)?;
+    write_calibration(&out_dir, &report.calibration).with_context(|| format!("writing {}", out_dir.display()))?;
+    let chart = out_dir.join("open_set.png");
+    precision_coverage_png(&chart, &report.calibration, "Open-set thresholds: precision / coverage")?;
+    print_report(&report, &out_dir.join(OPEN_SET_FILE), &chart, args.json)
+}
+
+/// The identifier as `predict` and `serve` will build it, minus thresholds (being chosen here).
+fn identifier(assets: &Assets, run: Option<&Path>, gallery_dir: Option<&Path>) -> anyhow::Result<Identifier> {
+    let labels = match run {
+        Some(run) => Some(read_labels(&run.join(RUN_LABELS))?),
+        None => None,
+    };
+    let gallery = match gallery_dir {
+        Some(dir) => Identifier::open_gallery(dir, &model_id(assets, run)?)?,
+        None => None,
+    };
+    Ok(Identifier::new(labels, gallery, None))
+}
+
+fn image_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_image_path(p))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn print_report(report: &Report, file: &Path, chart: &Path, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
+        return Ok(());
+    }
+    let t = &report.calibration.thresholds;
+    println!("thresholds: footwear {:.3}, confidence {:.3}, similarity {}", t.footwear, t.confidence,
+        t.similarity.map_or("-".into(), |s| format!("{s:.3}")));
+    println!("gallery temperature {:.3}", report.calibration.fusion.temperature);
+    println!("{:<26} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9}  n known/unknown/not", "", "coverage", "precision", "correct", "unk.rej", "nf.rej", "fw.miss");
+    for (name, o) in [
+        ("fit photos", &report.calibration.calibration),
+        ("held-out photos", &report.held_out),
+        ("held-out, uncalibrated", &report.held_out_uncalibrated),
+    ] {
+        println!("{}", row(name, o));
+    }
+    println!("wrote {} and {}", file.display(), chart.display());
+    Ok(())
+}
+
+fn row(name: &str, o: &Outcome) -> String {
+    format!(
+        "{name:<26} {:>8.3} {:>9.3} {:>8.3} {:>9.3} {:>9.3} {:>9.3}  {}/{}/{}",
+        o.coverage, o.precision, o.known_correct, o.unknown_rejected, o.not_footwear_rejected, o.footwear_missed,
+        o.n_known, o.n_unknown, o.n_not_footwear
+    )
+}
