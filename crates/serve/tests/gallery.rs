@@ -1,5 +1,5 @@
-//! Enrolment through the API: products enrolled from three photos each are identified on their
-//! fourth photo by the very next request, with no retraining; the gallery is written to disk;
+//! Enrolment through the API: products enrolled from three photos each (a pair at an angle, the
+//! soles, the top view) are identified on another photo (the side view) by the very next request, with no retraining; the gallery is written to disk;
 //! enrolment is refused without the right token. Real network, real photos from
 //! `../shared/datasets/multiview-products`.
 
@@ -69,14 +69,14 @@ async fn enrolled_products_are_identified_on_their_next_photo() {
 
     for (label, stem) in PRODUCTS {
         let photos: Vec<(String, Vec<u8>)> =
-            (1..=3).map(|n| (format!("{stem}-{n}.jpg"), photo(&shared, label, stem, n))).collect();
+            [1, 3, 4].iter().map(|&n| (format!("{stem}-{n}.jpg"), photo(&shared, label, stem, n))).collect();
         let (status, body) = send_json(&app, enroll_request(label, Some(TOKEN), &photos)).await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["added"], 3, "{body}");
         assert_eq!(body["saved"], true);
     }
     for (label, stem) in PRODUCTS {
-        let query = photo(&shared, label, stem, 4);
+        let query = photo(&shared, label, stem, 2);
         let (status, answer) = send_json(&app, post_form("/api/v1/identify", &[("image", "query.jpg", &query)])).await;
         assert_eq!(status, 200, "{answer}");
         assert_eq!(answer["predictions"][0]["label"], label, "{answer}");
