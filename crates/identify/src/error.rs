@@ -6,8 +6,8 @@ pub enum IdentifyError {
     /// Inputs that cannot be used, e.g. probabilities and labels of different lengths.
     #[error("{0}")]
     Input(String),
-    /// Calibration needs photos of each kind it decides between.
-    #[error("calibration needs {0}")]
+    /// Calibration and few-shot evaluation need enough photos of each kind.
+    #[error("not enough photos: this needs {0}")]
     NotEnoughData(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },

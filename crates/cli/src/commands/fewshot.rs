@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sneaker_catalog::Catalog;
 use sneaker_gallery::Embedder;
+use sneaker_identify::IdentifyError;
 use sneaker_identify::fewshot::{self, FewShotResult};
 use sneaker_model::assets::Assets;
 use sneaker_vision::{DecodeLimits, decode_file, to_input_tensor};
@@ -79,11 +80,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    let results = args
-        .shots
-        .iter()
-        .map(|&k| fewshot::evaluate(&embeddings, &labels, k, args.trials, args.seed))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut results = Vec::new();
+    for &k in &args.shots {
+        match fewshot::evaluate(&embeddings, &labels, k, args.trials, args.seed) {
+            Ok(r) => results.push(r),
+            // A K larger than most products' photo count says nothing; report and go on.
+            Err(IdentifyError::NotEnoughData(why)) => eprintln!("K = {k} skipped: {why}"),
+            Err(e) => return Err(e.into()),
+        }
+    }
     let model = args.model.as_ref().map_or("pretrained EfficientNet-Lite0".into(), |p| p.display().to_string());
     if args.json {
         println!("{}", serde_json::to_string(&Output { data: args.data.display().to_string(), model, results })?);
