@@ -193,6 +193,16 @@ fn config(a: &Args) -> anyhow::Result<TrainConfig> {
     Ok(c)
 }
 
+/// A line above the progress bar; when stderr is no terminal (logs, CI) the bar is hidden and
+/// would swallow it, so it goes to stderr plainly.
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 /// Sets the flag on the first Ctrl-C; a second one kills the process as usual.
 fn ctrl_c_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
@@ -233,11 +243,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         }
-        Event::Fit(Progress::Epoch(r)) => bar.println(format!(
+        Event::Fit(Progress::Epoch(r)) => say(&bar, format!(
             "epoch {:>3}: train loss {:.3} acc {:.3} | val loss {:.3} top-1 {:.3} top-5 {:.3} | {:.0} img/s, {:.1}s",
             r.epoch, r.train_loss, r.train_acc, r.val_loss, r.val_top1, r.val_top5, r.train_images_per_s, r.seconds
         )),
-        Event::Note(n) => bar.println(n),
+        Event::Note(n) => say(&bar, n),
     };
     let pre = backbone.as_mut().map(|b| b as &mut dyn sneaker_train::train::Pretrained);
     let result = sneaker_train::train::train(&req, pre, &mut events);
