@@ -220,7 +220,8 @@ impl PgVectorIndex {
         Ok(rows)
     }
 
-    /// The exact top `k` (index scans off): the reference the approximate index is measured against.
+    /// The exact top `k` by a full scan, whatever indexes exist: the reference the approximate
+    /// index is measured against.
     pub fn search_exact(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
         self.search_with(query, k, true)
     }
