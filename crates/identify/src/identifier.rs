@@ -38,6 +38,11 @@ impl Identifier {
         }
     }
 
+    /// The same identifier deciding with `calibration` (or the fall-backs for `None`).
+    pub fn with_calibration(self, calibration: Option<&Calibration>) -> Identifier {
+        Identifier::new(self.labels, self.gallery, calibration)
+    }
+
     /// Opens the gallery in `dir` if there is one there, checked against the embedding model.
     pub fn open_gallery(dir: &Path, model_id: &str) -> Result<Option<Gallery>> {
         if !Gallery::exists(dir) {

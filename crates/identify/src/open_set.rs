@@ -139,6 +139,13 @@ pub fn samples(observations: &[&Observation], identifier: &Identifier, fusion: &
         .collect()
 }
 
+/// Rates of the identifier's own fusion settings and thresholds (a stored calibration, or the
+/// fall-backs) on observed photos: what `evaluate` reports for unknown rejection.
+pub fn check(observations: &[Observation], identifier: &Identifier) -> Result<Outcome> {
+    let all: Vec<&Observation> = observations.iter().collect();
+    Ok(evaluate_at(&samples(&all, identifier, identifier.fusion())?, identifier.thresholds()))
+}
+
 /// A calibration fitted on one part of the photos and checked on the rest.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {

@@ -13,6 +13,9 @@ use sneaker_model::assets::Assets;
 use sneaker_model::classifier::{Classifier, read_labels, RUN_LABELS};
 use sneaker_vision::{DecodeLimits, is_image_path};
 
+/// Generated non-footwear pictures used unless told otherwise.
+const GENERATED_DEFAULT: usize = 60;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Trained run folder; its thresholds go to RUN/open_set.json. Without it, the gallery alone
@@ -32,7 +35,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub not_footwear: Option<PathBuf>,
     /// Generated non-footwear pictures (gradients, noise, stripes...) added to the not-footwear set.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = GENERATED_DEFAULT)]
     pub generated: usize,
     /// Share of photos kept out of the fit to check the chosen thresholds on.
     #[arg(long, default_value_t = 0.5)]
@@ -97,6 +100,46 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let chart = out_dir.join("open_set.png");
     precision_coverage_png(&chart, &report.calibration, "Open-set thresholds: precision / coverage")?;
     print_report(&report, &out_dir.join(OPEN_SET_FILE), &chart, args.json)
+}
+
+#[cfg_attr(not(feature = "train"), allow(dead_code))] // used by `evaluate`, a training command
+/// Open-set rates of a run as it stands (its stored calibration, or the fall-back thresholds):
+/// `known` photos should be named, `unknown` ones rejected, non-footwear called so.
+pub fn check_open_set(
+    run: &Path,
+    gallery: Option<&Path>,
+    known: &Path,
+    unknown: &Path,
+    not_footwear: Option<&Path>,
+    quiet: bool,
+) -> anyhow::Result<Outcome> {
+    let assets = Assets::locate()?;
+    let gallery_dir = gallery.map(Path::to_owned).unwrap_or_else(|| run_gallery_dir(run));
+    let calibration = sneaker_identify::read_calibration(run)?;
+    let identifier = identifier(&assets, Some(run), Some(&gallery_dir))?.with_calibration(calibration.as_ref());
+    let mut classifier = Classifier::from_run(&assets, run).with_context(|| format!("loading run {}", run.display()))?;
+    let known = Catalog::open(known).with_context(|| format!("reading {}", known.display()))?;
+    let unknown = Catalog::open(unknown).with_context(|| format!("reading {}", unknown.display()))?;
+    let not_footwear = not_footwear.map(image_files).transpose()?.unwrap_or_default();
+    let generated = synthetic::non_footwear(GENERATED_DEFAULT, 224, 7);
+    let inputs = open_set::inputs(&identifier, Some(&known), Some(&unknown), &not_footwear, generated);
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(inputs.len() as u64) };
+    let (observations, failures) =
+        open_set::observe(&mut classifier, &identifier, inputs, &DecodeLimits::default(), &mut |d, _| bar.set_position(d as u64))?;
+    bar.finish_and_clear();
+    for f in &failures {
+        eprintln!("skipped: {f}");
+    }
+    Ok(open_set::check(&observations, &identifier)?)
+}
+
+#[cfg_attr(not(feature = "train"), allow(dead_code))]
+/// One row of the open-set table, with its header.
+pub fn open_set_table(o: &Outcome) -> String {
+    format!(
+        "{:<26} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9}  n known/unknown/not\n{}",
+        "", "coverage", "precision", "correct", "unk.rej", "nf.rej", "fw.miss", row("open set", o)
+    )
 }
 
 /// The identifier as `predict` and `serve` will build it, minus thresholds (being chosen here).
