@@ -1,10 +1,11 @@
 //! The identification step predict, evaluate and serve share: a network's [`Scores`] (label
 //! probabilities, footwear probability, pooled features) plus the gallery → one [`Answer`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use sneaker_gallery::{Gallery, GalleryConfig};
-use sneaker_model::classifier::Scores;
+use sneaker_gallery::{Gallery, GalleryConfig, model_id, run_gallery_dir};
+use sneaker_model::assets::Assets;
+use sneaker_model::classifier::{RUN_LABELS, Scores, read_labels};
 
 use crate::calibrate::Calibration;
 use crate::decide::{Answer, Thresholds, decide};
@@ -36,6 +37,25 @@ impl Identifier {
             fusion: calibration.map(|c| c.fusion).unwrap_or_default(),
             calibrated: calibration.is_some(),
         }
+    }
+
+    /// What `predict`, `serve`, `calibrate` and `evaluate` all open: a run's labels
+    /// (`RUN/labels.json`), the gallery in `gallery_dir` (default `RUN/gallery`) when one is there,
+    /// and the calibration (`RUN/open_set.json`, or the gallery folder's without a run). Returns
+    /// the gallery folder it looked in, for callers that save enrolments or report a missing one.
+    pub fn open(assets: &Assets, run: Option<&Path>, gallery_dir: Option<&Path>) -> Result<(Identifier, Option<PathBuf>)> {
+        let input = |e: &dyn std::fmt::Display| IdentifyError::Input(e.to_string());
+        let dir = gallery_dir.map(Path::to_owned).or_else(|| run.map(run_gallery_dir));
+        let labels = run.map(|r| read_labels(&r.join(RUN_LABELS))).transpose().map_err(|e| input(&e))?;
+        let gallery = match &dir {
+            Some(d) => Identifier::open_gallery(d, &model_id(assets, run).map_err(|e| input(&e))?)?,
+            None => None,
+        };
+        let calibration = match run.or(dir.as_deref()) {
+            Some(d) => crate::read_calibration(d)?,
+            None => None,
+        };
+        Ok((Identifier::new(labels, gallery, calibration.as_ref()), dir))
     }
 
     /// The same identifier deciding with `calibration` (or the fall-backs for `None`).

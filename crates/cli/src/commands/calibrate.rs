@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use sneaker_catalog::Catalog;
-use sneaker_gallery::{model_id, run_gallery_dir};
+use sneaker_gallery::run_gallery_dir;
 use sneaker_identify::open_set::{self, Report};
 use sneaker_identify::{CalibrationConfig, Identifier, OPEN_SET_FILE, Outcome, precision_coverage_png, synthetic, write_calibration};
 use sneaker_model::assets::Assets;
-use sneaker_model::classifier::{Classifier, read_labels, RUN_LABELS};
+use sneaker_model::classifier::Classifier;
 use sneaker_vision::{DecodeLimits, is_image_path};
 
 /// Generated non-footwear pictures used unless told otherwise.
@@ -59,7 +59,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, Some(g)) => g.clone(),
         (None, None) => anyhow::bail!("give --model RUN and/or --gallery DIR: there is nothing to calibrate"),
     };
-    let identifier = identifier(&assets, args.model.as_deref(), gallery_dir.as_deref())?;
+    // Thresholds are what is being chosen here, so any stored calibration is set aside.
+    let identifier = Identifier::open(&assets, args.model.as_deref(), gallery_dir.as_deref())?.0.with_calibration(None);
     if !identifier.can_identify() {
         anyhow::bail!("{} has no trained labels and no gallery photos", out_dir.display());
     }
@@ -114,9 +115,7 @@ pub fn check_open_set(
     quiet: bool,
 ) -> anyhow::Result<Outcome> {
     let assets = Assets::locate()?;
-    let gallery_dir = gallery.map(Path::to_owned).unwrap_or_else(|| run_gallery_dir(run));
-    let calibration = sneaker_identify::read_calibration(run)?;
-    let identifier = identifier(&assets, Some(run), Some(&gallery_dir))?.with_calibration(calibration.as_ref());
+    let identifier = Identifier::open(&assets, Some(run), gallery)?.0;
     let mut classifier = Classifier::from_run(&assets, run).with_context(|| format!("loading run {}", run.display()))?;
     let known = Catalog::open(known).with_context(|| format!("reading {}", known.display()))?;
     let unknown = Catalog::open(unknown).with_context(|| format!("reading {}", unknown.display()))?;
@@ -136,23 +135,7 @@ pub fn check_open_set(
 #[cfg_attr(not(feature = "train"), allow(dead_code))]
 /// One row of the open-set table, with its header.
 pub fn open_set_table(o: &Outcome) -> String {
-    format!(
-        "{:<26} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9}  n known/unknown/not\n{}",
-        "", "coverage", "precision", "correct", "unk.rej", "nf.rej", "fw.miss", row("open set", o)
-    )
-}
-
-/// The identifier as `predict` and `serve` will build it, minus thresholds (being chosen here).
-fn identifier(assets: &Assets, run: Option<&Path>, gallery_dir: Option<&Path>) -> anyhow::Result<Identifier> {
-    let labels = match run {
-        Some(run) => Some(read_labels(&run.join(RUN_LABELS))?),
-        None => None,
-    };
-    let gallery = match gallery_dir {
-        Some(dir) => Identifier::open_gallery(dir, &model_id(assets, run)?)?,
-        None => None,
-    };
-    Ok(Identifier::new(labels, gallery, None))
+    format!("{}\n{}", header(), row("open set", o))
 }
 
 fn image_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -174,7 +157,7 @@ fn print_report(report: &Report, file: &Path, chart: &Path, json: bool) -> anyho
     println!("thresholds: footwear {:.3}, confidence {:.3}, similarity {}", t.footwear, t.confidence,
         t.similarity.map_or("-".into(), |s| format!("{s:.3}")));
     println!("gallery temperature {:.3}", report.calibration.fusion.temperature);
-    println!("{:<26} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9}  n known/unknown/not", "", "coverage", "precision", "correct", "unk.rej", "nf.rej", "fw.miss");
+    println!("{}", header());
     for (name, o) in [
         ("fit photos", &report.calibration.calibration),
         ("held-out photos", &report.held_out),
@@ -184,6 +167,13 @@ fn print_report(report: &Report, file: &Path, chart: &Path, json: bool) -> anyho
     }
     println!("wrote {} and {}", file.display(), chart.display());
     Ok(())
+}
+
+fn header() -> String {
+    format!(
+        "{:<26} {:>8} {:>9} {:>8} {:>9} {:>9} {:>9}  n known/unknown/not",
+        "", "coverage", "precision", "correct", "unk.rej", "nf.rej", "fw.miss"
+    )
 }
 
 fn row(name: &str, o: &Outcome) -> String {

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Serialize;
 use sneaker_model::assets::Assets;
-use sneaker_gallery::{model_id, run_gallery_dir};
-use sneaker_identify::{Identifier, Verdict, read_calibration};
+use sneaker_identify::{Identifier, Verdict};
 use sneaker_model::classifier::{Classifier, Scores, top_k};
 use sneaker_vision::{DecodeLimits, decode_file, is_image_path, to_input_tensor};
 
@@ -71,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(run) => Classifier::from_run(&assets, run).with_context(|| format!("loading run {}", run.display()))?,
         None => Classifier::pretrained(&assets).context("loading the pretrained network")?,
     };
-    let identifier = identifier(&assets, &args, &classifier)?;
+    let identifier = identifier(&assets, &args)?;
     let limits = DecodeLimits::default();
     let mut failures = 0usize;
     for chunk in files.chunks(BATCH) {
@@ -107,22 +106,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// Trained labels, the gallery (`--gallery`, else RUN/gallery) and calibrated thresholds, when
 /// there is anything to name sneakers with; `None` for the bare ImageNet network.
-fn identifier(assets: &Assets, args: &Args, classifier: &Classifier) -> anyhow::Result<Option<Identifier>> {
-    let gallery_dir = args.gallery.clone().or_else(|| args.model.as_deref().map(run_gallery_dir));
-    let gallery = match &gallery_dir {
-        Some(dir) => Identifier::open_gallery(dir, &model_id(assets, args.model.as_deref())?)?,
-        None => None,
-    };
-    if args.gallery.is_some() && gallery.is_none() {
+fn identifier(assets: &Assets, args: &Args) -> anyhow::Result<Option<Identifier>> {
+    let (identifier, gallery_dir) = Identifier::open(assets, args.model.as_deref(), args.gallery.as_deref())?;
+    if args.gallery.is_some() && identifier.gallery().is_none() {
         anyhow::bail!("{}: no gallery there (build one with `sneaker-id gallery build`)", gallery_dir.unwrap_or_default().display());
     }
-    let calibration = match (&args.model, &gallery_dir) {
-        (Some(run), _) => read_calibration(run)?,
-        (None, Some(dir)) => read_calibration(dir)?,
-        (None, None) => None,
-    };
-    let labels = args.model.as_ref().map(|_| classifier.labels().to_vec());
-    let identifier = Identifier::new(labels, gallery, calibration.as_ref());
     Ok(identifier.can_identify().then_some(identifier))
 }
 

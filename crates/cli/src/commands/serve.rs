@@ -4,10 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use sneaker_gallery::{model_id, run_gallery_dir};
-use sneaker_identify::{Identifier, read_calibration};
+use sneaker_gallery::model_id;
+use sneaker_identify::Identifier;
 use sneaker_model::assets::Assets;
-use sneaker_model::classifier::{RUN_LABELS, read_labels};
 use sneaker_serve::{App, GalleryOptions, Network, ServeConfig};
 
 #[derive(clap::Args)]
@@ -77,17 +76,13 @@ impl Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config()?;
     let assets = Assets::locate().context("finding the network's assets")?;
-    let labels = match &args.model {
-        Some(run) => Some(read_labels(&run.join(RUN_LABELS))?),
-        None => None,
-    };
     let network = match &args.model {
         Some(dir) => Network::from_run(&assets, dir)?,
         None => Network::pretrained(&assets).context("loading the pretrained network")?,
     };
     let catalog = args.catalog.clone().or_else(|| network.catalog().map(PathBuf::from));
     let catalog = catalog.as_deref().map(sneaker_serve::open_catalog).transpose()?;
-    let gallery = gallery_options(&assets, &args, labels)?;
+    let gallery = gallery_options(&assets, &args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -108,22 +103,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// Ctrl-C or SIGTERM: stop accepting, finish requests in flight.
 /// The gallery (opened if there is one), the run's labels and calibrated thresholds, and the
 /// enrolment token.
-fn gallery_options(assets: &Assets, args: &Args, labels: Option<Vec<String>>) -> anyhow::Result<GalleryOptions> {
-    let dir = args.gallery.clone().or_else(|| args.model.as_deref().map(run_gallery_dir));
-    let model_id = model_id(assets, args.model.as_deref())?;
-    let gallery = match &dir {
-        Some(dir) => Identifier::open_gallery(dir, &model_id)?,
-        None => None,
-    };
-    let calibration = match (&args.model, &dir) {
-        (Some(run), _) => read_calibration(run)?,
-        (None, Some(dir)) => read_calibration(dir)?,
-        (None, None) => None,
-    };
+fn gallery_options(assets: &Assets, args: &Args) -> anyhow::Result<GalleryOptions> {
+    let (identifier, dir) = Identifier::open(assets, args.model.as_deref(), args.gallery.as_deref())?;
     if dir.is_none() && args.enroll_token.is_some() {
         tracing::warn!("no --gallery folder: enrolled products are kept in memory only");
     }
-    let identifier = Identifier::new(labels, gallery, calibration.as_ref());
+    let model_id = model_id(assets, args.model.as_deref())?;
     Ok(GalleryOptions { identifier, dir, model_id, enroll_token: args.enroll_token.clone() })
 }
 
