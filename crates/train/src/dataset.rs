@@ -1,8 +1,9 @@
 //! A labelled image set read from the catalog layout (`<label>/<image>`, optional
 //! `annotations.csv`) and its seeded train/validation splits.
 //!
-//! Kept here, small, rather than in `sneaker-catalog`, because training only needs paths, labels,
-//! a grouping key and an optional view angle; the catalog crate owns the richer records.
+//! A folder written by `sneaker-id scrape` (`images.csv` + `images/<label>/…`) is read through
+//! `sneaker-catalog`, which owns that layout; training keeps only paths, labels, a grouping key
+//! and an optional view angle.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -91,6 +92,9 @@ impl Dataset {
     /// When `labels` is given (evaluation against a trained model), folders map onto it and
     /// unknown folders are an error naming them.
     pub fn open(root: &Path, labels: Option<&[String]>) -> Result<Self> {
+        if root.join(sneaker_catalog::IMAGES_CSV).is_file() {
+            return Self::open_scraped(root, labels);
+        }
         let cat_err = |detail: String| TrainError::Catalog { path: root.to_owned(), detail };
         let entries = std::fs::read_dir(root).map_err(|e| TrainError::io(root, e))?;
         let mut folders = BTreeMap::new();
@@ -137,6 +141,42 @@ impl Dataset {
             return Err(cat_err("no images found".into()));
         }
         tracing::info!(root = %root.display(), labels = labels.len(), images = samples.len(), "dataset opened");
+        Ok(Dataset { root: root.to_owned(), labels, samples })
+    }
+
+    /// A scraped catalog: every photo of a product is one shoot (one group), and spin views carry
+    /// their angle, so `evaluate` can chart accuracy round the shoe like the reference did.
+    fn open_scraped(root: &Path, labels: Option<&[String]>) -> Result<Self> {
+        let cat_err = |detail: String| TrainError::Catalog { path: root.to_owned(), detail };
+        let catalog = sneaker_catalog::Catalog::open(root).map_err(|e| cat_err(e.to_string()))?;
+        let found = catalog.labels().to_vec();
+        let labels: Vec<String> = match labels {
+            Some(l) => {
+                let unknown: Vec<_> = found.iter().filter(|f| !l.contains(f)).cloned().collect();
+                if !unknown.is_empty() {
+                    return Err(cat_err(format!("labels the model does not know: {}", unknown.join(", "))));
+                }
+                l.to_vec()
+            }
+            None => found,
+        };
+        if labels.len() < 2 {
+            return Err(cat_err(format!("needs at least 2 labels, found {}", labels.len())));
+        }
+        let samples: Vec<Sample> = catalog
+            .images()
+            .iter()
+            .filter_map(|rec| {
+                let label = labels.iter().position(|l| *l == rec.label)?;
+                // Zero-padded so angle charts sort round the shoe.
+                let angle = rec.angle.map(|a| format!("{:03}", a.round() as i64));
+                Some(Sample { path: catalog.path_of(rec), label, group: rec.label.clone(), angle })
+            })
+            .collect();
+        if samples.is_empty() {
+            return Err(cat_err("no images found".into()));
+        }
+        tracing::info!(root = %root.display(), labels = labels.len(), images = samples.len(), "scraped catalog opened");
         Ok(Dataset { root: root.to_owned(), labels, samples })
     }
 
@@ -256,5 +296,29 @@ pub(crate) mod tests {
         assert_eq!(stem_group("x", Path::new("x/RunningAdizero-3.jpg")), "x/RunningAdizero");
         assert_eq!(stem_group("x", Path::new("x/kg_0001.jpg")), "x/kg_0001");
         assert_eq!(stem_group("x", Path::new("x/shoe.jpg")), "x/shoe");
+    }
+
+    #[test]
+    fn scraped_catalog_gives_spin_angles_and_one_group_per_product() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut records = Vec::new();
+        for label in ["dunk_low", "samba"] {
+            std::fs::create_dir_all(dir.path().join("images").join(label)).unwrap();
+            for view in 1..=3u32 {
+                let file = format!("images/{label}/img{view:02}.png");
+                image::RgbImage::new(4, 4).save(dir.path().join(&file)).unwrap();
+                let angle = Some((view - 1) as f32 * 10.0);
+                records.push(sneaker_catalog::ImageRecord { file, label: label.into(), view: Some(view), angle, ..Default::default() });
+            }
+        }
+        sneaker_catalog::write_images(dir.path(), &records).unwrap();
+        let d = Dataset::open(dir.path(), None).unwrap();
+        assert_eq!(d.labels, vec!["dunk_low", "samba"]);
+        assert_eq!(d.counts(), vec![3, 3]);
+        let angles: Vec<_> = d.samples.iter().filter(|s| s.label == 1).map(|s| s.angle.clone().unwrap()).collect();
+        assert_eq!(angles, vec!["000", "010", "020"]);
+        assert!(d.samples.iter().all(|s| s.group == d.labels[s.label]));
+        let e = Dataset::open(dir.path(), Some(&["samba".into(), "x".into()])).unwrap_err().to_string();
+        assert!(e.contains("dunk_low"), "{e}");
     }
 }

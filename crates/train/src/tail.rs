@@ -38,12 +38,29 @@ impl MbConv {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut y = x.clone();
         if let Some(e) = &self.expand {
-            y = activation::relu6(e.forward(y));
+            y = activation::relu6(pointwise(e, y));
         }
         y = activation::relu6(self.depthwise.forward(y));
-        y = self.project.forward(y);
+        y = pointwise(&self.project, y);
         if self.skip { y + x } else { y }
     }
+}
+
+/// A 1x1 conv `[N, Cin, H, W]` → `[N, Cout, H, W]` as one matrix product over all N·H·W pixels.
+///
+/// Same numbers as `conv.forward(x)`, but burn 0.22 Flex runs a 1x1 `Conv2d`'s forward and
+/// backward 2–3× slower than this matmul (`examples/bench_layers.rs`: 192→1152 at 64×7×7,
+/// forward + backward 0.27 s as a conv, 0.10 s as a matmul), and 1x1 convs are most of the tail.
+pub fn pointwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [n, cin, h, w] = x.dims();
+    let [cout, ..] = conv.weight.dims();
+    let weight = conv.weight.val().reshape([cout, cin]).transpose();
+    let rows = x.permute([0, 2, 3, 1]).reshape([n * h * w, cin]);
+    let mut y = rows.matmul(weight);
+    if let Some(b) = &conv.bias {
+        y = y + b.val().reshape([1, cout]);
+    }
+    y.reshape([n, h, w, cout]).permute([0, 3, 1, 2])
 }
 
 /// Blocks `first..16` + head conv + pooling + top model: activation after block `first-1`
@@ -141,7 +158,7 @@ impl Tail {
         for b in &self.blocks {
             x = b.forward(x);
         }
-        let x = activation::relu6(self.head_conv.forward(x));
+        let x = activation::relu6(pointwise(&self.head_conv, x));
         let [n, c, _, _] = x.dims();
         // [batch, 1280, H, W] → [batch, 1280]
         x.mean_dims(&[2, 3]).reshape([n, c])
@@ -214,6 +231,16 @@ pub fn predict(tail: &Tail, acts: &[f32], device: &Device) -> Result<Vec<f32>> {
 mod tests {
     use super::*;
     use crate::head::HeadSpec;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn pointwise_is_the_1x1_conv() {
+        let device = Device::flex();
+        let conv = Conv2dConfig::new([6, 4], [1, 1]).init(&device);
+        let x = Tensor::<4>::random([3, 6, 5, 2], Distribution::Default, &device);
+        let diff = (pointwise(&conv, x.clone()) - conv.forward(x)).abs().max().into_scalar::<f32>();
+        assert!(diff < 1e-5, "max |Δ| {diff}");
+    }
 
     /// Made-up weights of the real shapes for blocks `from..` and the head conv.
     fn synthetic(from: usize) -> StateDict {

@@ -1,0 +1,44 @@
+//! Forward + backward time of the tail's layers in burn Flex at their real shapes (batch 64, 7×7):
+//! 1x1 convs as `Conv2d` vs as one matmul (why `tail::pointwise` exists), and the depthwise convs.
+//!
+//! usage: cargo run --release -p sneaker-train --example bench_layers
+use std::time::Instant;
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2dConfig;
+use burn::tensor::{Device, Distribution, Tensor};
+
+fn main() {
+    let device = Device::flex().autodiff();
+    let (n, s) = (64, 7);
+    for (cin, cout) in [(192, 1152), (1152, 192), (320, 1280)] {
+        let x = Tensor::<4>::random([n, cin, s, s], Distribution::Default, &device).require_grad();
+        let conv = Conv2dConfig::new([cin, cout], [1, 1]).init(&device);
+        for _ in 0..2 {
+            let t = Instant::now();
+            let g = conv.forward(x.clone()).sum().backward();
+            let _ = conv.weight.grad(&g).unwrap();
+            let a = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            // [n, cin, s, s] → [n·s·s, cin] · [cin, cout]
+            let w2 = conv.weight.val().reshape([cout, cin]).transpose();
+            let xm = x.clone().permute([0, 2, 3, 1]).reshape([n * s * s, cin]);
+            let y = xm.matmul(w2.clone()).reshape([n, s, s, cout]).permute([0, 3, 1, 2]);
+            let g = y.sum().backward();
+            let _ = conv.weight.grad(&g).unwrap();
+            let b = t.elapsed().as_secs_f64();
+            println!("1x1 {cin}->{cout}: conv2d {a:.3} s, matmul {b:.3} s");
+        }
+    }
+    let c = 1152;
+    let x = Tensor::<4>::random([n, c, s, s], Distribution::Default, &device).require_grad();
+    for k in [3, 5] {
+        let conv = Conv2dConfig::new([c, c], [k, k]).with_groups(c).with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2)).init(&device);
+        let t = Instant::now();
+        let y = conv.forward(x.clone());
+        let f = t.elapsed().as_secs_f64();
+        let g = y.sum().backward();
+        let _ = conv.weight.grad(&g).unwrap();
+        println!("depthwise {k}x{k} {c}: forward {f:.3} s, forward+backward {:.3} s", t.elapsed().as_secs_f64());
+    }
+}
