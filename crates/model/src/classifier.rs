@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array2, ArrayView4, Axis};
+use ndarray::{Array2, Array4, ArrayView4, Axis};
 
 use crate::assets::Assets;
 use crate::efficientnet_lite::{FEATURES, INPUT_SIZE};
@@ -73,7 +73,7 @@ impl Classifier {
         })
     }
 
-    /// A trained run folder: `model.onnx` (input `[N,3,224,224]`, output `probs` `[N,M]`) and
+    /// A trained run folder: `model.onnx` (input `[N,3,S,S]`, output `probs` `[N,M]`) and
     /// `labels.json` (a JSON array of M names, in output order).
     pub fn from_run(assets: &Assets, run_dir: &Path) -> Result<Classifier> {
         let labels = read_labels(&run_dir.join(RUN_LABELS))?;
@@ -124,7 +124,8 @@ impl Classifier {
         let probs = match self.run.as_mut() {
             None => imagenet_probs.clone(),
             Some(run) => {
-                let mut out = run.run(batch)?;
+                let size = run.input_dims().last().copied().flatten().unwrap_or(INPUT_SIZE);
+                let mut out = if size == INPUT_SIZE { run.run(batch)? } else { run.run(resample(batch, size).view())? };
                 if out.0.contains_key(FEATURES) {
                     features = out.take2(FEATURES)?;
                 }
@@ -164,6 +165,28 @@ impl Classifier {
     }
 }
 
+/// `batch` `[N, C, H, W]` resampled to `[N, C, size, size]`, each output pixel the mean of the
+/// input pixels its footprint covers (box filter), so shrinking 224 → 64 does not alias. For runs
+/// trained at another size than the backbone's 224 (a scratch CNN may be): the backbone still
+/// needs 224 for the footwear check, so the batch arrives at 224 and the run gets its own size.
+fn resample(batch: ArrayView4<'_, f32>, size: usize) -> Array4<f32> {
+    let (n, c, h, w) = batch.dim();
+    let span = |o: usize, from: usize| {
+        let lo = o * from / size;
+        (lo, ((o + 1) * from).div_ceil(size).max(lo + 1).min(from))
+    };
+    Array4::from_shape_fn((n, c, size, size), |(i, ch, y, x)| {
+        let ((y0, y1), (x0, x1)) = (span(y, h), span(x, w));
+        let mut sum = 0.0;
+        for yy in y0..y1 {
+            for xx in x0..x1 {
+                sum += batch[[i, ch, yy, xx]];
+            }
+        }
+        sum / ((y1 - y0) * (x1 - x0)) as f32
+    })
+}
+
 /// Reads a run's `labels.json`: a non-empty JSON array of strings.
 pub fn read_labels(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: path.to_owned(), source })?;
@@ -200,6 +223,15 @@ pub fn top_k(probs: &[f32], k: usize) -> Vec<usize> {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn resample_averages_footprints() {
+        let b = Array4::from_shape_fn((1, 1, 4, 4), |(_, _, y, x)| (y * 4 + x) as f32);
+        let r = resample(b.view(), 2);
+        assert_eq!(r.into_raw_vec_and_offset().0, vec![2.5, 4.5, 10.5, 12.5]);
+        let same = Array4::from_shape_fn((2, 3, 5, 5), |(i, c, y, x)| (i + c * 7 + y * 3 + x) as f32);
+        assert_eq!(resample(same.view(), 5), same);
+    }
 
     #[test]
     fn softmax_rows_sum_to_one_and_keep_order() {

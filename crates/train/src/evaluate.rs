@@ -38,10 +38,16 @@ pub struct Evaluation {
 pub fn predict_images(data: &Dataset, which: &[usize], model: &mut dyn Extractor, batch: usize, progress: &mut dyn FnMut(usize, usize)) -> Result<Vec<f32>> {
     let limits = sneaker_vision::DecodeLimits::default();
     let mut out = Vec::with_capacity(which.len() * model.dim());
+    let size = model.input_size();
     for chunk in which.chunks(batch.max(1)) {
         let inputs: Vec<Vec<f32>> = chunk
             .par_iter()
-            .map(|&i| Ok(sneaker_vision::to_input_tensor(&sneaker_vision::decode_file(&data.samples[i].path, &limits)?)))
+            .map(|&i| {
+                let img = sneaker_vision::resize_exact(&sneaker_vision::decode_file(&data.samples[i].path, &limits)?, size, size);
+                let mut t = vec![0.0; 3 * (size as usize).pow(2)];
+                sneaker_vision::normalise_into(&img, &mut t);
+                Ok(t)
+            })
             .collect::<Result<_>>()?;
         out.extend(model.run(&inputs.concat(), chunk.len())?);
         progress(out.len() / model.dim(), which.len());

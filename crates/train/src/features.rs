@@ -20,8 +20,12 @@ pub trait Extractor {
     fn id(&self) -> String;
     /// Values per image in the output.
     fn dim(&self) -> usize;
-    /// `input` holds `n` CHW tensors of [`sneaker_vision::INPUT_LEN`] floats; returns `n × dim`.
+    /// `input` holds `n` CHW tensors of `3 × input_size²` floats; returns `n × dim`.
     fn run(&mut self, input: &[f32], n: usize) -> Result<Vec<f32>>;
+    /// Side of the square images the model takes (a scratch run may be trained smaller).
+    fn input_size(&self) -> u32 {
+        sneaker_vision::INPUT_SIZE
+    }
 }
 
 /// Activations of a set of (sample, draw) pairs, row-major `[rows, dim]`.

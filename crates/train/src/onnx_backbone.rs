@@ -68,6 +68,10 @@ impl Extractor for GraphRunner {
     fn dim(&self) -> usize {
         self.dim
     }
+    fn input_size(&self) -> u32 {
+        // `item` is [3, S, S] for image graphs.
+        self.item.last().map_or(sneaker_vision::INPUT_SIZE, |&s| s as u32)
+    }
     fn run(&mut self, input: &[f32], n: usize) -> Result<Vec<f32>> {
         let mut shape = vec![n];
         shape.extend_from_slice(&self.item);
@@ -115,7 +119,8 @@ impl OrtBackbone {
     /// A runner for an ONNX classifier over images (`probs` of width `classes`).
     pub fn open_graph(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>> {
         let session = Session::from_file(&self.runtime, onnx)?;
-        let s = sneaker_vision::INPUT_SIZE as usize;
+        // A scratch run may take smaller images than the backbone's 224; its graph says which.
+        let s = session.input_dims().last().copied().flatten().unwrap_or(sneaker_vision::INPUT_SIZE as usize);
         Ok(Box::new(GraphRunner::new(session, export::PROBS, classes, vec![3, s, s], onnx.display().to_string())?))
     }
 
