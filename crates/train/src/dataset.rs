@@ -87,6 +87,25 @@ fn stem_group(label: &str, path: &Path) -> String {
     format!("{label}/{base}")
 }
 
+/// The label list of a dataset whose folders / catalog name `found`: `known` (a trained model's
+/// labels, for evaluation) when given, and then every found label must be one of them.
+fn label_list(found: Vec<String>, known: Option<&[String]>) -> std::result::Result<Vec<String>, String> {
+    let labels = match known {
+        Some(l) => {
+            let unknown: Vec<_> = found.iter().filter(|f| !l.contains(f)).cloned().collect();
+            if !unknown.is_empty() {
+                return Err(format!("labels the model does not know: {}", unknown.join(", ")));
+            }
+            l.to_vec()
+        }
+        None => found,
+    };
+    if labels.len() < 2 {
+        return Err(format!("needs at least 2 labels, found {}", labels.len()));
+    }
+    Ok(labels)
+}
+
 impl Dataset {
     /// Reads `root/<label>/<image>` (image files by extension, sorted for determinism).
     /// When `labels` is given (evaluation against a trained model), folders map onto it and
@@ -107,19 +126,7 @@ impl Dataset {
                 }
             }
         }
-        let labels: Vec<String> = match labels {
-            Some(l) => {
-                let unknown: Vec<_> = folders.keys().filter(|f| !l.contains(f)).cloned().collect();
-                if !unknown.is_empty() {
-                    return Err(cat_err(format!("labels the model does not know: {}", unknown.join(", "))));
-                }
-                l.to_vec()
-            }
-            None => folders.keys().cloned().collect(),
-        };
-        if labels.len() < 2 {
-            return Err(cat_err(format!("needs at least 2 label folders, found {}", labels.len())));
-        }
+        let labels = label_list(folders.keys().cloned().collect(), labels).map_err(cat_err)?;
         let notes = Annotations::read(root)?;
         let mut samples = Vec::new();
         for (name, dir) in &folders {
@@ -149,20 +156,7 @@ impl Dataset {
     fn open_scraped(root: &Path, labels: Option<&[String]>) -> Result<Self> {
         let cat_err = |detail: String| TrainError::Catalog { path: root.to_owned(), detail };
         let catalog = sneaker_catalog::Catalog::open(root).map_err(|e| cat_err(e.to_string()))?;
-        let found = catalog.labels().to_vec();
-        let labels: Vec<String> = match labels {
-            Some(l) => {
-                let unknown: Vec<_> = found.iter().filter(|f| !l.contains(f)).cloned().collect();
-                if !unknown.is_empty() {
-                    return Err(cat_err(format!("labels the model does not know: {}", unknown.join(", "))));
-                }
-                l.to_vec()
-            }
-            None => found,
-        };
-        if labels.len() < 2 {
-            return Err(cat_err(format!("needs at least 2 labels, found {}", labels.len())));
-        }
+        let labels = label_list(catalog.labels().to_vec(), labels).map_err(cat_err)?;
         let samples: Vec<Sample> = catalog
             .images()
             .iter()
