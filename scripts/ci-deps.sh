@@ -2,10 +2,8 @@
 # Installs what the test suite needs beyond Rust and the assets. Idempotent: installs only what is
 # missing, and never fails `make test` for want of root (the tests that need these skip, saying so).
 #
-#   apt: libopencv-dev, clang, libclang-dev (the `opencv` crate's bindings and GrabCut background
-#        removal in crates/vision: needed to build at all, so `make build` runs this with --build),
-#        chromium, fonts-dejavu-core (the browser test's headless Chromium and a font for it),
-#        nodejs and npm when absent, postgresql (the pgvector gallery test's throwaway server)
+#   apt: the packages listed in scripts/debian-packages.sh (build list with --build, both lists
+#        otherwise), each one dpkg does not report as installed
 #   pgvector: scripts/pg-test-server.sh install (Debian's postgresql-NN-pgvector where Debian has
 #        it; on bookworm, which has none, the hash-pinned pgserver wheel from PyPI)
 #   npm: playwright-core, pinned in tests/browser/package-lock.json, into tests/browser/node_modules
@@ -19,18 +17,15 @@ warn() { echo "test-deps: $*" >&2; }
 build_only=0
 [ "${1:-}" = "--build" ] && build_only=1
 
+# shellcheck source=debian-packages.sh
+source scripts/debian-packages.sh
+wanted=("${BUILD_PACKAGES[@]}")
+((build_only)) || wanted+=("${TEST_PACKAGES[@]}")
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 packages=()
-[ -e /usr/include/opencv4/opencv2/imgproc.hpp ] || packages+=(libopencv-dev)
-command -v clang >/dev/null 2>&1 || packages+=(clang)
-# opencv-binding-generator loads libclang at build time.
-compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || compgen -G "/usr/lib/x86_64-linux-gnu/libclang-*.so*" >/dev/null || packages+=(libclang-dev)
-if ((build_only == 0)); then
-command -v chromium >/dev/null 2>&1 || packages+=(chromium)
-[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || packages+=(fonts-dejavu-core)
-command -v node >/dev/null 2>&1 || packages+=(nodejs)
-command -v npm >/dev/null 2>&1 || packages+=(npm)
-compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
-fi
+for p in "${wanted[@]}"; do installed "$p" || packages+=("$p"); done
+# NodeSource's nodejs carries npm; Debian's nodejs needs Debian's npm package beside it.
+if ((build_only == 0)) && ! command -v npm >/dev/null 2>&1 && ! installed npm; then packages+=(npm); fi
 
 can_root() { [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
@@ -41,7 +36,7 @@ if ((${#packages[@]})); then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   else
-    warn "cannot install ${packages[*]} without root; the build needs libopencv-dev, clang and libclang-dev, and the browser test will be skipped"
+    warn "cannot install ${packages[*]} without root (see scripts/debian-packages.sh for what each is for); the build or the tests that need them will fail or skip"
   fi
 fi
 ((build_only)) && { echo "test-deps: build dependencies ready"; exit 0; }
