@@ -54,6 +54,8 @@ pub struct ScrapeConfig {
     pub request_timeout_ms: u64,
     /// Largest HTML page read.
     pub max_page_bytes: u64,
+    /// Largest sitemap read, after gunzipping (the protocol's limit is 50 MB).
+    pub max_sitemap_bytes: u64,
     /// Largest image read.
     pub max_image_bytes: u64,
     /// Images whose shorter side is below this are rejected as thumbnails or icons.
@@ -62,6 +64,10 @@ pub struct ScrapeConfig {
     pub flush_interval_ms: u64,
     /// Discover and report what would be downloaded, write nothing.
     pub dry_run: bool,
+    /// Revisit listings and sitemaps of a continued crawl (conditionally, when the server
+    /// gave ETag/Last-Modified), and product pages whose sitemap `lastmod` is newer than
+    /// our copy or that the server can answer with a 304; what is done stays done.
+    pub refresh: bool,
 }
 
 impl Default for ScrapeConfig {
@@ -90,10 +96,12 @@ impl Default for ScrapeConfig {
             backoff_max_ms: 60_000,
             request_timeout_ms: 30_000,
             max_page_bytes: 5 << 20,
+            max_sitemap_bytes: 50 << 20,
             max_image_bytes: 20 << 20,
             min_image_side: 64,
             flush_interval_ms: 5_000,
             dry_run: false,
+            refresh: false,
         }
     }
 }

@@ -1,9 +1,8 @@
-//! One crawl from start to summary: products from the CSV input, then listing pages in
-//! breadth-first order (fetched concurrently, processed in order so labels are assigned
-//! deterministically), image jobs streamed to the download workers through a bounded
-//! channel (so memory stays flat however large the crawl), CSVs flushed periodically.
+//! One crawl from start to summary: products from the CSV input, then pages and sitemaps in
+//! breadth-first order (see `pages`), image jobs streamed to the download workers through a
+//! bounded channel (so memory stays flat however large the crawl), CSVs flushed periodically.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,54 +13,19 @@ use tokio::task::JoinHandle;
 
 use crate::config::ScrapeConfig;
 use crate::error::{Result, ScrapeError};
-use crate::extract::{PageProduct, parse_page};
-use crate::fetch::{Fetched, Fetcher, Kind};
-use crate::images::{Job, failure, worker};
+use crate::fetch::Fetcher;
+use crate::images::{Job, worker};
 use crate::journal::{Entry, ImageJob};
+use crate::pages::Replay;
 use crate::progress::{Planned, Progress, Summary};
-use crate::sanitize::label_from;
 use crate::store::Store;
 
-/// What earlier runs recorded, so a resumed crawl neither refetches nor relabels.
-#[derive(Default)]
-struct Replay {
-    listings: HashMap<String, (Vec<String>, Vec<String>)>,
-    page_keys: HashMap<String, String>,
-    products: HashMap<String, (String, Vec<ImageJob>)>,
-    done_pages: HashSet<String>,
-}
-
-impl Replay {
-    fn from(entries: &[Entry]) -> Replay {
-        let mut r = Replay::default();
-        for e in entries {
-            match e {
-                Entry::Listing { url, links, next } => {
-                    r.listings.insert(url.clone(), (links.clone(), next.clone()));
-                }
-                Entry::Product { page, key, product, images } => {
-                    r.page_keys.insert(page.clone(), key.clone());
-                    r.products.insert(key.clone(), (product.label.clone(), images.clone()));
-                }
-                Entry::SamePage { page, key } => {
-                    r.page_keys.insert(page.clone(), key.clone());
-                }
-                Entry::Failure(f) if f.stage == "page" && !f.transient => {
-                    r.done_pages.insert(f.url.clone());
-                }
-                _ => {}
-            }
-        }
-        r
-    }
-}
-
-struct Crawl {
-    cfg: ScrapeConfig,
-    fetcher: Arc<Fetcher>,
-    store: Option<Arc<Store>>,
-    progress: Arc<Progress>,
-    replay: Replay,
+pub(crate) struct Crawl {
+    pub(crate) cfg: ScrapeConfig,
+    pub(crate) fetcher: Arc<Fetcher>,
+    pub(crate) store: Option<Arc<Store>>,
+    pub(crate) progress: Arc<Progress>,
+    pub(crate) replay: Replay,
     tx: Option<mpsc::Sender<Job>>,
     registered: HashSet<String>,
     queued_images: HashSet<crate::store::UrlKey>,
@@ -114,15 +78,16 @@ pub async fn run(cfg: ScrapeConfig, progress: Arc<Progress>) -> Result<Summary> 
     if let Some(f) = flusher {
         f.abort();
     }
-    let (catalog_images, catalog_products, failures) = match &store {
+    let (catalog_images, catalog_products, failures, failure_kinds) = match &store {
         Some(s) => {
             let s2 = s.clone();
             tokio::task::spawn_blocking(move || s2.flush())
                 .await
                 .map_err(|e| ScrapeError::Config(format!("flush task: {e}")))??;
-            s.totals()
+            let (images, products, failures) = s.totals();
+            (images, products, failures, s.failure_kinds())
         }
-        None => (0, 0, 0),
+        None => (0, 0, 0, Default::default()),
     };
     result?;
     Ok(Summary {
@@ -130,6 +95,8 @@ pub async fn run(cfg: ScrapeConfig, progress: Arc<Progress>) -> Result<Summary> 
         catalog_images,
         catalog_products,
         failures,
+        failure_kinds,
+        refresh: crawl.cfg.refresh,
         elapsed: started.elapsed(),
         dry_run: crawl.cfg.dry_run,
         planned: std::mem::take(&mut crawl.planned),
@@ -169,20 +136,45 @@ impl Crawl {
         let rows = crate::input::read_products(path, template, self.cfg.views, self.cfg.max_images_per_product)?;
         for row in rows {
             let page = row.product.source_url.clone().unwrap_or_default();
-            self.register(&page, &row.key, &row.wanted_label, row.product, row.images).await?;
+            self.register(&page, &row.key, &row.wanted_label, row.product, row.images, false).await?;
         }
         Ok(())
     }
 
-    /// Records a product (or finds it in the journal) and queues its images.
-    async fn register(&mut self, page: &str, key: &str, wanted: &str, mut product: Product, images: Vec<ImageJob>) -> Result<()> {
+    /// Records a product (or finds it in the journal) and queues its images. `fresh`: the
+    /// product was read from a page fetched in this run, so under `--refresh` a changed
+    /// product is recorded again (same label, new images appended as new views).
+    pub(crate) async fn register(
+        &mut self,
+        page: &str,
+        key: &str,
+        wanted: &str,
+        mut product: Product,
+        images: Vec<ImageJob>,
+        fresh: bool,
+    ) -> Result<()> {
         if !self.registered.insert(key.to_owned()) {
             tracing::debug!(%page, %key, "product already recorded under another page");
             return Ok(());
         }
         Progress::add(&self.progress.products, 1);
         let (label, images) = match (self.replay.products.get(key), &self.store) {
-            (Some((label, images)), _) => (label.clone(), images.clone()),
+            (Some((old, old_images)), Some(store)) if fresh && self.cfg.refresh => {
+                let (merged, added) = extend_views(old_images, &images);
+                product.label.clone_from(&old.label);
+                let label = old.label.clone();
+                if added > 0 || !same_details(old, &product) {
+                    tracing::info!(%page, %label, added, "product changed since the last crawl");
+                    Progress::add(&self.progress.updated, 1);
+                    let s = store.clone();
+                    let (p, k, i) = (page.to_owned(), key.to_owned(), merged.clone());
+                    tokio::task::spawn_blocking(move || s.add_product(&p, &k, product, i))
+                        .await
+                        .map_err(|e| ScrapeError::Config(format!("journal task: {e}")))??;
+                }
+                (label, merged)
+            }
+            (Some((old, images)), _) => (old.label.clone(), images.clone()),
             (None, Some(store)) => {
                 product.label = store.assign_label(key, wanted);
                 let label = product.label.clone();
@@ -213,121 +205,11 @@ impl Crawl {
         Ok(())
     }
 
-    async fn pages(&mut self) -> Result<()> {
-        let mut queue: VecDeque<(Url, u32)> = VecDeque::new();
-        let mut seen = HashSet::new();
-        for u in &self.cfg.start_urls {
-            let url = Url::parse(u).map_err(|e| ScrapeError::Config(format!("{u}: {e}")))?;
-            if seen.insert(url.to_string()) {
-                queue.push_back((url, 0));
-            }
-        }
-        let mut inflight: VecDeque<(Url, u32, Option<JoinHandle<Result<Fetched>>>)> = VecDeque::new();
-        let mut budget = self.cfg.max_pages;
-        loop {
-            while inflight.len() < self.cfg.concurrency {
-                let Some((url, depth)) = queue.pop_front() else { break };
-                let key = url.to_string();
-                if self.replay.done_pages.contains(&key) {
-                    continue;
-                }
-                if budget == 0 {
-                    tracing::info!(%url, "page budget used up; not fetched");
-                    continue;
-                }
-                budget -= 1;
-                let known = self.replay.listings.contains_key(&key) || self.replay.page_keys.contains_key(&key);
-                let task = (!known).then(|| {
-                    let f = self.fetcher.clone();
-                    let u = url.clone();
-                    tokio::spawn(async move { f.fetch(&u, Kind::Page).await })
-                });
-                inflight.push_back((url, depth, task));
-            }
-            let Some((url, depth, task)) = inflight.pop_front() else { break };
-            let (links, next) = match task {
-                None => self.replayed(&url).await?,
-                Some(handle) => {
-                    let fetched = handle.await.map_err(|e| ScrapeError::Config(format!("page task: {e}")))?;
-                    self.fetched(&url, fetched).await?
-                }
-            };
-            for (link, d) in next.into_iter().map(|u| (u, depth)).chain(links.into_iter().map(|u| (u, depth + 1))) {
-                let Ok(link) = Url::parse(&link) else { continue };
-                if d <= self.cfg.max_depth && self.fetcher.host_allowed(&link) && !looks_like_file(&link) && seen.insert(link.to_string()) {
-                    queue.push_back((link, d));
-                }
-            }
-        }
-        Ok(())
+    pub(crate) fn registered_key(&self, key: &str) -> bool {
+        self.registered.contains(key)
     }
 
-    /// A page an earlier run read: its links, or its product's images re-queued.
-    async fn replayed(&mut self, url: &Url) -> Result<(Vec<String>, Vec<String>)> {
-        let key = url.to_string();
-        if let Some((links, next)) = self.replay.listings.get(&key) {
-            return Ok((links.clone(), next.clone()));
-        }
-        if let Some(product_key) = self.replay.page_keys.get(&key).cloned() {
-            // Only products the journal recorded; a repeat page's product is registered already.
-            if self.replay.products.contains_key(&product_key) {
-                self.register(&key, &product_key, "", Product::default(), Vec::new()).await?;
-            }
-        }
-        Ok((Vec::new(), Vec::new()))
-    }
-
-    async fn fetched(&mut self, url: &Url, fetched: Result<Fetched>) -> Result<(Vec<String>, Vec<String>)> {
-        Progress::add(&self.progress.pages, 1);
-        let page = match fetched {
-            Ok(page) => page,
-            Err(e) => {
-                tracing::info!(%url, error = %e, "page not read");
-                Progress::add(&self.progress.failed, 1);
-                self.journal(Entry::Failure(failure("page", url.as_str(), None, None, &e))).await?;
-                return Ok((Vec::new(), Vec::new()));
-            }
-        };
-        Progress::add(&self.progress.requests, u64::from(page.requests));
-        let info = parse_page(&String::from_utf8_lossy(&page.bytes), &page.url);
-        if let Some(found) = info.product {
-            self.product_page(url, found).await?;
-            return Ok((Vec::new(), Vec::new()));
-        }
-        let links: Vec<String> = info.links.iter().map(Url::to_string).collect();
-        let next: Vec<String> = info.next.iter().map(Url::to_string).collect();
-        self.journal(Entry::Listing { url: url.to_string(), links: links.clone(), next: next.clone() }).await?;
-        Ok((links, next))
-    }
-
-    async fn product_page(&mut self, page: &Url, found: PageProduct) -> Result<()> {
-        let key = found.url.clone();
-        if self.registered.contains(&key) {
-            return self.journal(Entry::SamePage { page: page.to_string(), key }).await;
-        }
-        let wanted = label_from(found.name.as_deref().or(found.style_id.as_deref()).unwrap_or(&key));
-        let images = spin_views(&found.images, self.cfg.max_images_per_product);
-        let product = Product {
-            label: String::new(),
-            name: found.name,
-            brand: found.brand,
-            category: found.category,
-            colorway: found.colorway,
-            pairs_sold: found.pairs_sold,
-            gender: found.gender,
-            style_id: found.style_id,
-            release_date: found.release_date,
-            price: found.price,
-            currency: found.currency,
-            thumbnail_url: found.thumbnail_url,
-            url: Some(found.url),
-            source_url: Some(page.to_string()),
-            fetched_at: Some(crate::now()),
-        };
-        self.register(page.as_str(), &key, &wanted, product, images).await
-    }
-
-    async fn journal(&self, entry: Entry) -> Result<()> {
+    pub(crate) async fn journal(&self, entry: Entry) -> Result<()> {
         let Some(store) = self.store.clone() else { return Ok(()) };
         tokio::task::spawn_blocking(move || store.record(entry))
             .await
@@ -335,9 +217,29 @@ impl Crawl {
     }
 }
 
+/// A product's details apart from when and where they were read.
+fn same_details(old: &Product, new: &Product) -> bool {
+    let plain = |p: &Product| Product { fetched_at: None, source_url: None, label: String::new(), ..p.clone() };
+    plain(old) == plain(new)
+}
+
+/// `old` views kept as they are (their files are named by view), images not among them
+/// appended as views after the last one.
+fn extend_views(old: &[ImageJob], new: &[ImageJob]) -> (Vec<ImageJob>, usize) {
+    let known: HashSet<&str> = old.iter().map(|j| j.url.as_str()).collect();
+    let mut next = old.iter().filter_map(|j| j.view).max().unwrap_or(0);
+    let mut merged = old.to_vec();
+    for job in new.iter().filter(|j| !known.contains(j.url.as_str())) {
+        next += 1;
+        merged.push(ImageJob { url: job.url.clone(), view: Some(next), angle: None });
+    }
+    let added = merged.len() - old.len();
+    (merged, added)
+}
+
 /// Views of a product's images: a StockX-style spin (`.../img01.jpg` ... `imgNN.jpg`, all
 /// present) gets view = NN and angle = (NN-1)·360/N; anything else is numbered in page order.
-fn spin_views(images: &[Url], max: usize) -> Vec<ImageJob> {
+pub(crate) fn spin_views(images: &[Url], max: usize) -> Vec<ImageJob> {
     let numbers: Vec<Option<u32>> = images.iter().map(|u| spin_number(u)).collect();
     let n = images.len() as u32;
     let mut sorted: Vec<u32> = numbers.iter().flatten().copied().collect();
@@ -362,7 +264,7 @@ fn spin_number(url: &Url) -> Option<u32> {
 }
 
 /// Links to images, archives and documents are not pages worth fetching as HTML.
-fn looks_like_file(url: &Url) -> bool {
+pub(crate) fn looks_like_file(url: &Url) -> bool {
     let path = url.path().to_ascii_lowercase();
     [".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".svg", ".pdf", ".zip", ".css", ".js", ".mp4"]
         .iter()

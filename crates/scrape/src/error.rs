@@ -40,6 +40,11 @@ pub enum ScrapeError {
     #[error("{url}: {detail}")]
     Invalid { url: String, kind: &'static str, detail: String },
 
+    /// A page reached as a product link (or a sitemap) gave nothing usable; `kind` is
+    /// `no_product`, `soft_404` or `parse_error`.
+    #[error("{url}: {detail}")]
+    Content { url: String, kind: &'static str, detail: String },
+
     /// The catalog or journal could not be read or written.
     #[error(transparent)]
     Catalog(#[from] sneaker_catalog::CatalogError),
@@ -71,7 +76,7 @@ impl ScrapeError {
             ScrapeError::Network { .. } => "network",
             ScrapeError::TooLarge { .. } => "too_large",
             ScrapeError::Redirect { .. } => "redirect",
-            ScrapeError::Invalid { kind, .. } => kind,
+            ScrapeError::Invalid { kind, .. } | ScrapeError::Content { kind, .. } => kind,
             ScrapeError::Catalog(_) => "catalog",
             ScrapeError::Io { .. } => "io",
             ScrapeError::Locked { .. } => "locked",

@@ -1,9 +1,11 @@
-//! What a fetched HTML page says: a schema.org Product (JSON-LD, with OpenGraph and `<img>`
-//! as fallbacks), links to follow, and pagination.
+//! What a fetched HTML page says: schema.org products (JSON-LD, then microdata, then
+//! OpenGraph and `<img>` as fallbacks), links to follow (and which look like product pages),
+//! pagination, and, for a page reached as a product link that yields none, the reason.
 
 use reqwest::Url;
-use scraper::{Html, Selector};
-use serde_json::Value;
+use scraper::{ElementRef, Html, Selector};
+
+use crate::imgsrc::{merge_variants, page_images};
 
 /// A product as read from its page.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19,29 +21,52 @@ pub struct PageProduct {
     pub price: Option<f64>,
     pub currency: Option<String>,
     pub thumbnail_url: Option<String>,
-    /// Canonical page (JSON-LD `url`, `og:url`, `<link rel=canonical>`), else the page itself.
+    /// Canonical page (`<link rel=canonical>`, JSON-LD `url`, `og:url`), else the page as
+    /// reached after redirects.
     pub url: String,
-    /// Image URLs in page order, without repeats.
+    /// Identity in the catalog: `url`, or `url#variant=SKU` for a variant without a page of
+    /// its own.
+    pub key: String,
+    /// Image URLs in page order, without repeats or variants of one image.
     pub images: Vec<Url>,
+}
+
+/// Why a page reached as a product link gave no product: a code for the failure log
+/// (`no_product`, `soft_404`, `parse_error`) and a sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoProduct {
+    pub kind: &'static str,
+    pub detail: String,
 }
 
 /// Everything a page offers the crawler.
 #[derive(Debug, Default)]
 pub struct PageInfo {
-    /// Set when the page describes a product (JSON-LD Product or `og:type` product).
-    pub product: Option<PageProduct>,
+    /// The products the page describes (several for a ProductGroup's variants).
+    pub products: Vec<PageProduct>,
     /// `<a href>` targets (http/https, fragment removed) in document order.
     pub links: Vec<Url>,
+    /// Those of `links` that look like product pages (path such as `/p/`, `/product/`, or
+    /// an anchor inside product markup).
+    pub product_links: Vec<Url>,
     /// `rel=next` pagination targets.
     pub next: Vec<Url>,
+    /// Set when `as_product` was asked and no product was found.
+    pub no_product: Option<NoProduct>,
 }
 
 fn selector(css: &str) -> Selector {
     Selector::parse(css).expect("selectors in this file are valid CSS")
 }
 
-/// Reads a page fetched from `base`.
-pub fn parse_page(html: &str, base: &Url) -> PageInfo {
+/// Path segments that mark a product page on most shop systems.
+const PRODUCT_SEGMENTS: [&str; 7] = ["p", "product", "products", "item", "items", "dp", "pd"];
+/// Titles of pages that answer 200 but mean "not found".
+const NOT_FOUND: [&str; 6] = ["not found", "404", "no longer available", "does not exist", "doesn't exist", "page unavailable"];
+
+/// Reads a page fetched from `base`. `as_product`: the page was reached as a product link,
+/// so OpenGraph/`<img>` alone make a product, and finding none is reported.
+pub fn parse_page(html: &str, base: &Url, as_product: bool) -> PageInfo {
     let doc = Html::parse_document(html);
     let resolve = |href: &str| -> Option<Url> {
         let mut url = base.join(href.trim()).ok()?;
@@ -51,142 +76,111 @@ pub fn parse_page(html: &str, base: &Url) -> PageInfo {
     let attrs = |css: &str, attr: &str| -> Vec<String> {
         doc.select(&selector(css)).filter_map(|e| e.value().attr(attr).map(str::to_owned)).collect()
     };
-    let links = dedup(attrs("a[href]", "href").iter().filter_map(|h| resolve(h)).collect());
+    let (links, product_links) = anchors(&doc, &resolve);
     let next = dedup(attrs("link[rel~=next][href], a[rel~=next][href]", "href").iter().filter_map(|h| resolve(h)).collect());
-
-    let json_ld = doc
-        .select(&selector(r#"script[type="application/ld+json"]"#))
-        .filter_map(|s| serde_json::from_str::<Value>(&s.text().collect::<String>()).ok())
-        .find_map(|v| find_product(&v).cloned());
     let meta = |prop: &str| -> Vec<String> {
         let css = format!(r#"meta[property="{prop}"][content], meta[name="{prop}"][content]"#);
-        attrs(&css, "content").into_iter().filter(|s| !s.trim().is_empty()).collect()
+        attrs(&css, "content").into_iter().filter(|s| !s.trim().is_empty()).map(|s| crate::jsonld::decode_entities(s.trim())).collect()
     };
     let first = |prop: &str| meta(prop).into_iter().next();
-    let og_product = first("og:type").is_some_and(|t| t.to_ascii_lowercase().contains("product"));
-    if json_ld.is_none() && !og_product {
-        return PageInfo { product: None, links, next };
-    }
 
-    let mut p = json_ld.as_ref().map(|v| from_json_ld(v, &resolve)).unwrap_or_default();
-    // OpenGraph fills what JSON-LD left out.
-    p.name = p.name.or_else(|| first("og:title"));
-    p.brand = p.brand.or_else(|| first("product:brand"));
-    p.colorway = p.colorway.or_else(|| first("product:color"));
-    p.style_id = p.style_id.or_else(|| first("product:retailer_item_id"));
-    p.price = p.price.or_else(|| first("product:price:amount").and_then(|s| s.parse().ok()));
-    p.currency = p.currency.or_else(|| first("product:price:currency"));
-    if p.images.is_empty() {
-        p.images = dedup(meta("og:image").iter().filter_map(|h| resolve(h)).collect());
+    let scripts: Vec<String> =
+        doc.select(&selector(r#"script[type="application/ld+json"]"#)).map(|s| s.text().collect::<String>()).collect();
+    let ld = crate::jsonld::read(&scripts, &resolve);
+    let mut products = ld.products;
+    if products.is_empty() {
+        products = crate::microdata::read(&doc, &resolve);
     }
-    if p.images.is_empty() {
-        p.images = dedup(attrs("img[src]", "src").iter().filter_map(|h| resolve(h)).collect());
+    let heading = || doc.select(&selector("h1")).next().map(|h| h.text().collect::<Vec<_>>().join(" ").split_whitespace().collect::<Vec<_>>().join(" "));
+    let title = doc.select(&selector("title")).next().map(|t| t.text().collect::<String>().trim().to_owned());
+    let info = |products, no_product| PageInfo { products, links: links.clone(), product_links: product_links.clone(), next: next.clone(), no_product };
+    if products.is_empty() {
+        let said = [title.clone(), heading(), first("og:title")].into_iter().flatten().map(|t| t.to_lowercase()).collect::<Vec<_>>();
+        if as_product && said.iter().any(|t| NOT_FOUND.iter().any(|n| t.contains(n))) {
+            let detail = format!("the page answers 200 but says {:?}", said.first().cloned().unwrap_or_default());
+            return info(Vec::new(), Some(NoProduct { kind: "soft_404", detail }));
+        }
+        let og_product = first("og:type").is_some_and(|t| t.to_ascii_lowercase().contains("product"));
+        let name = first("og:title").or_else(|| as_product.then(heading).flatten());
+        if og_product || (as_product && name.is_some()) {
+            products.push(PageProduct { name, ..Default::default() });
+        }
     }
-    let canonical = p
-        .url
-        .is_empty()
-        .then(|| first("og:url").or_else(|| attrs("link[rel=canonical][href]", "href").into_iter().next()))
-        .flatten();
-    if let Some(c) = canonical.and_then(|c| resolve(&c)) {
-        p.url = c.to_string();
+    let single = products.len() == 1;
+    if single {
+        // OpenGraph fills what structured data left out.
+        let p = &mut products[0];
+        p.name = p.name.take().or_else(|| first("og:title"));
+        p.brand = p.brand.take().or_else(|| first("product:brand"));
+        p.colorway = p.colorway.take().or_else(|| first("product:color"));
+        p.style_id = p.style_id.take().or_else(|| first("product:retailer_item_id"));
+        p.price = p.price.or_else(|| first("product:price:amount").and_then(|s| s.parse().ok()));
+        p.currency = p.currency.take().or_else(|| first("product:price:currency"));
+        if p.images.is_empty() {
+            p.images = meta("og:image").iter().filter_map(|h| resolve(h)).collect();
+        }
+        if p.images.is_empty() {
+            p.images = page_images(&doc, &resolve);
+        }
     }
-    if p.url.is_empty() {
-        p.url = base.to_string();
+    let canonical = attrs("link[rel~=canonical][href]", "href").into_iter().next().and_then(|c| resolve(&c));
+    let og_url = first("og:url").and_then(|c| resolve(&c));
+    for p in &mut products {
+        if single || p.url.is_empty() {
+            let stated = (!p.url.is_empty()).then(|| p.url.clone()).and_then(|u| Url::parse(&u).ok());
+            p.url = canonical.clone().or(stated).or_else(|| og_url.clone()).unwrap_or_else(|| base.clone()).to_string();
+        }
+        if p.key.is_empty() {
+            p.key = p.url.clone();
+        } else if p.key.starts_with('#') {
+            p.key = format!("{}{}", p.url, p.key);
+        }
+        p.images = merge_variants(dedup(std::mem::take(&mut p.images)));
+        p.thumbnail_url = p.thumbnail_url.take().or_else(|| p.images.first().map(Url::to_string));
     }
-    p.thumbnail_url = p.thumbnail_url.or_else(|| p.images.first().map(Url::to_string));
-    PageInfo { product: Some(p), links, next }
+    products.retain(|p| !p.images.is_empty() || p.name.is_some() || p.style_id.is_some());
+    let no_product = (as_product && products.is_empty()).then(|| match ld.errors.first() {
+        Some(e) => NoProduct { kind: "parse_error", detail: format!("unreadable JSON-LD ({e}) and no other product markup") },
+        None => NoProduct {
+            kind: "no_product",
+            detail: "no schema.org Product (JSON-LD or microdata) and no og:title or heading to name one".into(),
+        },
+    });
+    info(products, no_product)
+}
+
+/// All links, and those that look like product pages.
+fn anchors(doc: &Html, resolve: &dyn Fn(&str) -> Option<Url>) -> (Vec<Url>, Vec<Url>) {
+    let mut links = Vec::new();
+    let mut products = Vec::new();
+    for a in doc.select(&selector("a[href]")) {
+        let Some(url) = a.value().attr("href").and_then(resolve) else { continue };
+        if looks_like_product(&url) || in_product_markup(&a) {
+            products.push(url.clone());
+        }
+        links.push(url);
+    }
+    (dedup(links), dedup(products))
+}
+
+/// A URL whose path names a product page (`/p/slug`, `/products/slug`, `/dp/ID`).
+pub fn looks_like_product(url: &Url) -> bool {
+    let segments: Vec<&str> = url.path_segments().map(|s| s.filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    segments.len() >= 2 && segments[..segments.len() - 1].iter().any(|s| PRODUCT_SEGMENTS.contains(&s.to_ascii_lowercase().as_str()))
+}
+
+/// An anchor inside (or being) a product card: a class or id with "product", or microdata.
+fn in_product_markup(a: &ElementRef) -> bool {
+    std::iter::once(*a).chain(a.ancestors().filter_map(ElementRef::wrap)).take(6).any(|e| {
+        let el = e.value();
+        let named = |v: Option<&str>| v.is_some_and(|v| v.to_ascii_lowercase().contains("product"));
+        named(el.attr("class")) || named(el.attr("id")) || el.attr("itemtype").is_some_and(|t| t.ends_with("/Product"))
+    })
 }
 
 fn dedup(urls: Vec<Url>) -> Vec<Url> {
     let mut seen = std::collections::HashSet::new();
     urls.into_iter().filter(|u| seen.insert(u.to_string())).collect()
-}
-
-fn is_product(v: &Value) -> bool {
-    match v.get("@type") {
-        Some(Value::String(t)) => t == "Product" || t.ends_with("/Product"),
-        Some(Value::Array(ts)) => ts.iter().any(|t| t.as_str().is_some_and(|t| t == "Product")),
-        _ => false,
-    }
-}
-
-/// The first schema.org Product in a JSON-LD value (object, array or `@graph`).
-fn find_product(v: &Value) -> Option<&Value> {
-    match v {
-        Value::Array(items) => items.iter().find_map(find_product),
-        Value::Object(map) if is_product(v) => Some(v).filter(|_| !map.is_empty()),
-        Value::Object(map) => map.get("@graph").and_then(find_product),
-        _ => None,
-    }
-}
-
-/// A JSON-LD text value: a string, a number, or an object's `name`.
-fn text(v: Option<&Value>) -> Option<String> {
-    let s = match v? {
-        Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => n.to_string(),
-        Value::Object(o) => return text(o.get("name")),
-        Value::Array(a) => return a.iter().find_map(|x| text(Some(x))),
-        _ => return None,
-    };
-    (!s.is_empty()).then_some(s)
-}
-
-fn number(v: Option<&Value>) -> Option<f64> {
-    match v? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().replace(',', "").parse().ok(),
-        _ => None,
-    }
-}
-
-fn image_urls(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().flat_map(|x| image_urls(Some(x))).collect(),
-        Some(Value::Object(o)) => text(o.get("contentUrl").or_else(|| o.get("url"))).into_iter().collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn from_json_ld(v: &Value, resolve: &dyn Fn(&str) -> Option<Url>) -> PageProduct {
-    let offers = match v.get("offers") {
-        Some(Value::Array(a)) => a.first(),
-        other => other,
-    };
-    let offer = |key: &str| offers.and_then(|o| o.get(key));
-    let mut p = PageProduct {
-        name: text(v.get("name")),
-        brand: text(v.get("brand")),
-        style_id: text(v.get("sku")).or_else(|| text(v.get("mpn"))).or_else(|| text(v.get("productID"))),
-        colorway: text(v.get("color")),
-        category: text(v.get("category")),
-        gender: text(v.get("audience").and_then(|a| a.get("suggestedGender"))).or_else(|| text(v.get("gender"))),
-        release_date: text(v.get("releaseDate")),
-        price: number(offer("price")).or_else(|| number(offer("lowPrice"))),
-        currency: text(offer("priceCurrency")),
-        thumbnail_url: text(v.get("thumbnailUrl")).and_then(|u| resolve(&u)).map(|u| u.to_string()),
-        url: text(v.get("url")).and_then(|u| resolve(&u)).map(|u| u.to_string()).unwrap_or_default(),
-        images: dedup(image_urls(v.get("image")).iter().filter_map(|u| resolve(u)).collect()),
-        pairs_sold: None,
-    };
-    // Marketplace extras (StockX's "Deadstock sold", gender) travel as PropertyValues.
-    if let Some(Value::Array(props)) = v.get("additionalProperty") {
-        for prop in props {
-            let name = text(prop.get("name")).unwrap_or_default().to_ascii_lowercase();
-            let value = prop.get("value");
-            if name.contains("sold") {
-                p.pairs_sold = p.pairs_sold.or_else(|| number(value).filter(|n| *n >= 0.0).map(|n| n as u64));
-            } else if name.contains("gender") {
-                p.gender = p.gender.take().or_else(|| text(value));
-            } else if name.contains("colorway") || name.contains("colourway") {
-                p.colorway = p.colorway.take().or_else(|| text(value));
-            } else if name.contains("style") {
-                p.style_id = p.style_id.take().or_else(|| text(value));
-            }
-        }
-    }
-    p
 }
 
 #[cfg(test)]
@@ -203,8 +197,8 @@ mod tests {
             <a href="/p/air-max-90#reviews">Air Max</a> <a href="/p/air-max-90">again</a>
             <a href="https://other.test/x">x</a> <a href="mailto:a@b">mail</a>
             <a rel="next nofollow" href="?page=2">next</a></body></html>"#;
-        let info = parse_page(html, &base());
-        assert!(info.product.is_none());
+        let info = parse_page(html, &base(), false);
+        assert!(info.products.is_empty());
         let links: Vec<String> = info.links.iter().map(Url::to_string).collect();
         assert_eq!(links, ["https://shop.test/p/air-max-90", "https://other.test/x", "https://shop.test/sneakers?page=2"]);
         assert_eq!(info.next.len(), 1);
@@ -221,7 +215,7 @@ mod tests {
              "additionalProperty":[{"@type":"PropertyValue","name":"Deadstock sold","value":"5123"},
                                    {"@type":"PropertyValue","name":"Gender","value":"men"}]}]}
             </script><meta property="og:title" content="ignored, JSON-LD wins">"#;
-        let p = parse_page(html, &base()).product.expect("product");
+        let p = parse_page(html, &base(), false).products.into_iter().next().expect("product");
         assert_eq!(p.name.as_deref(), Some("Nike Air Max 90 Infrared"));
         assert_eq!(p.brand.as_deref(), Some("Nike"));
         assert_eq!(p.style_id.as_deref(), Some("CT1685-100"));
@@ -239,11 +233,11 @@ mod tests {
         let og = r#"<meta property="og:type" content="product"><meta property="og:title" content="Samba OG">
             <meta property="og:image" content="/a.jpg"><meta property="product:brand" content="adidas">
             <img src="/ignored.jpg">"#;
-        let p = parse_page(og, &base()).product.expect("og product");
+        let p = parse_page(og, &base(), false).products.into_iter().next().expect("og product");
         assert_eq!((p.name.as_deref(), p.brand.as_deref()), (Some("Samba OG"), Some("adidas")));
         assert_eq!(p.images.len(), 1);
         let img = r#"<meta property="og:type" content="og:product"><img src="/1.jpg"><img src="data:x"><img src="2.jpg">"#;
-        let p = parse_page(img, &base()).product.expect("img product");
+        let p = parse_page(img, &base(), false).products.into_iter().next().expect("img product");
         assert_eq!(p.images.len(), 2);
         assert_eq!(p.url, base().to_string());
     }
@@ -251,6 +245,44 @@ mod tests {
     #[test]
     fn broken_json_ld_is_not_a_product() {
         let html = r#"<script type="application/ld+json">{"@type":"Product", oops</script>"#;
-        assert!(parse_page(html, &base()).product.is_none());
+        assert!(parse_page(html, &base(), false).products.is_empty());
+    }
+
+    #[test]
+    fn product_links_get_open_graph_products_or_a_reason() {
+        let og = r#"<meta property="og:title" content="Club C 85"><meta property="og:image" content="//cdn.test/c.jpg?width=400">
+            <link rel="canonical" href="/p/club-c"><img src="/logo.png">"#;
+        assert!(parse_page(og, &base(), false).products.is_empty(), "not a product when reached as a listing");
+        let p = parse_page(og, &base(), true).products.into_iter().next().expect("og-only product");
+        assert_eq!((p.name.as_deref(), p.url.as_str()), (Some("Club C 85"), "https://shop.test/p/club-c"));
+        assert_eq!(p.images.iter().map(Url::as_str).collect::<Vec<_>>(), ["https://cdn.test/c.jpg?width=400"]);
+        let reason = |html: &str| parse_page(html, &base(), true).no_product.map(|n| n.kind);
+        assert_eq!(reason("<title>Page not found | Shop</title><h1>Sorry</h1><img src=/logo.png>"), Some("soft_404"));
+        assert_eq!(reason(r#"<script type="application/ld+json">{"@type":"Product","name": }</script>"#), Some("parse_error"));
+        assert_eq!(reason("<p>nothing here</p>"), Some("no_product"));
+        assert_eq!(reason(og), None);
+    }
+
+    #[test]
+    fn which_links_look_like_products() {
+        let html = r#"<a href="/p/dunk">a</a><a href="/about">b</a><div class="product-card"><a href="/dunk-low-panda">c</a></div>
+            <a href="/products/">d</a>"#;
+        let links: Vec<String> = parse_page(html, &base(), false).product_links.iter().map(|u| u.path().to_owned()).collect();
+        assert_eq!(links, ["/p/dunk", "/dunk-low-panda"]);
+    }
+
+    const PIECES: [&str; 30] = [
+        r#"<script type="application/ld+json">"#, "</script>", "{", "}", "[", "]", ",", ":", r#""@type""#, r#""Product""#,
+        r#""ProductGroup""#, r#""hasVariant""#, r#""@graph""#, r#""image""#, r#""offers""#, r#""@id""#, r#""name""#, "&amp;",
+        "&#x", "&#99999999;", r#"<img srcset=""#, " 2x", "9e999w", r#"<meta property="og:title" content=""#, r#"">"#,
+        r#"<div itemscope itemtype="https://schema.org/Product">"#, r#"<span itemprop="name">"#, "<picture><source srcset=//",
+        r#"<link rel=canonical href="#, "\u{0}é",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn hostile_pages_never_panic(pieces in proptest::collection::vec(proptest::sample::select(&PIECES[..]), 0..80), as_product: bool) {
+            let _ = parse_page(&pieces.concat(), &base(), as_product);
+        }
     }
 }

@@ -23,8 +23,24 @@ const MAX_ROBOTS_BYTES: u64 = 500 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Page,
+    /// A sitemap: robots.txt applies, with the protocol's larger size limit.
+    Sitemap,
     Image,
     Robots,
+}
+
+/// What an earlier fetch of a URL said about its version (RFC 9110 §8.8), sent back as
+/// `If-None-Match` / `If-Modified-Since` so an unchanged page costs a 304 and no body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
 }
 
 /// A successful response body.
@@ -32,9 +48,16 @@ pub enum Kind {
 pub struct Fetched {
     /// Where the body came from after redirects.
     pub url: Url,
+    /// Decoded from gzip/brotli/deflate when the server sent it so; empty on a 304.
     pub bytes: Vec<u8>,
     /// How many requests were sent, counting retries and redirect hops.
     pub requests: u32,
+    /// The Content-Type header (for the page's charset).
+    pub content_type: Option<String>,
+    /// ETag / Last-Modified of this response, for the next conditional request.
+    pub validators: Validators,
+    /// The server answered 304 Not Modified to a conditional request.
+    pub not_modified: bool,
 }
 
 struct Host {
@@ -53,7 +76,8 @@ pub struct Fetcher {
 }
 
 enum Hop {
-    Body(Vec<u8>),
+    Body { bytes: Vec<u8>, content_type: Option<String>, validators: Validators },
+    NotModified,
     Redirect(Url),
 }
 
@@ -91,6 +115,11 @@ impl Fetcher {
 
     /// Fetches `url`, following redirects, after checking host and robots.txt at every hop.
     pub async fn fetch(&self, url: &Url, kind: Kind) -> Result<Fetched> {
+        self.fetch_if_changed(url, kind, &Validators::default()).await
+    }
+
+    /// [`Fetcher::fetch`] as a conditional request when `known` has validators.
+    pub async fn fetch_if_changed(&self, url: &Url, kind: Kind, known: &Validators) -> Result<Fetched> {
         let mut current = url.clone();
         let mut requests = 0;
         for _ in 0..=MAX_REDIRECTS {
@@ -104,10 +133,16 @@ impl Fetcher {
                     return Err(ScrapeError::Disallowed { url: current.to_string() });
                 }
             }
-            let (hop, sent) = self.send_with_retries(&host, &current, kind).await?;
+            let (hop, sent) = self.send_with_retries(&host, &current, kind, known).await?;
             requests += sent;
             match hop {
-                Hop::Body(bytes) => return Ok(Fetched { url: current, bytes, requests }),
+                Hop::Body { bytes, content_type, validators } => {
+                    return Ok(Fetched { url: current, bytes, requests, content_type, validators, not_modified: false });
+                }
+                Hop::NotModified => {
+                    let validators = known.clone();
+                    return Ok(Fetched { url: current, bytes: Vec::new(), requests, content_type: None, validators, not_modified: true });
+                }
                 Hop::Redirect(next) => {
                     tracing::debug!(from = %current, to = %next, "redirect");
                     current = next;
@@ -132,6 +167,15 @@ impl Fetcher {
             .clone()
     }
 
+    /// The `Sitemap:` lines of `url`'s host's robots.txt (fetched once per host).
+    pub async fn sitemaps(&self, url: &Url) -> Vec<String> {
+        if !self.host_allowed(url) {
+            return Vec::new();
+        }
+        let host = self.host(url);
+        host.robots.get_or_init(|| self.load_robots(url)).await.sitemaps()
+    }
+
     async fn load_robots(&self, url: &Url) -> Arc<Robots> {
         let Ok(robots_url) = url.join("/robots.txt") else { return Arc::new(Robots::allow_all()) };
         let robots = match Box::pin(self.fetch(&robots_url, Kind::Robots)).await {
@@ -149,9 +193,10 @@ impl Fetcher {
         Duration::from_millis(self.cfg.min_delay_ms).max(crawl_delay)
     }
 
-    async fn send_with_retries(&self, host: &Host, url: &Url, kind: Kind) -> Result<(Hop, u32)> {
+    async fn send_with_retries(&self, host: &Host, url: &Url, kind: Kind, known: &Validators) -> Result<(Hop, u32)> {
         let limit = match kind {
             Kind::Page => self.cfg.max_page_bytes,
+            Kind::Sitemap => self.cfg.max_sitemap_bytes,
             Kind::Image => self.cfg.max_image_bytes,
             Kind::Robots => MAX_ROBOTS_BYTES,
         };
@@ -162,7 +207,7 @@ impl Fetcher {
                 let _global = self.global.acquire().await.expect("semaphore is never closed");
                 let _slot = host.slots.acquire().await.expect("semaphore is never closed");
                 wait_turn(host, self.interval(host)).await;
-                self.send_once(url, limit, attempt).await
+                self.send_once(url, limit, attempt, known).await
             };
             match outcome {
                 Ok(hop) => return Ok((hop, attempt)),
@@ -185,13 +230,23 @@ impl Fetcher {
         }
     }
 
-    async fn send_once(&self, url: &Url, limit: u64, attempt: u32) -> std::result::Result<Hop, Attempt> {
+    async fn send_once(&self, url: &Url, limit: u64, attempt: u32, known: &Validators) -> std::result::Result<Hop, Attempt> {
         let network = |e: reqwest::Error| Attempt::Retry {
             error: ScrapeError::Network { url: url.to_string(), detail: error_chain(&e), attempts: attempt },
             retry_after: None,
         };
-        let mut response = self.client.get(url.clone()).send().await.map_err(network)?;
+        let mut request = self.client.get(url.clone());
+        if let Some(etag) = &known.etag {
+            request = request.header(header::IF_NONE_MATCH, etag);
+        }
+        if let Some(date) = &known.last_modified {
+            request = request.header(header::IF_MODIFIED_SINCE, date);
+        }
+        let mut response = request.send().await.map_err(network)?;
         let status = response.status();
+        if status == StatusCode::NOT_MODIFIED && !known.is_empty() {
+            return Ok(Hop::NotModified);
+        }
         if status.is_redirection() {
             let location = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok());
             let next = location.and_then(|l| url.join(l).ok()).ok_or_else(|| {
@@ -207,6 +262,9 @@ impl Fetcher {
                 Attempt::Fatal(error)
             });
         }
+        let text = |name: header::HeaderName| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let content_type = text(header::CONTENT_TYPE);
+        let validators = Validators { etag: text(header::ETAG), last_modified: text(header::LAST_MODIFIED) };
         let too_large = || Attempt::Fatal(ScrapeError::TooLarge { url: url.to_string(), limit });
         if response.content_length().is_some_and(|n| n > limit) {
             return Err(too_large());
@@ -219,7 +277,7 @@ impl Fetcher {
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(Hop::Body(bytes))
+        Ok(Hop::Body { bytes, content_type, validators })
     }
 }
 

@@ -21,6 +21,7 @@ pub async fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, fetcher: Arc<Fetcher>, 
         let job = rx.lock().await.recv().await;
         let Some((label, job)) = job else { break };
         if store.is_done(&job.url) {
+            Progress::add(&progress.skipped_images, 1);
             continue;
         }
         let outcome = fetch_and_keep(&label, &job, &fetcher, &store, &progress).await;

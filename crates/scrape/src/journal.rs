@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sneaker_catalog::{ImageRecord, Product};
 
 use crate::error::{Result, ScrapeError};
+use crate::sitemap::{SitemapPage, SitemapRef};
 
 /// Folder of crawl state inside OUT; hidden so catalog readers skip it.
 pub const STATE_DIR: &str = ".scrape";
@@ -29,7 +30,7 @@ pub struct ImageJob {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
     pub url: String,
-    /// `"page"`, `"image"` or `"robots"`.
+    /// `"page"`, `"sitemap"`, `"image"` or `"robots"`.
     pub stage: String,
     pub label: Option<String>,
     pub view: Option<u32>,
@@ -47,9 +48,21 @@ pub struct Failure {
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum Entry {
     /// A listing page was read: its links and pagination, so a resumed run need not refetch.
-    Listing { url: String, links: Vec<String>, next: Vec<String> },
+    Listing {
+        url: String,
+        links: Vec<String>,
+        next: Vec<String>,
+        /// Those of `links` that looked like product pages.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        product_links: Vec<String>,
+    },
     /// A product was recorded under `product.label`, with the images it wants.
     Product { page: String, key: String, product: Product, images: Vec<ImageJob> },
+    /// A sitemap was read: the sitemaps it names and the pages it lists.
+    Sitemap { url: String, sitemaps: Vec<SitemapRef>, pages: Vec<SitemapPage> },
+    /// A page or sitemap was fetched at `at` (RFC 3339) with these validators, for
+    /// `--refresh`'s conditional requests and `lastmod` comparisons.
+    Seen { url: String, etag: Option<String>, last_modified: Option<String>, at: String },
     /// A page that turned out to repeat a product already recorded under `key`.
     SamePage { page: String, key: String },
     /// An image is on disk (renamed into place and fsynced) as `record.file`.
@@ -140,7 +153,7 @@ mod tests {
     use super::*;
 
     fn listing(n: u32) -> Entry {
-        Entry::Listing { url: format!("https://x/{n}"), links: vec![], next: vec![] }
+        Entry::Listing { url: format!("https://x/{n}"), links: vec![], next: vec![], product_links: vec![] }
     }
 
     #[test]

@@ -5,24 +5,31 @@
 //! Entry point: [`run`] with a [`ScrapeConfig`]; progress is read from the shared
 //! [`Progress`] counters while it runs.
 
+mod charset;
 mod config;
 mod crawl;
 mod error;
 mod extract;
 mod fetch;
 mod images;
+mod imgsrc;
 mod input;
 mod journal;
+mod jsonld;
+mod microdata;
+mod pages;
 mod progress;
 pub mod report;
 mod robots;
 mod sanitize;
+pub mod sitemap;
 mod store;
 
 pub use config::ScrapeConfig;
 pub use crawl::run;
 pub use error::{Result, ScrapeError};
-pub use extract::{PageInfo, PageProduct, parse_page};
+pub use charset::decode_page;
+pub use extract::{NoProduct, PageInfo, PageProduct, parse_page};
 pub use input::{CsvProduct, expand, read_products};
 pub use journal::{Entry, Failure, ImageJob, STATE_DIR};
 pub use progress::{Planned, Progress, Snapshot, Summary};

@@ -18,6 +18,15 @@ pub struct Progress {
     pub failed: AtomicU64,
     pub bytes: AtomicU64,
     pub requests: AtomicU64,
+    pub sitemaps: AtomicU64,
+    /// Pages and sitemaps an earlier run read, not fetched again.
+    pub skipped_pages: AtomicU64,
+    /// Images an earlier run finished (kept, duplicate or failed for good), not fetched again.
+    pub skipped_images: AtomicU64,
+    /// Conditional requests answered 304 Not Modified (`--refresh`).
+    pub unchanged: AtomicU64,
+    /// Products recorded again with changed details or new images (`--refresh`).
+    pub updated: AtomicU64,
 }
 
 /// A consistent-enough copy of [`Progress`] for display.
@@ -32,6 +41,11 @@ pub struct Snapshot {
     pub failed: u64,
     pub bytes: u64,
     pub requests: u64,
+    pub sitemaps: u64,
+    pub skipped_pages: u64,
+    pub skipped_images: u64,
+    pub unchanged: u64,
+    pub updated: u64,
 }
 
 impl Progress {
@@ -51,6 +65,11 @@ impl Progress {
             failed: get(&self.failed),
             bytes: get(&self.bytes),
             requests: get(&self.requests),
+            sitemaps: get(&self.sitemaps),
+            skipped_pages: get(&self.skipped_pages),
+            skipped_images: get(&self.skipped_images),
+            unchanged: get(&self.unchanged),
+            updated: get(&self.updated),
         }
     }
 }
@@ -74,6 +93,10 @@ pub struct Summary {
     pub catalog_products: usize,
     /// Open entries of the failure log.
     pub failures: usize,
+    /// Open entries of the failure log by reason (`no_product`, `http_status`, `corrupt`, ...).
+    pub failure_kinds: std::collections::BTreeMap<String, usize>,
+    /// Whether listings and sitemaps were revisited (`--refresh`).
+    pub refresh: bool,
     pub elapsed: Duration,
     pub dry_run: bool,
     /// Dry run only: what would be downloaded.

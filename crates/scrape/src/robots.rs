@@ -57,6 +57,14 @@ impl Robots {
         }
     }
 
+    /// The file's `Sitemap:` lines (they apply to every agent).
+    pub fn sitemaps(&self) -> Vec<String> {
+        match self {
+            Robots::Rules(r) => r.sitemaps.clone(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Crawl-delay for our agent, when the file sets a sane one.
     pub fn crawl_delay(&self) -> Option<Duration> {
         match self {
@@ -76,7 +84,7 @@ mod tests {
 
     #[test]
     fn rules_for_our_agent_and_crawl_delay() {
-        let txt = b"User-agent: *\nDisallow: /private/\nAllow: /private/ok\nCrawl-delay: 0.5\n\n\
+        let txt = b"User-agent: *\nDisallow: /private/\nAllow: /private/ok\nCrawl-delay: 0.5\nSitemap: https://x/sitemap_index.xml\n\n\
                     User-agent: badbot\nDisallow: /\n";
         let r = Robots::parse("sneaker-id", txt);
         assert!(r.allowed(&url("http://x/p/a")));
@@ -84,6 +92,7 @@ mod tests {
         // RFC 9309 §2.2.2: the longest match wins.
         assert!(r.allowed(&url("http://x/private/ok")));
         assert_eq!(r.crawl_delay(), Some(Duration::from_millis(500)));
+        assert_eq!(r.sitemaps(), ["https://x/sitemap_index.xml"]);
         assert!(!Robots::parse("badbot", txt).allowed(&url("http://x/p/a")));
     }
 

@@ -252,13 +252,22 @@ impl Store {
         let labels: HashSet<&str> = s.images.iter().map(|i| i.label.as_str()).collect();
         (s.images.len(), labels.len(), s.failures.len())
     }
+
+    /// Open failures by reason, for the end-of-crawl summary.
+    pub fn failure_kinds(&self) -> BTreeMap<String, usize> {
+        let mut kinds = BTreeMap::new();
+        for f in self.state().failures.values() {
+            *kinds.entry(f.kind.clone()).or_default() += 1;
+        }
+        kinds
+    }
 }
 
 impl State {
     fn apply(&mut self, entry: &Entry) {
         self.dirty = true;
         match entry {
-            Entry::Listing { .. } | Entry::SamePage { .. } => {}
+            Entry::Listing { .. } | Entry::SamePage { .. } | Entry::Sitemap { .. } | Entry::Seen { .. } => {}
             Entry::Product { key, product, .. } => {
                 self.labels.insert(&product.label, key);
                 self.products.insert(product.label.clone(), product.clone());

@@ -13,7 +13,7 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 pub enum CatalogCommand {
     /// PNG charts + Markdown: images per label, top products by pairs sold, views and
-    /// angle coverage, duplicates and rejected files.
+    /// angle coverage, duplicates and rejected files, and a scrape's failure log.
     Report {
         /// Catalog folder (scraped, or <label>/<image> folders with optional annotations.csv).
         dir: PathBuf,
@@ -32,12 +32,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let stats = sneaker_scrape::report::write_report(&dir, &out, min_side)
                 .with_context(|| format!("reporting on {}", dir.display()))?;
             println!(
-                "{}: {} labels, {} images, {} duplicate groups, {} rejected -> {}",
+                "{}: {} labels, {} images, {} duplicate groups, {} rejected, {} scrape failures -> {}",
                 dir.display(),
                 stats.labels,
                 stats.images,
                 stats.duplicate_groups.len(),
                 stats.rejected.len(),
+                stats.failure_log.len(),
                 out.join(sneaker_scrape::report::REPORT_MD).display()
             );
             Ok(())

@@ -65,6 +65,11 @@ pub struct Args {
     /// Images whose shorter side is below this many pixels are rejected.
     #[arg(long, default_value_t = 64)]
     pub min_side: u32,
+    /// Revisit the listings and sitemaps of an earlier crawl of OUT for new and changed
+    /// products (conditional requests where the server gave ETag/Last-Modified; product pages
+    /// only when their sitemap lastmod is newer); what is done stays done.
+    #[arg(long)]
+    pub refresh: bool,
     /// Find products and images, download and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -99,6 +104,7 @@ impl Args {
             request_timeout_ms: self.timeout_ms,
             min_image_side: self.min_side,
             dry_run: self.dry_run,
+            refresh: self.refresh,
             ..defaults
         }
     }
@@ -168,7 +174,7 @@ fn print_summary(s: &Summary, out: &std::path::Path) {
         return;
     }
     println!(
-        "{}: {} images in {} products ({} new this run, {} duplicates, {} rejected, {} failed; {} pages, {} in {:.1}s)",
+        "{}: {} images in {} products ({} new this run, {} duplicates, {} rejected, {} failed; {} pages, {} sitemaps, {} in {:.1}s)",
         out.display(),
         s.catalog_images,
         s.catalog_products,
@@ -177,10 +183,19 @@ fn print_summary(s: &Summary, out: &std::path::Path) {
         r.rejected,
         r.failed,
         r.pages,
+        r.sitemaps,
         HumanBytes(r.bytes),
         s.elapsed.as_secs_f64()
     );
+    if s.refresh {
+        println!("refresh: {} pages unchanged (304), {} products updated", r.unchanged, r.updated);
+    }
+    if r.skipped_pages + r.skipped_images > 0 {
+        let hint = if s.refresh { "" } else { "; listings and sitemaps were not revisited (--refresh looks for new and changed products)" };
+        println!("skipped what earlier runs finished: {} pages and sitemaps, {} images{hint}", r.skipped_pages, r.skipped_images);
+    }
     if s.failures > 0 {
-        println!("{} failures logged in {}", s.failures, out.join(sneaker_scrape::FAILURES_JSONL).display());
+        let kinds: Vec<String> = s.failure_kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!("{} failures logged in {} ({})", s.failures, out.join(sneaker_scrape::FAILURES_JSONL).display(), kinds.join(", "));
     }
 }

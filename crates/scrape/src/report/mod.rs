@@ -48,6 +48,8 @@ pub struct Stats {
     /// From a scraped catalog's logs: duplicates skipped and failures by kind.
     pub scrape_duplicates: usize,
     pub scrape_failures: BTreeMap<String, usize>,
+    /// The scrape's failure log (`failures.jsonl`), in its order.
+    pub failure_log: Vec<Failure>,
 }
 
 /// Reads the catalog in `dir`, checks every image, writes PNGs and `report.md` to `out`.
@@ -108,7 +110,11 @@ fn gather(catalog: &Catalog, min_side: u32) -> Result<Stats> {
         .collect();
     top_sold.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
     top_sold.truncate(25);
-    let (scrape_duplicates, scrape_failures) = scrape_logs(catalog.root());
+    let (scrape_duplicates, failure_log) = scrape_logs(catalog.root());
+    let mut scrape_failures = BTreeMap::new();
+    for f in &failure_log {
+        *scrape_failures.entry(f.kind.clone()).or_default() += 1;
+    }
     Ok(Stats {
         labels: per_label.len(),
         images: catalog.images().len(),
@@ -121,21 +127,35 @@ fn gather(catalog: &Catalog, min_side: u32) -> Result<Stats> {
         rejected,
         scrape_duplicates,
         scrape_failures,
+        failure_log,
     })
 }
 
-/// Counts from a scraped catalog's `duplicates.csv` and `failures.jsonl`, when present.
-fn scrape_logs(root: &Path) -> (usize, BTreeMap<String, usize>) {
+/// Duplicates counted from a scraped catalog's `duplicates.csv`, and its failure log.
+fn scrape_logs(root: &Path) -> (usize, Vec<Failure>) {
     let duplicates = std::fs::read_to_string(root.join(DUPLICATES_CSV))
         .map(|t| t.lines().count().saturating_sub(1))
         .unwrap_or(0);
-    let mut failures = BTreeMap::new();
-    if let Ok(text) = std::fs::read_to_string(root.join(FAILURES_JSONL)) {
-        for f in text.lines().filter_map(|l| serde_json::from_str::<Failure>(l).ok()) {
-            *failures.entry(f.kind).or_default() += 1;
-        }
-    }
+    let failures = std::fs::read_to_string(root.join(FAILURES_JSONL))
+        .map(|text| text.lines().filter_map(|l| serde_json::from_str::<Failure>(l).ok()).collect())
+        .unwrap_or_default();
     (duplicates, failures)
+}
+
+/// Rows of the failure log shown in the report; the rest are counted.
+const FAILURE_ROWS: usize = 200;
+
+fn failure_table(md: &mut String, log: &[Failure]) {
+    let _ = writeln!(md, "\n## Failure log\n\n{} pages, sitemaps and images gave nothing (`{FAILURES_JSONL}`).\n", log.len());
+    let _ = writeln!(md, "| stage | reason | URL | label | detail |\n|---|---|---|---|---|");
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    for f in log.iter().take(FAILURE_ROWS) {
+        let label = f.label.as_deref().map(|l| format!("`{l}`")).unwrap_or_default();
+        let _ = writeln!(md, "| {} | {} | {} | {label} | {} |", f.stage, f.kind, cell(&f.url), cell(&f.detail));
+    }
+    if log.len() > FAILURE_ROWS {
+        let _ = writeln!(md, "| ... | | {} more | | |", log.len() - FAILURE_ROWS);
+    }
 }
 
 /// min, median, mean, max of a list of counts.
@@ -217,6 +237,9 @@ fn markdown(s: &Stats, dir: &Path) -> String {
         for (kind, n) in &s.scrape_failures {
             let _ = writeln!(md, "- {kind}: {n}");
         }
+    }
+    if !s.failure_log.is_empty() {
+        failure_table(&mut md, &s.failure_log);
     }
     md
 }
