@@ -11,7 +11,7 @@ BIN := $(CARGO_TARGET_DIR)/release/sneaker-id
 ADDR ?= 127.0.0.1:8080
 MODEL ?=
 
-.PHONY: run test assets test-deps build-deps build
+.PHONY: run test assets test-deps build-deps build build-train
 run: assets build
 	$(BIN) serve --addr $(ADDR) $(if $(MODEL),--model $(MODEL))
 
@@ -24,9 +24,14 @@ assets:
 test-deps:
 	scripts/ci-deps.sh
 
-# Debian packages the build links (OpenCV for background removal, libclang for its bindings).
+# Debian packages the build links (scripts/debian-packages.sh says which and why).
 build-deps:
 	scripts/ci-deps.sh --build
 
+# What serving needs, without burn (whose cold build alone takes 15-25 minutes on two cores).
 build: build-deps
-	cargo build --release -p sneaker-id
+	cargo build --release -p sneaker-id --no-default-features --bin sneaker-id
+
+# Training (burn): `sneaker-id train|evaluate|report` builds this on first use by itself.
+build-train: build-deps
+	cargo build --release -p sneaker-id --bin sneaker-id-train

@@ -2,10 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use indicatif::ProgressBar;
-use sneaker_train::run::RunDir;
-
 #[derive(clap::Args)]
 pub struct Args {
     /// Run folder written by `train`.
@@ -35,44 +31,9 @@ pub struct Args {
     pub gallery: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let run = RunDir::open(&args.model)?;
-    let labels = run.labels()?;
-    let data = sneaker_train::Dataset::open(&args.data, Some(&labels))?;
-    let backbone = sneaker_train::onnx_backbone::OrtBackbone::runtime().context("starting ONNX Runtime")?;
-    let mut classifier = backbone.open_graph(&run.file(sneaker_train::run::MODEL_ONNX), labels.len())?;
-    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(data.samples.len() as u64) };
-    let eval = sneaker_train::evaluate::evaluate(&data, classifier.as_mut(), args.batch, &mut |done, _| bar.set_position(done as u64))?;
-    bar.finish_and_clear();
-    let set = args.data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
-    let out = args.out.unwrap_or_else(|| run.path.join(sneaker_train::report::EVAL_DIR).join(set));
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let open_set = match &args.unknown {
-        Some(unknown) => Some(super::calibrate::check_open_set(
-            &args.model,
-            args.gallery.as_deref(),
-            &args.data,
-            unknown,
-            args.not_footwear.as_deref(),
-            args.json,
-        )?),
-        None => None,
-    };
-    let mut value = serde_json::to_value(&eval)?;
-    if let Some(o) = &open_set {
-        value["open_set"] = serde_json::to_value(o)?;
-    }
-    let json = value.to_string();
-    sneaker_train::run::atomic_write(&out.join("scores.json"), json.as_bytes())?;
-    sneaker_train::evaluate::write_charts(&eval, &labels, &out)?;
-    if args.json {
-        println!("{json}");
-    } else {
-        print!("{}", sneaker_train::evaluate::markdown(&eval));
-        if let Some(o) = &open_set {
-            println!("\n{}", super::calibrate::open_set_table(o));
-        }
-        println!("\n{:.0} images/s; scores and charts in {}", eval.images_per_s, out.display());
-    }
-    Ok(())
-}
+// The work itself needs burn (crates/train), which the serving binary leaves out to build fast;
+// there `main` hands the command to the training binary instead (see `crate::training`).
+#[cfg(feature = "train")]
+mod run;
+#[cfg(feature = "train")]
+pub use run::run;

@@ -2,14 +2,11 @@
 
 pub mod calibrate;
 pub mod catalog;
+pub mod evaluate;
 pub mod fewshot;
 pub mod gallery;
 pub mod predict;
+pub mod report;
 pub mod scrape;
 pub mod serve;
-#[cfg(feature = "train")]
-pub mod evaluate;
-#[cfg(feature = "train")]
-pub mod report;
-#[cfg(feature = "train")]
 pub mod train;

@@ -12,10 +12,9 @@ pub struct Args {
     pub png: PathBuf,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let rows = args.runs.iter().map(|r| sneaker_train::report::read_run(r)).collect::<Result<Vec<_>, _>>()?;
-    print!("{}", sneaker_train::report::markdown(&rows));
-    sneaker_train::report::chart(&rows, &args.png)?;
-    eprintln!("chart: {}", args.png.display());
-    Ok(())
-}
+// The work itself needs burn (crates/train), which the serving binary leaves out to build fast;
+// there `main` hands the command to the training binary instead (see `crate::training`).
+#[cfg(feature = "train")]
+mod run;
+#[cfg(feature = "train")]
+pub use run::run;
