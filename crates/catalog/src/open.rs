@@ -10,8 +10,8 @@ use crate::error::{CatalogError, Result};
 use crate::records::{ImageRecord, Product, is_inside, is_valid_label};
 use crate::{ANNOTATIONS_CSV, IMAGES_CSV, PRODUCTS_CSV};
 
-/// File extensions taken as photos when a plain folder is read.
-pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "gif", "bmp"];
+/// File extensions taken as photos when a plain folder is read: those `sneaker-vision` decodes.
+pub use sneaker_vision::IMAGE_EXTENSIONS;
 
 /// Which of the two accepted layouts a catalog folder had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,6 +274,7 @@ mod tests {
         let root = dir.path();
         touch(&root.join("nike_dunk/a.jpg"));
         touch(&root.join("nike_dunk/b.PNG"));
+        touch(&root.join("nike_dunk/IMG_0001.HEIC"));
         touch(&root.join("nike_dunk/notes.txt"));
         touch(&root.join("nike_dunk/.hidden.jpg"));
         touch(&root.join("adidas_samba/c.jpeg"));
@@ -290,8 +291,8 @@ mod tests {
         assert_eq!(catalog.layout(), Layout::Folder);
         assert_eq!(catalog.labels(), &["adidas_samba".to_string(), "nike_dunk".to_string()]);
         let files: Vec<&str> = catalog.images().iter().map(|i| i.file.as_str()).collect();
-        assert_eq!(files, ["adidas_samba/c.jpeg", "nike_dunk/a.jpg", "nike_dunk/b.PNG"]);
-        assert_eq!(catalog.images()[1].width, Some(10));
+        assert_eq!(files, ["adidas_samba/c.jpeg", "nike_dunk/IMG_0001.HEIC", "nike_dunk/a.jpg", "nike_dunk/b.PNG"]);
+        assert_eq!(catalog.images()[2].width, Some(10));
         let dunk = catalog.product("nike_dunk").expect("annotated label has a product");
         assert_eq!(dunk.brand.as_deref(), Some("Nike"));
         assert_eq!(dunk.name.as_deref(), Some("Dunk Low"));

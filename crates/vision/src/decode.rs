@@ -1,14 +1,18 @@
-//! Untrusted bytes → upright 8-bit RGB: size limits first, format from the magic bytes, EXIF
-//! orientation applied, alpha flattened onto white.
+//! Untrusted bytes → upright 8-bit RGB: size limits first, format from the magic bytes, the file
+//! checked to be complete, orientation applied, alpha flattened onto white.
+
+mod complete;
+mod heif;
 
 use std::fs::File;
 use std::io::{Cursor, Read};
 use std::path::Path;
 
-use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, RgbImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, RgbImage};
 
 use crate::error::{Result, VisionError};
-use crate::formats::{Sniffed, sniff};
+use crate::formats::{Format, Sniffed, sniff};
 
 /// Bounds checked before any pixel memory is allocated.
 ///
@@ -66,9 +70,11 @@ impl DecodeLimits {
 
 /// Decode an image from memory. `name` is only used in error messages and logs.
 ///
-/// The format comes from the bytes (JPEG, PNG, WebP, GIF first frame, BMP); EXIF orientation
-/// (JPEG, PNG `eXIf`, WebP) is applied via `image`'s `ImageDecoder::orientation`; transparent
-/// pixels become white; 16-bit and grey images become 8-bit RGB.
+/// The format comes from the bytes (JPEG, PNG, WebP, GIF first frame, BMP, HEIC/HEIF). A file
+/// that ends before its format says it does is an error, never an image padded with grey.
+/// Orientation is applied: EXIF (JPEG, PNG `eXIf`, WebP) via `image`'s
+/// `ImageDecoder::orientation`, a HEIF's own transforms by libheif. Transparent pixels become
+/// white; 16-bit, 10-bit and grey images become 8-bit RGB.
 pub fn decode_bytes(bytes: &[u8], name: &str, limits: &DecodeLimits) -> Result<RgbImage> {
     if bytes.is_empty() {
         return Err(VisionError::Empty {
@@ -94,7 +100,31 @@ pub fn decode_bytes(bytes: &[u8], name: &str, limits: &DecodeLimits) -> Result<R
             });
         }
     };
+    let (decoded, orientation) = match format {
+        Format::Image(format) => {
+            complete::check(format, bytes).map_err(|detail| VisionError::Corrupt {
+                name: name.to_owned(),
+                detail,
+            })?;
+            decode_with_image(bytes, format, name, limits)?
+        }
+        Format::Heif => (heif::decode(bytes, name, limits)?, Orientation::NoTransforms),
+    };
+    let (width, height) = (decoded.width(), decoded.height());
+    let mut upright = DynamicImage::ImageRgb8(flatten_to_rgb8(decoded));
+    upright.apply_orientation(orientation);
+    let rgb = upright.into_rgb8();
+    tracing::debug!(name, ?format, width, height, ?orientation, "decoded image");
+    Ok(rgb)
+}
 
+/// The formats `image` decodes, with the EXIF orientation it reads.
+fn decode_with_image(
+    bytes: &[u8],
+    format: ImageFormat,
+    name: &str,
+    limits: &DecodeLimits,
+) -> Result<(DynamicImage, Orientation)> {
     // First pass: header only, under an allocation budget but without the dimension limits,
     // so an oversized image gets our precise message rather than a generic "limits exceeded".
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
@@ -112,14 +142,10 @@ pub fn decode_bytes(bytes: &[u8], name: &str, limits: &DecodeLimits) -> Result<R
     let orientation = decoder.orientation().unwrap_or_else(|err| {
         // Damaged EXIF should not cost the user their photo; decode it unrotated.
         tracing::warn!(name, %err, "ignoring unreadable EXIF orientation");
-        image::metadata::Orientation::NoTransforms
+        Orientation::NoTransforms
     });
     let decoded = DynamicImage::from_decoder(decoder).map_err(|e| map_image_error(name, e))?;
-    let mut upright = DynamicImage::ImageRgb8(flatten_to_rgb8(decoded));
-    upright.apply_orientation(orientation);
-    let rgb = upright.into_rgb8();
-    tracing::debug!(name, ?format, width, height, ?orientation, "decoded image");
-    Ok(rgb)
+    Ok((decoded, orientation))
 }
 
 /// Read and decode an image file; every error names the file. The byte limit is checked

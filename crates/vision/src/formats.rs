@@ -1,15 +1,18 @@
 //! Which image formats we accept, recognised from the bytes (never the name), and friendly
-//! explanations for the common ones we do not (iPhone HEIC, AVIF, text/HTML error pages).
+//! explanations for the common ones we do not (AVIF, videos, text/HTML error pages).
 
 use std::path::Path;
 
 use image::ImageFormat;
 
 /// Formats [`crate::decode_bytes`] decodes; listed in every "unsupported" message.
-pub const SUPPORTED_FORMATS: &str = "JPEG, PNG, WebP, GIF, BMP";
+pub const SUPPORTED_FORMATS: &str = "JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF";
 
-/// File extensions (lower case) of the formats we decode; used by folder scans.
-pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "bmp"];
+/// File extensions (lower case) of the formats we decode: the one list every folder scan uses
+/// (catalogs, training sets, galleries, `predict` on a folder).
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "bmp", "heic", "heif",
+];
 
 /// Whether `path` looks like an image we can decode, by its extension (case-insensitive).
 ///
@@ -24,19 +27,38 @@ pub fn is_image_path(path: &Path) -> bool {
         })
 }
 
+/// The canonical file extension of an image in a format we decode, from its bytes: what a file
+/// saved from downloaded bytes should be called. `None` for anything we do not decode.
+pub fn image_extension(bytes: &[u8]) -> Option<&'static str> {
+    match sniff(bytes) {
+        Sniffed::Supported(Format::Image(format)) => format.extensions_str().first().copied(),
+        Sniffed::Supported(Format::Heif) => Some("heic"),
+        Sniffed::Unsupported(_) => None,
+    }
+}
+
+/// A format we decode, and which decoder does it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// JPEG, PNG, WebP, GIF or BMP, through `image`.
+    Image(ImageFormat),
+    /// HEIC/HEIF, through libheif.
+    Heif,
+}
+
 /// What the first bytes of a file say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sniffed {
     /// One of the formats we decode.
-    Supported(ImageFormat),
+    Supported(Format),
     /// Anything else; the string explains what it is and what to do.
     Unsupported(&'static str),
 }
 
 /// Recognise the container from its magic bytes.
 pub(crate) fn sniff(bytes: &[u8]) -> Sniffed {
-    if let Some(brand_kind) = iso_media_kind(bytes) {
-        return Sniffed::Unsupported(brand_kind);
+    if let Some(kind) = iso_media_kind(bytes) {
+        return kind;
     }
     match image::guess_format(bytes) {
         Ok(
@@ -45,33 +67,34 @@ pub(crate) fn sniff(bytes: &[u8]) -> Sniffed {
             | ImageFormat::WebP
             | ImageFormat::Gif
             | ImageFormat::Bmp),
-        ) => Sniffed::Supported(format),
+        ) => Sniffed::Supported(Format::Image(format)),
         Ok(ImageFormat::Tiff) => Sniffed::Unsupported(
-            "TIFF images are not supported (supported: JPEG, PNG, WebP, GIF, BMP); export as JPEG or PNG",
+            "TIFF images are not supported (supported: JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF); export as JPEG or PNG",
         ),
         Ok(_) => Sniffed::Unsupported(
-            "this image format is not supported (supported: JPEG, PNG, WebP, GIF, BMP); export as JPEG or PNG",
+            "this image format is not supported (supported: JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF); export as JPEG or PNG",
         ),
         Err(_) if looks_like_text(bytes) => Sniffed::Unsupported(
-            "this is text (an HTML page or error message?), not an image (supported: JPEG, PNG, WebP, GIF, BMP)",
+            "this is text (an HTML page or error message?), not an image (supported: JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF)",
         ),
-        Err(_) => {
-            Sniffed::Unsupported("not a recognised image (supported: JPEG, PNG, WebP, GIF, BMP)")
-        }
+        Err(_) => Sniffed::Unsupported(
+            "not a recognised image (supported: JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF)",
+        ),
     }
 }
 
-const HEIC_ADVICE: &str = "HEIC/HEIF photos are not supported (supported: JPEG, PNG, WebP, GIF, BMP); \
-export as JPEG, or on iPhone set Camera → Formats → Most Compatible";
 const AVIF_ADVICE: &str =
-    "AVIF images are not supported (supported: JPEG, PNG, WebP, GIF, BMP); export as JPEG";
+    "AVIF images are not supported (supported: JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF); export as JPEG";
+const SEQUENCE_ADVICE: &str = "this is a HEIF image sequence (a burst or animation), not a \
+still photo (supported: JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF); export one photo as JPEG or HEIC";
 const VIDEO_ADVICE: &str = "this is a video or other ISO media file, not a photo \
-(supported: JPEG, PNG, WebP, GIF, BMP); take a screenshot or export a frame as JPEG";
+(supported: JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF); take a screenshot or export a frame as JPEG";
 
 /// HEIC/HEIF/AVIF (and MP4/MOV) all start with an ISO-BMFF `ftyp` box:
 /// `[u32 size]["ftyp"][major brand][u32 minor][compatible brands...]`. The brands say
-/// which it is; `image` would only call these "unsupported", without the advice.
-fn iso_media_kind(bytes: &[u8]) -> Option<&'static str> {
+/// which it is: a HEIF still image (decoded), or something we explain rather than call
+/// "unsupported".
+fn iso_media_kind(bytes: &[u8]) -> Option<Sniffed> {
     if bytes.len() < 12 || &bytes[4..8] != b"ftyp" {
         return None;
     }
@@ -81,18 +104,19 @@ fn iso_media_kind(bytes: &[u8]) -> Option<&'static str> {
     let compatible = bytes.get(16..box_end).unwrap_or(&[]).chunks_exact(4);
     let brands: Vec<&[u8]> = std::iter::once(major).chain(compatible).collect();
     const AVIF: &[&[u8]] = &[b"avif", b"avis"];
-    const HEIF: &[&[u8]] = &[
-        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1",
-        b"mif2",
-    ];
+    // Still images (`mif1`, `mif2` and the HEVC profiles), then image sequences.
+    const HEIF: &[&[u8]] = &[b"heic", b"heix", b"heim", b"heis", b"mif1", b"mif2"];
+    const SEQUENCE: &[&[u8]] = &[b"hevc", b"hevx", b"hevm", b"hevs", b"msf1"];
     // AVIF files also list the generic `mif1`, so test AVIF brands first.
-    if brands.iter().any(|b| AVIF.contains(b)) {
-        Some(AVIF_ADVICE)
+    Some(if brands.iter().any(|b| AVIF.contains(b)) {
+        Sniffed::Unsupported(AVIF_ADVICE)
     } else if brands.iter().any(|b| HEIF.contains(b)) {
-        Some(HEIC_ADVICE)
+        Sniffed::Supported(Format::Heif)
+    } else if brands.iter().any(|b| SEQUENCE.contains(b)) {
+        Sniffed::Unsupported(SEQUENCE_ADVICE)
     } else {
-        Some(VIDEO_ADVICE)
-    }
+        Sniffed::Unsupported(VIDEO_ADVICE)
+    })
 }
 
 /// Scraped "images" are often HTML error pages or JSON; say so rather than "unknown format".
@@ -112,17 +136,18 @@ mod tests {
     #[test]
     fn image_paths_by_extension_case_insensitive() {
         for yes in [
-            "a.jpg", "b/C.JPEG", "x.Png", "y.webp", "z.gif", "w.bmp", "v.jfif",
+            "a.jpg", "b/C.JPEG", "x.Png", "y.webp", "z.gif", "w.bmp", "v.jfif", "IMG_0001.HEIC",
+            "u.heif",
         ] {
             assert!(is_image_path(Path::new(yes)), "{yes}");
         }
-        for no in ["a.heic", "b.txt", "noext", "c.jpg.part", ".jpg"] {
+        for no in ["a.avif", "b.txt", "noext", "c.jpg.part", ".jpg", "d.heic.tmp"] {
             assert!(!is_image_path(Path::new(no)), "{no}");
         }
     }
 
     #[test]
-    fn heic_avif_and_video_are_told_apart_by_brand() {
+    fn heif_avif_sequences_and_video_are_told_apart_by_brand() {
         let ftyp = |major: &[u8; 4], compat: &[&[u8; 4]]| {
             let size = 16 + 4 * compat.len();
             let mut b = (size as u32).to_be_bytes().to_vec();
@@ -137,11 +162,15 @@ mod tests {
         };
         assert_eq!(
             sniff(&ftyp(b"heic", &[b"mif1", b"heic"])),
-            Sniffed::Unsupported(HEIC_ADVICE)
+            Sniffed::Supported(Format::Heif)
         );
         assert_eq!(
             sniff(&ftyp(b"mif1", &[b"heic"])),
-            Sniffed::Unsupported(HEIC_ADVICE)
+            Sniffed::Supported(Format::Heif)
+        );
+        assert_eq!(
+            sniff(&ftyp(b"msf1", &[b"hevc"])),
+            Sniffed::Unsupported(SEQUENCE_ADVICE)
         );
         assert_eq!(
             sniff(&ftyp(b"avif", &[b"mif1", b"miaf"])),
@@ -173,20 +202,20 @@ mod tests {
     fn magic_bytes_pick_the_format() {
         assert_eq!(
             sniff(b"\xFF\xD8\xFF\xE0rest"),
-            Sniffed::Supported(ImageFormat::Jpeg)
+            Sniffed::Supported(Format::Image(ImageFormat::Jpeg))
         );
         assert_eq!(
             sniff(b"\x89PNG\r\n\x1a\nrest"),
-            Sniffed::Supported(ImageFormat::Png)
+            Sniffed::Supported(Format::Image(ImageFormat::Png))
         );
-        assert_eq!(sniff(b"GIF89a...."), Sniffed::Supported(ImageFormat::Gif));
+        assert_eq!(sniff(b"GIF89a...."), Sniffed::Supported(Format::Image(ImageFormat::Gif)));
         assert_eq!(
             sniff(b"RIFF\0\0\0\0WEBPVP8 "),
-            Sniffed::Supported(ImageFormat::WebP)
+            Sniffed::Supported(Format::Image(ImageFormat::WebP))
         );
         assert_eq!(
             sniff(b"BM\0\0\0\0\0\0\0\0"),
-            Sniffed::Supported(ImageFormat::Bmp)
+            Sniffed::Supported(Format::Image(ImageFormat::Bmp))
         );
     }
 }

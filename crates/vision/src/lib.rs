@@ -12,7 +12,7 @@ mod tensor;
 pub use background::{BACKGROUND_REMOVAL_AVAILABLE, CutoutConfig, Cutout, composite_on_white, remove_background};
 pub use decode::{DecodeLimits, decode_bytes, decode_file};
 pub use error::{Result, VisionError};
-pub use formats::{IMAGE_EXTENSIONS, SUPPORTED_FORMATS, is_image_path};
+pub use formats::{IMAGE_EXTENSIONS, SUPPORTED_FORMATS, image_extension, is_image_path};
 pub use region::{Rect, crop};
 pub use tensor::{
     INPUT_LEN, INPUT_SIZE, NORM_MEAN, NORM_STD, normalise_into, resize_exact, to_input_tensor,

@@ -40,16 +40,52 @@ fn text_is_unsupported_and_lists_supported_formats() {
 }
 
 #[test]
-fn heic_ftyp_is_unsupported_with_conversion_advice() {
-    // iPhone HEIC: ftyp box, major brand "heic", compatible "mif1", "heic".
-    let mut heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic".to_vec();
-    heic.extend_from_slice(&[0u8; 64]);
-    let err = expect_err(&heic, "unsupported_format");
+fn a_jpeg_cut_to_a_third_is_corrupt_not_grey() {
+    // The scraper's case: a 320×240 photo whose download stopped a third of the way in. The
+    // JPEG decoder alone would pad the missing rows with grey and call it an image.
+    let full = jpeg(&gradient(320, 240));
+    decode(&full).expect("the untruncated JPEG decodes");
+    let err = expect_err(&full[..full.len() / 3], "corrupt");
     let msg = err.to_string();
     assert!(
-        msg.contains("HEIC") && msg.contains("Most Compatible"),
+        msg.contains("corrupt or truncated") && msg.contains("end-of-image marker"),
         "{msg}"
     );
+}
+
+#[test]
+fn truncated_files_of_every_format_are_corrupt() {
+    let picture = DynamicImage::ImageRgb8(gradient(160, 120));
+    let files = [
+        ("JPEG", jpeg(&gradient(160, 120))),
+        ("PNG", png(&picture)),
+        ("WebP", encode(&picture, ImageFormat::WebP)),
+        ("BMP", encode(&picture, ImageFormat::Bmp)),
+        ("GIF", gif(&[[10, 20, 30], [200, 100, 0]])),
+    ];
+    for (format, full) in files {
+        decode(&full).unwrap_or_else(|e| panic!("the whole {format} decodes: {e}"));
+        for cut in [full.len() / 10, full.len() / 3, full.len() / 2, full.len() - 1] {
+            let err = decode(&full[..cut]).expect_err("a cut file must not decode");
+            assert_eq!(err.kind(), "corrupt", "{format} cut at {cut}/{}: {err}", full.len());
+            assert!(err.to_string().starts_with("photo.upload: "), "{err}");
+        }
+    }
+}
+
+#[test]
+fn corrupt_png_is_corrupt() {
+    let full = png(&DynamicImage::ImageRgb8(gradient(64, 48)));
+    // A flipped byte inside the compressed pixels: the chunk CRC no longer matches.
+    let idat = full.windows(4).position(|w| w == b"IDAT").expect("an IDAT chunk");
+    let mut bytes = full.clone();
+    bytes[idat + 20] ^= 0xFF;
+    expect_err(&bytes, "corrupt");
+    // A chunk length running past the end of the file.
+    let mut bytes = full.clone();
+    bytes[idat - 4..idat].copy_from_slice(&0x00FF_FFFFu32.to_be_bytes());
+    let err = expect_err(&bytes, "corrupt");
+    assert!(err.to_string().contains("IDAT"), "{err}");
 }
 
 #[test]

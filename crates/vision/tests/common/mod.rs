@@ -1,4 +1,5 @@
-//! Small in-memory test images in every supported format, and an EXIF block to splice in.
+//! Small in-memory test images in every supported format (HEIC through libheif's own encoder),
+//! and an EXIF block to splice in.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::io::Cursor;
@@ -7,6 +8,10 @@ use std::path::PathBuf;
 use image::codecs::gif::GifEncoder;
 use image::codecs::png::PngEncoder;
 use image::{DynamicImage, Frame, ImageEncoder, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
+
+mod heic;
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use heic::{heic, heic_declaring, with_irot};
 
 /// 40×20: left half red, right half blue — orientation is visible in the output.
 pub fn two_tone() -> RgbImage {
