@@ -47,10 +47,10 @@ fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
         if let Some(v) = attr_value(tag, "charset") {
             return label(v);
         }
-        if attr_value(tag, "http-equiv").is_some_and(|v| v == "content-type") {
-            if let Some(e) = attr_value(tag, "content").and_then(charset_param).and_then(label) {
-                return Some(e);
-            }
+        if attr_value(tag, "http-equiv").is_some_and(|v| v == "content-type")
+            && let Some(e) = attr_value(tag, "content").and_then(charset_param).and_then(label)
+        {
+            return Some(e);
         }
     }
     None

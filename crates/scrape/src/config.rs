@@ -116,10 +116,10 @@ impl ScrapeConfig {
         if self.products_csv.is_some() && self.image_template.is_none() {
             return fail("a products CSV needs an image URL template (--image-template)");
         }
-        if let Some(t) = &self.image_template {
-            if !t.contains("{index") {
-                return fail("the image template must contain {index} or {index:02}");
-            }
+        if let Some(t) = &self.image_template
+            && !t.contains("{index")
+        {
+            return fail("the image template must contain {index} or {index:02}");
         }
         if self.views == 0 || self.concurrency == 0 || self.per_host_concurrency == 0 {
             return fail("views, concurrency and per-host concurrency must be at least 1");

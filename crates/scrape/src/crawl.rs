@@ -196,10 +196,10 @@ impl Crawl {
                 continue;
             }
             Progress::add(&self.progress.images_planned, 1);
-            if let Some(tx) = &self.tx {
-                if tx.send((label.clone(), job)).await.is_err() {
-                    return Err(ScrapeError::Config("image workers stopped early".into()));
-                }
+            if let Some(tx) = &self.tx
+                && tx.send((label.clone(), job)).await.is_err()
+            {
+                return Err(ScrapeError::Config("image workers stopped early".into()));
             }
         }
         Ok(())
@@ -240,7 +240,7 @@ fn extend_views(old: &[ImageJob], new: &[ImageJob]) -> (Vec<ImageJob>, usize) {
 /// Views of a product's images: a StockX-style spin (`.../img01.jpg` ... `imgNN.jpg`, all
 /// present) gets view = NN and angle = (NN-1)·360/N; anything else is numbered in page order.
 pub(crate) fn spin_views(images: &[Url], max: usize) -> Vec<ImageJob> {
-    let numbers: Vec<Option<u32>> = images.iter().map(|u| spin_number(u)).collect();
+    let numbers: Vec<Option<u32>> = images.iter().map(spin_number).collect();
     let n = images.len() as u32;
     let mut sorted: Vec<u32> = numbers.iter().flatten().copied().collect();
     sorted.sort_unstable();

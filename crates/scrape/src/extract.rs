@@ -80,7 +80,7 @@ pub fn parse_page(html: &str, base: &Url, as_product: bool) -> PageInfo {
     let next = dedup(attrs("link[rel~=next][href], a[rel~=next][href]", "href").iter().filter_map(|h| resolve(h)).collect());
     let meta = |prop: &str| -> Vec<String> {
         let css = format!(r#"meta[property="{prop}"][content], meta[name="{prop}"][content]"#);
-        attrs(&css, "content").into_iter().filter(|s| !s.trim().is_empty()).map(|s| crate::jsonld::decode_entities(s.trim())).collect()
+        attrs(&css, "content").into_iter().filter(|s| !s.trim().is_empty()).map(|s| crate::lenient::decode_entities(s.trim())).collect()
     };
     let first = |prop: &str| meta(prop).into_iter().next();
 

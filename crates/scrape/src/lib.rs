@@ -16,6 +16,7 @@ mod imgsrc;
 mod input;
 mod journal;
 mod jsonld;
+mod lenient;
 mod microdata;
 mod pages;
 mod progress;

@@ -7,7 +7,7 @@ use reqwest::Url;
 use scraper::{ElementRef, Html, Selector};
 
 use crate::extract::PageProduct;
-use crate::jsonld::decode_entities;
+use crate::lenient::decode_entities;
 
 /// One property value.
 enum Prop<'a> {

@@ -20,11 +20,14 @@ use crate::progress::Progress;
 use crate::sanitize::label_from;
 use crate::sitemap::{SitemapPage, SitemapRef, epoch_seconds, looks_like_sitemap};
 
+/// A listing's links, its pagination and those of its links that looked like products.
+type ListingLinks = (Vec<String>, Vec<String>, Vec<String>);
+
 /// What earlier runs recorded, so a resumed crawl neither refetches nor relabels.
 #[derive(Default)]
 pub(crate) struct Replay {
     /// Listing URL -> (links, next, product links).
-    listings: HashMap<String, (Vec<String>, Vec<String>, Vec<String>)>,
+    listings: HashMap<String, ListingLinks>,
     sitemaps: HashMap<String, (Vec<SitemapRef>, Vec<SitemapPage>)>,
     /// Product page -> keys of the products it holds (several for a group's variants).
     page_keys: HashMap<String, Vec<String>>,
@@ -214,10 +217,10 @@ impl Crawl {
     async fn replayed(&mut self, url: &Url, target: Target) -> Result<Vec<Found>> {
         let key = url.to_string();
         Progress::add(&self.progress.skipped_pages, 1);
-        if target == Target::Sitemap {
-            if let Some((refs, pages)) = self.replay.sitemaps.get(&key) {
-                return Ok(from_sitemap(&key, refs, pages));
-            }
+        if target == Target::Sitemap
+            && let Some((refs, pages)) = self.replay.sitemaps.get(&key)
+        {
+            return Ok(from_sitemap(&key, refs, pages));
         }
         if let Some((links, next, products)) = self.replay.listings.get(&key) {
             return Ok(from_listing(links, next, products));

@@ -68,7 +68,7 @@ impl Robots {
     /// Crawl-delay for our agent, when the file sets a sane one.
     pub fn crawl_delay(&self) -> Option<Duration> {
         match self {
-            Robots::Rules(r) => r.delay.filter(|d| d.is_finite() && *d >= 0.0).map(|d| Duration::from_secs_f32(d)),
+            Robots::Rules(r) => r.delay.filter(|d| d.is_finite() && *d >= 0.0).map(Duration::from_secs_f32),
             _ => None,
         }
     }

@@ -278,10 +278,10 @@ impl State {
                     self.failures.remove(url);
                 }
                 let mut digest = [0u8; 32];
-                if let Some(sha) = &record.sha256 {
-                    if hex::decode_to_slice(sha, &mut digest).is_ok() {
-                        self.by_hash.insert(digest, Slot::Kept(self.images.len()));
-                    }
+                if let Some(sha) = &record.sha256
+                    && hex::decode_to_slice(sha, &mut digest).is_ok()
+                {
+                    self.by_hash.insert(digest, Slot::Kept(self.images.len()));
                 }
                 self.images.push(record.clone());
             }

@@ -59,6 +59,9 @@ fn config(out: &Path, start: String) -> ScrapeConfig {
 
 const SJIS_NAME: &str = "オニツカタイガー メキシコ66";
 
+/// label -> (name, brand, style id, sha256 of each image in view order).
+type Catalogued = BTreeMap<String, (String, Option<String>, Option<String>, Vec<String>)>;
+
 /// label -> (name, brand, style id, image paths served in view order).
 type Expected = BTreeMap<String, (String, Option<&'static str>, Option<&'static str>, Vec<String>)>;
 
@@ -93,8 +96,8 @@ fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The catalog as label -> (name, brand, style id, sha256 of each image in view order).
-fn actual(out: &Path) -> BTreeMap<String, (String, Option<String>, Option<String>, Vec<String>)> {
+/// The catalog as it was written.
+fn actual(out: &Path) -> Catalogued {
     let catalog = Catalog::open(out).expect("catalog");
     catalog
         .products()
@@ -107,7 +110,7 @@ fn actual(out: &Path) -> BTreeMap<String, (String, Option<String>, Option<String
         .collect()
 }
 
-fn as_actual(e: &Expected) -> BTreeMap<String, (String, Option<String>, Option<String>, Vec<String>)> {
+fn as_actual(e: &Expected) -> Catalogued {
     e.iter()
         .map(|(label, (name, brand, sku, images))| {
             let shas = images.iter().map(|p| sha(&Fixture::image_bytes(p))).collect();
