@@ -9,7 +9,6 @@ mod classifier;
 mod config;
 mod error;
 mod gallery;
-mod jpeg;
 mod metrics;
 mod network;
 mod openapi;

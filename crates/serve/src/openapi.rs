@@ -36,7 +36,7 @@ fn errors() -> Value {
         "400": e("Malformed request: no image field, bad query value, too many photos."),
         "408": e("The request took longer than the server's timeout."),
         "413": e("The body is larger than the server's limit (20 MB by default)."),
-        "415": e("Not an image format the server decodes (e.g. HEIC: convert to JPEG)."),
+        "415": e("Not an image format the server decodes (JPEG, PNG, WebP, GIF, BMP and HEIC/HEIF are; e.g. AVIF or TIFF: convert to JPEG)."),
         "422": e("Empty, corrupt or truncated image, or more pixels than allowed."),
         "503": e("Busy (Retry-After given) or the model is still loading.")
     })

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use image::RgbImage;
 use sneaker_vision::{
-    CutoutConfig, DecodeLimits, INPUT_LEN, INPUT_SIZE, VisionError, decode_bytes, normalise_into,
+    CutoutConfig, DecodeLimits, INPUT_LEN, INPUT_SIZE, decode_bytes, normalise_into,
     remove_background, resize_exact,
 };
 
@@ -51,13 +51,6 @@ pub fn prepare(
     options: PrepareOptions,
 ) -> Result<Prepared> {
     let started = Instant::now();
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) && !crate::jpeg::is_complete(bytes) {
-        return Err(VisionError::Corrupt {
-            name: name.to_owned(),
-            detail: "the JPEG ends before its end-of-image marker (was the upload cut off?)".into(),
-        }
-        .into());
-    }
     let mut image = decode_bytes(bytes, name, limits)?;
     let decoded = Instant::now();
     let (width, height) = image.dimensions();

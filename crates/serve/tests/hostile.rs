@@ -3,6 +3,8 @@
 //! still answers health checks and real photos afterwards.
 
 mod common;
+#[path = "../../vision/tests/common/heic.rs"]
+mod heic;
 
 use std::io::{Cursor, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -81,6 +83,40 @@ fn huge_exif_png() -> Vec<u8> {
     out
 }
 
+/// A real HEIC (libheif's encoder) and damaged copies of it.
+fn heic_files() -> Vec<(&'static str, Vec<u8>, &'static [u16])> {
+    let sky = image::load_from_memory(&sky_png()).expect("the sky PNG decodes");
+    let heic = heic::heic(&sky);
+    let mut flipped = heic.clone();
+    for at in (heic.len() / 4..heic.len()).step_by(97) {
+        flipped[at] ^= 0xA5;
+    }
+    vec![
+        ("iPhone HEIC", heic.clone(), &[200]),
+        ("truncated HEIC", heic[..heic.len() / 2].to_vec(), &[422]),
+        ("HEIC cut to a third", heic[..heic.len() / 3].to_vec(), &[422]),
+        // Flipped bytes in the HEVC stream may still decode (to a scrambled picture): never a 5xx.
+        ("HEIC with bytes flipped", flipped, &[200, 415, 422]),
+        ("HEIC declaring 30000x30000", heic::heic_declaring(30_000, 30_000), &[422]),
+        ("HEIC declaring 4 billion pixels wide", heic::heic_declaring(u32::MAX >> 1, 1), &[422]),
+    ]
+}
+
+/// A 320×240 photo-like JPEG cut to its first third, as a stalled download leaves it.
+fn jpeg_cut_to_a_third() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(320, 240, |x, y| image::Rgb([(x * 3 % 256) as u8, (y * 2) as u8, ((x ^ y) % 256) as u8]));
+    let jpeg = encode(&img, image::ImageFormat::Jpeg);
+    jpeg[..jpeg.len() / 3].to_vec()
+}
+
+/// A PNG whose compressed pixels have a flipped byte (its chunk CRC no longer matches).
+fn corrupt_png() -> Vec<u8> {
+    let mut png = sky_png();
+    let idat = png.windows(4).position(|w| w == b"IDAT").expect("an IDAT chunk");
+    png[idat + 40] ^= 0xFF;
+    png
+}
+
 fn corpus() -> Vec<(&'static str, Vec<u8>, &'static [u16])> {
     let jpeg = small_jpeg();
     let png = sky_png();
@@ -91,7 +127,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, &'static [u16])> {
     let mut heic = vec![0, 0, 0, 24];
     heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
     heic.resize(4096, 0);
-    vec![
+    let mut files: Vec<(&'static str, Vec<u8>, &'static [u16])> = vec![
         ("empty", Vec::new(), &[422]),
         ("truncated JPEG", jpeg[..jpeg.len() / 2].to_vec(), &[422]),
         ("truncated PNG", png[..png.len() / 2].to_vec(), &[422]),
@@ -101,10 +137,14 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, &'static [u16])> {
         ("PNG decompression bomb, 64 Mpx of zeros", png_bomb(), &[422]),
         ("GIF/JavaScript polyglot", b"GIF89a/*\x0a\x00\x0a\x00\x00\x00\x00*/=alert(1);//".to_vec(), &[422]),
         ("PNG signature on an HTML page", png_html, &[422]),
-        ("iPhone HEIC", heic, &[415]),
+        ("HEIC header with nothing after it", heic, &[422]),
+        ("JPEG cut to a third (320x240)", jpeg_cut_to_a_third(), &[422]),
+        ("PNG with a corrupt IDAT", corrupt_png(), &[422]),
         // A real JPEG whose EXIF is 4 MB of junk is still a photo: it is answered, unrotated.
         ("JPEG with 64 junk EXIF segments (4 MB)", jpeg_with_exif(64), &[200]),
-    ]
+    ];
+    files.extend(heic_files());
+    files
 }
 
 /// Sends `body` raw to `/api/v1/identify` over a fresh connection.
