@@ -128,10 +128,17 @@ impl Embedder {
 
 /// A photo's bytes (size-checked before reading), their SHA-256 and the decoded image.
 pub fn read_photo(path: &Path, limits: &DecodeLimits) -> Result<(String, RgbImage)> {
+    let (sha, bytes) = read_bytes(path, limits)?;
+    let image = decode_bytes(&bytes, &path.display().to_string(), limits)?;
+    Ok((sha, image))
+}
+
+/// A photo's SHA-256 and bytes, refused before reading when the file is over the byte limit.
+pub fn read_bytes(path: &Path, limits: &DecodeLimits) -> Result<(String, Vec<u8>)> {
     let io = |source| GalleryError::Io { path: path.to_owned(), source };
     let len = std::fs::metadata(path).map_err(io)?.len();
     if len > limits.max_bytes as u64 {
-        // Refused before reading: a huge file must not be pulled into memory to be hashed.
+        // A huge file must not be pulled into memory to be hashed.
         return Err(sneaker_vision::VisionError::TooLarge {
             name: path.display().to_string(),
             detail: format!("the file is {len} bytes, more than the {} byte limit", limits.max_bytes),
@@ -139,9 +146,7 @@ pub fn read_photo(path: &Path, limits: &DecodeLimits) -> Result<(String, RgbImag
         .into());
     }
     let bytes = std::fs::read(path).map_err(io)?;
-    let sha = hex::encode(Sha256::digest(&bytes));
-    let image = decode_bytes(&bytes, &path.display().to_string(), limits)?;
-    Ok((sha, image))
+    Ok((hex::encode(Sha256::digest(&bytes)), bytes))
 }
 
 /// The id [`Embedder`] would carry for the pretrained backbone (`run_dir` `None`) or a run,

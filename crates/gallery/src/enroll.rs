@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 use sneaker_catalog::{Catalog, Product};
-use sneaker_vision::{DecodeLimits, to_input_tensor};
+use sneaker_vision::{DecodeLimits, decode_bytes, to_input_tensor};
 
-use crate::embed::{Embedder, read_photo};
+use crate::embed::{Embedder, read_bytes};
 use crate::error::{GalleryError, Result};
 use crate::gallery::{Entry, Gallery};
+use crate::thumbs::{thumbnail_jpeg, write_thumbnail};
 
 /// Photos per network call: both cores busy, memory flat on big catalogs (as `predict`).
 pub const BATCH: usize = 16;
@@ -47,12 +48,33 @@ pub struct EnrollReport {
     pub failed: Vec<Failure>,
 }
 
+impl EnrollReport {
+    fn fail(&mut self, photo: &Photo, e: GalleryError) {
+        tracing::warn!(path = %photo.path.display(), error = %e, "photo not enrolled");
+        self.failed.push(Failure { path: photo.path.clone(), error: e.to_string() });
+    }
+}
+
 /// Embeds `photos` and adds them to `gallery`.
 pub fn enroll(
     gallery: &mut Gallery,
     embedder: &mut Embedder,
     photos: &[Photo],
     limits: &DecodeLimits,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<EnrollReport> {
+    enroll_with(gallery, embedder, photos, limits, None, on_progress)
+}
+
+/// As [`enroll`], also writing a small thumbnail of every added photo into `thumbs`
+/// (a gallery folder; see [`crate::thumbnail_path`]). A photo whose bytes are already enrolled
+/// is only hashed, never decoded, so updating a large gallery costs little.
+pub fn enroll_with(
+    gallery: &mut Gallery,
+    embedder: &mut Embedder,
+    photos: &[Photo],
+    limits: &DecodeLimits,
+    thumbs: Option<&Path>,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<EnrollReport> {
     if gallery.model_id() != embedder.model_id() || gallery.dim() != embedder.dim() {
@@ -65,32 +87,45 @@ pub fn enroll(
     let mut report = EnrollReport::default();
     let total = photos.len();
     for (b, batch) in photos.chunks(BATCH).enumerate() {
-        // Decoding is the other half of the work; spread it over the cores while inference waits.
-        let read: Vec<_> = batch
-            .par_iter()
-            .map(|p| read_photo(&p.path, limits).map(|(sha, img)| (sha, to_input_tensor(&img))))
-            .collect();
-        let mut todo = Vec::with_capacity(batch.len());
-        let mut tensors = Vec::with_capacity(batch.len());
-        for (photo, r) in batch.iter().zip(read) {
+        // Hash first: a photo already in the gallery needs no decoding.
+        let hashed: Vec<_> = batch.par_iter().map(|p| read_bytes(&p.path, limits)).collect();
+        let mut new = Vec::with_capacity(batch.len());
+        for (photo, r) in batch.iter().zip(hashed) {
             match r {
                 Ok((sha, _)) if gallery.contains_image(&sha) => report.already_enrolled += 1,
-                Ok((sha, tensor)) => {
-                    todo.push((photo, sha));
+                Ok((sha, bytes)) => new.push((photo, sha, bytes)),
+                Err(e) => report.fail(photo, e),
+            }
+        }
+        // Decoding is the other half of the work; spread it over the cores while inference waits.
+        let decoded: Vec<_> = new
+            .par_iter()
+            .map(|(photo, _, bytes)| -> Result<(Vec<f32>, Option<Vec<u8>>)> {
+                let image = decode_bytes(bytes, &photo.path.display().to_string(), limits)?;
+                let thumb = thumbs.map(|_| thumbnail_jpeg(&image)).transpose()?;
+                Ok((to_input_tensor(&image), thumb))
+            })
+            .collect();
+        let mut todo = Vec::with_capacity(new.len());
+        let mut tensors = Vec::with_capacity(new.len());
+        for ((photo, sha, _), r) in new.into_iter().zip(decoded) {
+            match r {
+                Ok((tensor, thumb)) => {
+                    todo.push((photo, sha, thumb));
                     tensors.push(tensor);
                 }
-                Err(e) => {
-                    tracing::warn!(path = %photo.path.display(), error = %e, "photo not enrolled");
-                    report.failed.push(Failure { path: photo.path.clone(), error: e.to_string() });
-                }
+                Err(e) => report.fail(photo, e),
             }
         }
         let embeddings = embedder.embed_tensors(&tensors)?;
-        for ((photo, sha), embedding) in todo.into_iter().zip(embeddings) {
+        for ((photo, sha, thumb), embedding) in todo.into_iter().zip(embeddings) {
             // The same bytes twice in one batch: the first copy is enough.
             if gallery.contains_image(&sha) {
                 report.already_enrolled += 1;
                 continue;
+            }
+            if let (Some(dir), Some(jpeg)) = (thumbs, thumb) {
+                write_thumbnail(dir, &sha, &jpeg)?;
             }
             let entry = Entry { label: photo.label.clone(), source: photo.path.display().to_string(), sha256: Some(sha) };
             gallery.add(entry, &embedding)?;

@@ -229,6 +229,32 @@ impl Gallery {
         Ok(id)
     }
 
+    /// Keeps only the entries `keep` accepts (ids are renumbered in order) and returns how many
+    /// were removed: photos dropped from a catalog leave its gallery on the next update.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) -> Result<usize> {
+        let dim = self.dim();
+        let mut entries = Vec::with_capacity(self.entries.len());
+        let mut vectors = Vec::with_capacity(self.exact.data().len());
+        for (row, entry) in self.entries.iter().enumerate() {
+            if keep(entry) {
+                let v = self.exact.row(row).ok_or(GalleryError::Dimension { expected: dim, got: 0 })?;
+                vectors.extend_from_slice(v);
+                entries.push(entry.clone());
+            }
+        }
+        let removed = self.entries.len() - entries.len();
+        if removed == 0 {
+            return Ok(0);
+        }
+        let ids = (0..entries.len() as u64).collect();
+        self.exact = ExactIndex::from_parts(dim, ids, vectors)?;
+        self.hashes = entries.iter().filter_map(|e| e.sha256.clone()).collect();
+        self.entries = entries;
+        self.approx = None;
+        self.update_index()?;
+        Ok(removed)
+    }
+
     /// Builds the approximate index once the gallery has outgrown exact search.
     fn update_index(&mut self) -> Result<()> {
         if self.approx.is_none() && self.len() > self.config.approximate_above {
@@ -343,6 +369,17 @@ mod tests {
         assert!(g.contains_image("a1"));
         assert!(!g.contains_image("x0"));
         assert_eq!(g.labels(), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn retain_drops_entries_and_renumbers_the_rest() {
+        let mut g = small();
+        assert_eq!(g.retain(|e| e.label != "b").unwrap(), 2);
+        assert_eq!(g.len(), 4);
+        assert!(!g.contains_image("b0"));
+        let m = g.search(&[0.0, 0.1, 1.0], 1).unwrap();
+        assert_eq!((m[0].label.as_str(), m[0].id), ("c", 2));
+        assert_eq!(g.retain(|_| true).unwrap(), 0);
     }
 
     #[test]

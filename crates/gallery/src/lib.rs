@@ -17,10 +17,12 @@ mod index;
 #[cfg(feature = "pgvector")]
 mod pgvector;
 mod store;
+mod sync;
+mod thumbs;
 
 pub use approx::{HnswConfig, HnswIndex};
-pub use embed::{Embedder, model_id, read_photo, run_gallery_dir};
-pub use enroll::{BATCH, EnrollReport, Failure, Photo, Progress, enroll, enroll_catalog, enroll_product, images_in, label_from_name};
+pub use embed::{Embedder, model_id, read_bytes, read_photo, run_gallery_dir};
+pub use enroll::{BATCH, EnrollReport, Failure, Photo, Progress, enroll, enroll_catalog, enroll_product, enroll_with, images_in, label_from_name};
 pub use error::{GalleryError, Result};
 pub use exact::{ExactIndex, dot};
 pub use gallery::{DEFAULT_APPROXIMATE_ABOVE, Entry, Gallery, GalleryConfig, LabelScore, Match};
@@ -28,3 +30,5 @@ pub use index::{Hit, VectorIndex, l2_normalise};
 #[cfg(feature = "pgvector")]
 pub use self::pgvector::{AnnKind, PG_URL_ENV, PgConfig, PgVectorIndex};
 pub use store::{GALLERY_DIR, GALLERY_FILE};
+pub use sync::{SyncReport, sync_catalog};
+pub use thumbs::{THUMB_SIDE, THUMBS_DIR, thumbnail_jpeg, thumbnail_path, write_thumbnail};

@@ -81,34 +81,79 @@ function productDetails(product) {
   return details;
 }
 
-function render(answer) {
+function details(product) {
+  const bits = [];
+  if (product.brand) bits.push(product.brand);
+  if (product.colorway) bits.push(product.colorway);
+  if (product.style_id) bits.push("style " + product.style_id);
+  return bits.join(" · ");
+}
+
+// The product card: the top match in product terms, with the enrolled photo it rests on.
+function card(answer, named) {
+  const top = answer.predictions[0];
   const verdict = $("verdict");
   const detail = $("verdict-detail");
-  const top = answer.predictions[0];
+  const cardDetails = $("card-details");
+  const photo = $("card-photo");
   const fw = answer.footwear;
   verdict.className = answer.verdict;
+  cardDetails.replaceChildren();
+  photo.hidden = true;
+  photo.removeAttribute("src");
   if (answer.verdict === "not_a_sneaker") {
     verdict.textContent = "This does not look like a sneaker";
     detail.textContent = "The footwear check gives it " + pct(fw.probability) + ". Try a photo where the shoe fills most of the frame.";
-  } else if (kind !== "trained") {
-    verdict.textContent = "Footwear: " + pct(fw.probability);
-    detail.textContent = "This server has no trained sneaker model yet, so these are the general (ImageNet) categories. See the note above to build a catalog and train.";
-  } else if (answer.verdict === "not_sure") {
-    verdict.textContent = "Not sure";
-    detail.textContent = "The closest match, " + pretty(top.label) + ", has only " + pct(top.probability) + ". Try another angle, more light, or the whole shoe in frame.";
-  } else {
-    verdict.textContent = (top.product && top.product.name) || pretty(top.label);
-    detail.textContent = pct(top.probability) + " confident.";
+    return;
   }
+  if (!named || !top) {
+    verdict.textContent = "Footwear: " + pct(fw.probability);
+    detail.textContent = "No sneaker is enrolled yet, so these are the general (ImageNet) categories. Add a sneaker below, or see the note above.";
+    return;
+  }
+  const product = top.product || {};
+  const name = product.name || pretty(top.label);
+  const sim = top.similarity != null ? " · looks " + pct(Math.max(0, top.similarity)) + " like its nearest enrolled photo" : "";
+  if (answer.verdict === "not_sure") {
+    verdict.textContent = "Not sure";
+    detail.textContent = "The closest is " + name + ", at only " + pct(top.probability) + sim + ". It may be a sneaker that is not enrolled: try another angle, more light, or add it below.";
+  } else {
+    verdict.textContent = name;
+    detail.textContent = pct(top.probability) + " confident" + sim + ".";
+    const text = details(product);
+    if (text) cardDetails.append(text);
+    const link = product.url && safeUrl(product.url);
+    if (link) cardDetails.append(text ? " · " : "", el("a", { href: link, rel: "noopener noreferrer", target: "_blank" }, "product page"));
+  }
+  // Served by this server (a thumbnail kept at enrolment, or a catalog photo); never a shop's CDN.
+  const src = [top.photo, top.thumbnail].find((u) => u && u.startsWith("/"));
+  if (src) {
+    photo.src = src;
+    photo.alt = "Enrolled photo of " + name;
+    photo.hidden = false;
+  }
+}
+
+function render(answer) {
+  const verdict = $("verdict");
+  const top = answer.predictions[0];
+  const fw = answer.footwear;
+  // Sneaker names come from a trained run or, with a gallery, from enrolled products.
+  const named = kind === "trained" || (top && top.similarity != null);
+  card(answer, named);
 
   const list = $("predictions");
   list.replaceChildren();
+  // No shoe: enrolled products ranked against it would only mislead.
+  const hide = named && answer.verdict === "not_a_sneaker";
+  list.hidden = hide;
+  $("matches-title").hidden = hide;
   for (const p of answer.predictions) {
     const product = p.product || null;
     const name = (product && product.name) || pretty(p.label);
     const item = el("li", { class: "prediction" });
     // Served by this server from the catalog's photos; never a shop's CDN.
-    const thumb = p.thumbnail && p.thumbnail.startsWith("/") ? p.thumbnail : null;
+    const thumb = [p.photo, p.thumbnail].find((u) => u && u.startsWith("/")) || null;
     if (thumb) item.append(el("img", { class: "thumb", src: thumb, alt: "", loading: "lazy" }));
     const title = el("div", { class: "name" }, name + " ", el("span", { class: "pct" }, pct(p.probability)));
     const bar = el("div", { class: "bar", role: "img", "aria-label": pct(p.probability) + " confidence" }, el("span"));
@@ -162,6 +207,8 @@ function setup() {
     else showError("Nothing to identify: drop an image file.");
   });
   document.addEventListener("paste", (e) => {
+    // Photos pasted into the "Add a sneaker" form are for enrolment (enroll.js).
+    if (e.target && e.target.closest && e.target.closest("#enroll")) return;
     const file = firstImage(e.clipboardData && e.clipboardData.items);
     if (file) identify(file);
   });

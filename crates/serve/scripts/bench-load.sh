@@ -20,11 +20,12 @@ cargo run --quiet --release -p sneaker-serve --example forward_throughput -- 32 
 cargo run --quiet --release -p sneaker-serve --example forward_throughput -- 8 20
 
 out="$(mktemp)"
-"$BIN" serve --addr 127.0.0.1:0 >"$out" 2>/dev/null &
+gallery="$(mktemp -d)"   # an empty gallery: the bare network's answers, as before
+"$BIN" serve --addr 127.0.0.1:0 --gallery "$gallery" >"$out" 2>/dev/null &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -f "$out"' EXIT
-for _ in $(seq 300); do grep -q listening "$out" && break; sleep 0.1; done
-url="$(sed -n 's/^listening on //p' "$out")"
+trap 'kill $pid 2>/dev/null; rm -rf "$out" "$gallery"' EXIT
+for _ in $(seq 300); do grep -q "serving on" "$out" && break; sleep 0.1; done
+url="$(sed -n 's/^sneaker-id: serving on \([^ ]*\).*/\1/p' "$out")"
 until curl -fs "${url}v2/health/ready" >/dev/null; do sleep 0.2; done
 rss() { awk '/VmRSS/ {printf "%.0f MiB", $2/1024}' "/proc/$pid/status"; }
 echo "== server $url ($(nproc) cores), photo $(basename "$PHOTO") $(stat -c %s "$PHOTO") bytes"

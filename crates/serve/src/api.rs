@@ -60,6 +60,10 @@ pub struct Prediction {
     /// URL of a catalog photo of this label on this server, when the catalog has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thumbnail: Option<String>,
+    /// URL of a thumbnail of this label's enrolled photo nearest to the query (what the match
+    /// rests on), when a gallery answered and keeps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -274,7 +278,7 @@ fn classifier_predictions(state: &AppState, options: &Options, scores: &Scores) 
         .into_iter()
         .map(|i| {
             let label = info.labels.get(i).cloned().unwrap_or_else(|| format!("class {i}"));
-            prediction(state, label, scores.probs[i], None, None)
+            prediction(state, label, scores.probs[i], None, None, None)
         })
         .collect()
 }
@@ -296,25 +300,37 @@ fn gallery_answer(state: &AppState, options: &Options, scores: &Scores) -> Resul
         sneaker_identify::Verdict::Unknown => Verdict::NotSure,
         sneaker_identify::Verdict::NotFootwear => Verdict::NotASneaker,
     };
+    let nearest = identifier
+        .gallery()
+        .map(|g| crate::photos::nearest_photos(g, &gallery.thumbnails, &scores.features, sneaker_identify::NEIGHBOURS))
+        .unwrap_or_default();
     let predictions = answer
         .ranking
         .into_iter()
         .take(options.top_k)
         .map(|r| {
             let enrolled = identifier.gallery().and_then(|g| g.product(&r.label)).cloned();
-            prediction(state, r.label, r.probability, r.similarity, enrolled)
+            let photo = nearest.get(&r.label).map(|&id| crate::photos::photo_url(id));
+            prediction(state, r.label, r.probability, r.similarity, enrolled, photo)
         })
         .collect();
     Ok(Some((verdict, predictions, identifier.thresholds().footwear)))
 }
 
-fn prediction(state: &AppState, label: String, probability: f32, similarity: Option<f32>, enrolled: Option<Product>) -> Prediction {
+fn prediction(
+    state: &AppState,
+    label: String,
+    probability: f32,
+    similarity: Option<f32>,
+    enrolled: Option<Product>,
+    photo: Option<String>,
+) -> Prediction {
     let product = state.products.get(&label).cloned().or(enrolled);
     let thumbnail = state
         .thumbnails
         .contains_key(&label)
         .then(|| format!("/api/v1/thumbnails/{}", crate::page::percent_encode(&label)));
-    Prediction { label, probability, similarity, product, thumbnail }
+    Prediction { label, probability, similarity, product, thumbnail, photo }
 }
 
 /// `GET /api/v1/model`.

@@ -18,7 +18,7 @@ use crate::batcher::Batcher;
 use crate::config::ServeConfig;
 use crate::error::ServeError;
 use crate::metrics::Metrics;
-use crate::{api, gallery, openapi, page};
+use crate::{api, gallery, openapi, page, photos};
 
 /// What every handler sees.
 pub struct Shared {
@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/identify/batch", post(api::identify_batch))
         .route("/api/v1/model", get(api::model))
         .route("/api/v1/gallery/products", post(gallery::enroll))
+        .route("/api/v1/gallery/photos/{id}", get(photos::photo))
         .route("/api/v1/thumbnails/{label}", get(page::thumbnail))
         .route("/api/openapi.json", get(openapi::document))
         .route("/v2/health/live", get(api::live))

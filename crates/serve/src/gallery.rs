@@ -2,9 +2,10 @@
 //! `sneaker_identify`), and `POST /api/v1/gallery/products` enrolls a new product from a few
 //! photos, identifiable by the very next request, with no retraining.
 //!
-//! Enrolment changes what every user is told, so it is off unless the server was started with a
-//! token, and each request must present it (`Authorization: Bearer TOKEN`). The gallery file is
-//! rewritten atomically after each enrolment, so a crash never loses or corrupts it.
+//! Enrolment changes what every user is told, so each request must present the server's token
+//! (`Authorization: Bearer TOKEN`; `sneaker-id serve` makes one at start-up and prints it, as
+//! Jupyter does); without a token enrolment is off. The gallery file is rewritten atomically after
+//! each enrolment, so a crash never loses or corrupts it; a small thumbnail of each photo is kept.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -16,14 +17,17 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sneaker_catalog::{Product, is_valid_label};
-use sneaker_gallery::{Entry, Gallery, GalleryConfig};
+use sneaker_gallery::{Entry, Gallery, GalleryConfig, label_from_name, thumbnail_jpeg};
 use sneaker_identify::Identifier;
 use sneaker_model::efficientnet_lite::FEATURE_DIM;
 
 use crate::app::AppState;
 use crate::error::{Result, ServeError};
+use crate::photos::Thumbnails;
 use crate::prepare::PrepareOptions;
 use crate::upload::read_uploads;
+
+const DISABLED: &str = "enrolment is disabled on this server (it was started without an enrolment token)";
 
 /// Photos accepted per enrolment.
 pub const MAX_ENROLL_PHOTOS: usize = 10;
@@ -39,12 +43,17 @@ pub struct GalleryOptions {
     pub enroll_token: Option<String>,
 }
 
+/// Longest accepted product name, brand, colourway, style id or URL, in characters.
+const MAX_FIELD_CHARS: usize = 300;
+
 /// Shared, lockable identification state.
 pub struct GalleryState {
     pub identifier: RwLock<Identifier>,
     dir: Option<PathBuf>,
     model_id: String,
     token: Option<String>,
+    /// Thumbnails of enrolled photos, shown with matches.
+    pub thumbnails: Thumbnails,
     /// One enrolment (and gallery write) at a time.
     writing: tokio::sync::Mutex<()>,
 }
@@ -53,6 +62,7 @@ impl GalleryState {
     pub fn new(options: GalleryOptions) -> GalleryState {
         GalleryState {
             identifier: RwLock::new(options.identifier),
+            thumbnails: Thumbnails::new(options.dir.clone()),
             dir: options.dir,
             model_id: options.model_id,
             token: options.enroll_token.filter(|t| !t.is_empty()),
@@ -66,7 +76,7 @@ impl GalleryState {
 
     fn check_token(&self, headers: &HeaderMap) -> Result<()> {
         let Some(expected) = &self.token else {
-            return Err(ServeError::Forbidden("enrolment is disabled: start the server with --enroll-token".into()));
+            return Err(ServeError::Forbidden(DISABLED.into()));
         };
         let given = headers
             .get(header::AUTHORIZATION)
@@ -75,7 +85,9 @@ impl GalleryState {
             .ok_or_else(|| ServeError::Unauthorized("enrolment needs the header `Authorization: Bearer TOKEN`".into()))?;
         // Compare digests so the time taken does not reveal how much of the token matched.
         if Sha256::digest(given.as_bytes()) != Sha256::digest(expected.as_bytes()) {
-            return Err(ServeError::Unauthorized("wrong enrolment token".into()));
+            return Err(ServeError::Unauthorized(
+                "wrong enrolment token: use the one `sneaker-id serve` printed when it started".into(),
+            ));
         }
         Ok(())
     }
@@ -85,8 +97,9 @@ impl GalleryState {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollQuery {
-    /// Label the product will be answered as, e.g. `nike_air_max_1_86`.
-    pub label: String,
+    /// Label the product will be answered as, e.g. `nike_air_max_1_86`; default: made from the
+    /// name.
+    pub label: Option<String>,
     pub name: Option<String>,
     pub brand: Option<String>,
     pub colorway: Option<String>,
@@ -117,25 +130,29 @@ pub async fn enroll(
     let gallery = state
         .gallery
         .clone()
-        .ok_or_else(|| ServeError::Forbidden("enrolment is disabled: start the server with --enroll-token".into()))?;
+        .ok_or_else(|| ServeError::Forbidden(DISABLED.into()))?;
     gallery.check_token(&headers)?;
     let Query(q) = query.map_err(|e| ServeError::BadRequest(format!("bad query: {}", e.body_text())))?;
-    if !is_valid_label(&q.label) {
-        return Err(ServeError::BadRequest(format!(
-            "label {:?} is not usable: it must be non-empty, at most 255 bytes, without '/' or '\\'",
-            q.label
-        )));
-    }
+    let q = q.checked()?;
+    let label = q.label.clone().unwrap_or_default();
     let uploads = read_uploads(request, state.config.body_limit, MAX_ENROLL_PHOTOS).await?;
     let mut photos = Vec::with_capacity(uploads.len());
     for upload in uploads {
         let sha = hex::encode(Sha256::digest(&upload.bytes));
+        // The checks a photo to identify meets come first (and give the same errors).
         let mut prepared =
-            crate::api::prepare_blocking(&state, upload.bytes, upload.name.clone(), PrepareOptions::default()).await?;
-        photos.push((upload.name, sha, std::mem::take(&mut prepared.tensor)));
+            crate::api::prepare_blocking(&state, upload.bytes.clone(), upload.name.clone(), PrepareOptions::default()).await?;
+        let thumb = thumbnail_blocking(&state, upload.bytes, upload.name.clone()).await?;
+        photos.push((upload.name, sha, std::mem::take(&mut prepared.tensor), thumb));
     }
-    let tensors = photos.iter_mut().map(|(_, _, t)| std::mem::take(t)).collect();
+    let tensors = photos.iter_mut().map(|(_, _, t, _)| std::mem::take(t)).collect();
     let answer = state.batcher.classify(tensors).await?;
+    // Thumbnails first (files, off the async runtime): a photo in the gallery always has one.
+    let thumbs: Vec<(String, Vec<u8>)> = photos.iter_mut().map(|(_, sha, _, t)| (sha.clone(), std::mem::take(t))).collect();
+    let store = gallery.clone();
+    tokio::task::spawn_blocking(move || thumbs.into_iter().try_for_each(|(sha, jpeg)| store.thumbnails.store(&sha, jpeg)))
+        .await
+        .map_err(|e| ServeError::Internal(format!("the thumbnail task failed: {e}")))??;
 
     let _writing = gallery.writing.lock().await;
     let (added, duplicates, size) = {
@@ -145,7 +162,7 @@ pub async fn enroll(
         }
         let g = identifier.gallery_mut().expect("a gallery was just ensured");
         let product = Product {
-            label: q.label.clone(),
+            label: label.clone(),
             name: q.name.clone(),
             brand: q.brand.clone(),
             colorway: q.colorway.clone(),
@@ -155,20 +172,69 @@ pub async fn enroll(
         };
         g.set_product(product).map_err(|e| ServeError::BadRequest(e.to_string()))?;
         let (mut added, mut duplicates) = (0, 0);
-        for ((name, sha, _), scores) in photos.into_iter().zip(answer.scores) {
+        for ((name, sha, _, _), scores) in photos.into_iter().zip(answer.scores) {
             if g.contains_image(&sha) {
                 duplicates += 1;
                 continue;
             }
-            let entry = Entry { label: q.label.clone(), source: format!("upload:{name}"), sha256: Some(sha) };
+            let entry = Entry { label: label.clone(), source: format!("upload:{name}"), sha256: Some(sha) };
             g.add(entry, &scores.features).map_err(|e| ServeError::BadRequest(format!("{name}: {e}")))?;
             added += 1;
         }
         (added, duplicates, g.len())
     };
     let saved = save(&gallery).await?;
-    tracing::info!(label = %q.label, added, duplicates, size, "enrolled a product");
-    Ok((StatusCode::CREATED, Json(Enrolled { label: q.label, added, duplicates, gallery_size: size, saved })))
+    tracing::info!(%label, added, duplicates, size, "enrolled a product");
+    Ok((StatusCode::CREATED, Json(Enrolled { label, added, duplicates, gallery_size: size, saved })))
+}
+
+impl EnrollQuery {
+    /// Trims the fields, drops empty ones, bounds their length and settles the label.
+    fn checked(mut self) -> Result<EnrollQuery> {
+        for (what, field) in [
+            ("name", &mut self.name),
+            ("brand", &mut self.brand),
+            ("colorway", &mut self.colorway),
+            ("style_id", &mut self.style_id),
+            ("url", &mut self.url),
+            ("label", &mut self.label),
+        ] {
+            *field = field.take().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+            if field.as_ref().is_some_and(|v| v.chars().count() > MAX_FIELD_CHARS) {
+                return Err(ServeError::BadRequest(format!("{what} is longer than {MAX_FIELD_CHARS} characters")));
+            }
+        }
+        if let Some(url) = &self.url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ServeError::BadRequest(format!("url {url:?} must start with https:// or http://")));
+        }
+        let label = match (&self.label, &self.name) {
+            (Some(label), _) => label.clone(),
+            (None, Some(name)) => label_from_name(name).ok_or_else(|| {
+                ServeError::BadRequest(format!("cannot make a label from the name {name:?}: give a label too"))
+            })?,
+            (None, None) => return Err(ServeError::BadRequest("give the product a name (or a label)".into())),
+        };
+        if !is_valid_label(&label) {
+            return Err(ServeError::BadRequest(format!(
+                "label {label:?} is not usable: it must be non-empty, at most 255 bytes, without '/' or '\\'"
+            )));
+        }
+        self.label = Some(label);
+        Ok(self)
+    }
+}
+
+/// A small JPEG of an uploaded photo for the gallery's thumbnails, made off the async runtime.
+async fn thumbnail_blocking(state: &AppState, bytes: axum::body::Bytes, name: String) -> Result<Vec<u8>> {
+    let limits = state.config.decode_limits();
+    tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
+        let image = sneaker_vision::decode_bytes(&bytes, &name, &limits)?;
+        thumbnail_jpeg(&image).map_err(|e| ServeError::Internal(format!("{name}: {e}")))
+    })
+    .await
+    .map_err(|e| ServeError::Internal(format!("the thumbnail task failed: {e}")))?
 }
 
 /// Writes the gallery (temp file + rename inside `Gallery::save`) off the async runtime.

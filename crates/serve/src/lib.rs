@@ -13,7 +13,9 @@ mod metrics;
 mod network;
 mod openapi;
 mod page;
+mod photos;
 pub mod prepare;
+pub mod setup;
 mod upload;
 
 use std::collections::HashMap;
@@ -27,6 +29,7 @@ pub use error::{ErrorBody, Result, ServeError};
 pub use gallery::{Enrolled, GalleryOptions, MAX_ENROLL_PHOTOS};
 pub use network::Network;
 pub use openapi::PATHS as DOCUMENTED_PATHS;
+pub use page::PAGE_COMMANDS;
 use sneaker_catalog::Catalog;
 
 /// Opens the catalog folder `dir`, whose `products.csv` and photos describe the labels.

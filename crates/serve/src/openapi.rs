@@ -8,9 +8,10 @@ use axum::Json;
 use serde_json::{Value, json};
 
 /// Every documented path with its method; the router test checks each is served.
-pub const PATHS: [(&str, &str); 8] = [
+pub const PATHS: [(&str, &str); 9] = [
     ("post", "/api/v1/identify"),
     ("post", "/api/v1/gallery/products"),
+    ("get", "/api/v1/gallery/photos/{id}"),
     ("post", "/api/v1/identify/batch"),
     ("get", "/api/v1/model"),
     ("get", "/v2/health/live"),
@@ -73,6 +74,8 @@ fn schemas() -> Value {
             "predictions": {"type": "array", "items": {"type": "object", "required": ["label", "probability"], "properties": {
                 "label": {"type": "string"}, "probability": {"type": "number"},
                 "similarity": {"type": "number", "description": "Best cosine similarity to this label's gallery photos (only when a gallery answered)."},
+                "thumbnail": {"type": "string", "description": "URL of a catalog photo of this label on this server (when a catalog is loaded)."},
+                "photo": {"type": "string", "description": "URL of a small thumbnail of this label's enrolled photo nearest to the query, /api/v1/gallery/photos/{id} (when a gallery answered)."},
                 "product": {"allOf": [{"$ref": "#/components/schemas/Product"}], "nullable": true}}}},
             "footwear": {"type": "object", "properties": {"probability": {"type": "number"},
                 "threshold": {"type": "number"}, "is_footwear": {"type": "boolean"}}},
@@ -115,15 +118,20 @@ pub fn spec() -> Value {
             "/api/v1/identify/batch": {"post": {"summary": "Identify several photos in one network batch",
                 "parameters": identify_params(), "requestBody": upload_body(true), "responses": batch_responses}},
             "/api/v1/gallery/products": {"post": {"summary": "Enroll a new product from 1-10 photos (identifiable at once, no retraining)",
-                "description": "Needs `Authorization: Bearer TOKEN` with the token the server was started with (--enroll-token); 403 when enrolment is off.",
+                "description": "Needs `Authorization: Bearer TOKEN` with the server's enrolment token (printed by `sneaker-id serve` at start-up, or set with --enroll-token); 403 when enrolment is off. Text fields are trimmed and at most 300 characters.",
                 "parameters": [
-                    {"name": "label", "in": "query", "required": true, "schema": {"type": "string"}, "description": "Label the product is answered as."},
-                    {"name": "name", "in": "query", "schema": {"type": "string"}},
+                    {"name": "label", "in": "query", "schema": {"type": "string"}, "description": "Label the product is answered as; default: made from the name (\"Nike Air Max 90\" → nike_air_max_90). One of label and name is required."},
+                    {"name": "name", "in": "query", "schema": {"type": "string"}, "description": "Product name shown with matches."},
                     {"name": "brand", "in": "query", "schema": {"type": "string"}},
                     {"name": "colorway", "in": "query", "schema": {"type": "string"}},
                     {"name": "style_id", "in": "query", "schema": {"type": "string"}},
-                    {"name": "url", "in": "query", "schema": {"type": "string"}}],
+                    {"name": "url", "in": "query", "schema": {"type": "string"}, "description": "The product's page (http or https)."}],
                 "requestBody": upload_body(true), "responses": enroll_responses}},
+            "/api/v1/gallery/photos/{id}": {"get": {"summary": "Thumbnail of an enrolled photo (the `photo` URL of a prediction)",
+                "description": "A JPEG of at most 320 px made when the photo was enrolled; the original is not kept. Ids may change when the server restarts.",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}}],
+                "responses": {"200": {"description": "The thumbnail.", "content": {"image/jpeg": {}}},
+                              "404": ok("No such photo, or it has no thumbnail.", json!({"$ref": "#/components/schemas/Error"}))}}},
             "/api/v1/model": {"get": {"summary": "Labels, input size, run id and thresholds",
                 "responses": {"200": ok("The model.", json!({"type": "object"}))}}},
             "/v2/health/live": {"get": {"summary": "Open Inference Protocol liveness",

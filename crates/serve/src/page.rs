@@ -11,6 +11,7 @@ use crate::error::ServeError;
 
 const INDEX: &str = include_str!("../assets/index.html");
 const SCRIPT: &str = include_str!("../assets/app.js");
+const ENROLL_SCRIPT: &str = include_str!("../assets/enroll.js");
 const STYLE: &str = include_str!("../assets/style.css");
 const FAVICON: &str = concat!(
     "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 64 64'>",
@@ -34,19 +35,31 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// Every command the page shows, each a whole `sneaker-id` command line (the CLI's tests parse
+/// them with the real argument parser, so the page never suggests one that does not exist).
+pub const PAGE_COMMANDS: &[&str] = &[
+    "sneaker-id serve --catalog my-sneakers",
+    "sneaker-id train --data my-sneakers --model bottleneck --out runs/first",
+    "sneaker-id serve --model runs/first --catalog my-sneakers",
+];
+
 /// The note shown when no trained run is loaded: what works now and how to get more.
 fn untrained_notice() -> String {
-    concat!(
-        "  <div class=\"notice\" id=\"notice\">\n",
-        "    <p><strong>No trained sneaker model is loaded.</strong> This server runs the pretrained ",
-        "ImageNet network: it tells whether a photo shows footwear and names the general category. ",
-        "To identify sneaker models, build a catalog, train, and serve the run:</p>\n",
-        "<pre><code>sneaker-id scrape --out catalog\n",
-        "sneaker-id train --catalog catalog --out runs/first\n",
-        "sneaker-id serve --model runs/first</code></pre>\n",
-        "  </div>"
+    let commands: Vec<String> = PAGE_COMMANDS.iter().map(|c| escape(c)).collect();
+    format!(
+        concat!(
+            "  <div class=\"notice\" id=\"notice\">\n",
+            "    <p><strong>No trained sneaker model is loaded.</strong> This server names the sneakers in its ",
+            "gallery from the pretrained network's features: use <a href=\"#enroll\">Add a sneaker</a> below ",
+            "with a few photos of a product, and the next photo of it is named. It also tells when a photo ",
+            "shows no shoe at all.</p>\n",
+            "    <p>Have a catalog (a folder with one sub-folder of photos per sneaker, or a scraped one)? ",
+            "Serve its products at once, or train a model on it:</p>\n",
+            "<pre><code>{}</code></pre>\n",
+            "  </div>"
+        ),
+        commands.join("\n")
     )
-    .to_owned()
 }
 
 /// `GET /`.
@@ -69,6 +82,7 @@ pub async fn index(State(state): State<AppState>) -> Html<String> {
             format!("<option value=\"{k}\"{selected}>{k}</option>")
         })
         .collect();
+    let enrollment = state.gallery.as_ref().is_some_and(|g| g.enrollment_enabled());
     let kind = match info.kind {
         ModelKind::Imagenet => "imagenet",
         ModelKind::Trained => "trained",
@@ -87,7 +101,9 @@ pub async fn index(State(state): State<AppState>) -> Html<String> {
         .replace("{{BODY_LIMIT_MB}}", &(config.body_limit / (1024 * 1024)).to_string())
         .replace("{{BG_DISABLED}}", bg_disabled)
         .replace("{{BG_NOTE}}", bg_note)
-        .replace("{{TOP_K_OPTIONS}}", &options);
+        .replace("{{TOP_K_OPTIONS}}", &options)
+        .replace("{{ENROLL_HIDDEN}}", if enrollment { "" } else { " hidden" })
+        .replace("{{MAX_ENROLL_PHOTOS}}", &crate::gallery::MAX_ENROLL_PHOTOS.to_string());
     Html(html)
 }
 
@@ -95,6 +111,7 @@ pub async fn index(State(state): State<AppState>) -> Html<String> {
 pub async fn asset(Path(file): Path<String>) -> Result<Response, ServeError> {
     let (body, mime) = match file.as_str() {
         "app.js" => (SCRIPT, "text/javascript; charset=utf-8"),
+        "enroll.js" => (ENROLL_SCRIPT, "text/javascript; charset=utf-8"),
         "style.css" => (STYLE, "text/css; charset=utf-8"),
         _ => return Err(ServeError::NotFound(format!("no asset named {file}"))),
     };
@@ -170,10 +187,22 @@ mod tests {
     }
 
     #[test]
+    fn the_notice_shows_exactly_the_page_commands() {
+        let notice = untrained_notice();
+        for command in PAGE_COMMANDS {
+            assert!(command.starts_with("sneaker-id "), "{command}");
+            assert!(notice.contains(&escape(command)), "{command} missing from the notice");
+        }
+        // No other command line is shown.
+        assert_eq!(notice.matches("sneaker-id ").count(), PAGE_COMMANDS.len(), "{notice}");
+        assert!(notice.contains("Add a sneaker") && notice.contains("serve --catalog"));
+    }
+
+    #[test]
     fn template_placeholders_are_all_known() {
         let known = [
             "MODEL_KIND", "DEFAULT_TOP_K", "MAX_TOP_K", "MODEL_NAME", "NOTICE", "BODY_LIMIT_MB",
-            "BG_DISABLED", "BG_NOTE", "TOP_K_OPTIONS",
+            "BG_DISABLED", "BG_NOTE", "TOP_K_OPTIONS", "ENROLL_HIDDEN", "MAX_ENROLL_PHOTOS",
         ];
         for piece in INDEX.split("{{").skip(1) {
             let name = piece.split("}}").next().expect("split yields at least one piece");

@@ -1,29 +1,40 @@
-//! `sneaker-id serve`: the web page and HTTP API, on the pretrained network or a trained run.
+//! `sneaker-id serve`: the web page and HTTP API, on the pretrained network or a trained run, with
+//! a gallery that names enrolled products (from the page, or from `--catalog`) without training.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use sneaker_gallery::model_id;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sneaker_catalog::Catalog;
+use sneaker_gallery::{BATCH, Embedder, Gallery, GalleryConfig, model_id, sync_catalog};
 use sneaker_identify::Identifier;
 use sneaker_model::assets::Assets;
+use sneaker_model::efficientnet_lite::FEATURE_DIM;
+use sneaker_serve::setup::{cache_dir, default_gallery_dir, new_token, startup_line};
 use sneaker_serve::{App, GalleryOptions, Network, ServeConfig};
+use sneaker_vision::DecodeLimits;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A trained run folder (from `sneaker-id train`); without it the pretrained ImageNet network
-    /// answers (footwear check and general categories).
+    /// A trained run folder (from `sneaker-id train`). Without it the pretrained network answers:
+    /// the footwear check, and the gallery's products (enrolled on the page or from --catalog)
+    /// named by its features; ImageNet categories while the gallery is empty.
     #[arg(long, env = "SNEAKER_ID_MODEL")]
     pub model: Option<PathBuf>,
-    /// A catalog folder whose products.csv describes the labels (default: the run's catalog).
-    #[arg(long, env = "SNEAKER_ID_CATALOG")]
+    /// A catalog folder: scraped (images.csv, products.csv) or one sub-folder of photos per label.
+    /// Without --model its photos are embedded into the gallery at start (only new or changed
+    /// ones; a second start is instant) so its products are named with no training. With --model
+    /// it describes the run's labels (default: the run's catalog).
+    #[arg(long, env = "SNEAKER_ID_CATALOG", value_name = "DIR")]
     pub catalog: Option<PathBuf>,
-    /// Gallery folder searched with every photo and enrolled into (default: RUN/gallery).
-    /// Without it and without --model, enrolments live in memory until the server stops.
-    #[arg(long, env = "SNEAKER_ID_GALLERY")]
+    /// Gallery folder searched with every photo and enrolled into. Default: RUN/gallery with
+    /// --model; else ~/.cache/sneaker-id/galleries/<catalog>-<digest>/ with --catalog, else
+    /// ~/.cache/sneaker-id/gallery/ ($XDG_CACHE_HOME is honoured). Kept across restarts.
+    #[arg(long, env = "SNEAKER_ID_GALLERY", value_name = "DIR")]
     pub gallery: Option<PathBuf>,
-    /// Token that enables `POST /api/v1/gallery/products` and the page's enrolment form; each
-    /// enrolment must present it. Enrolment is off without it.
+    /// Token that "Add a sneaker" and `POST /api/v1/gallery/products` must present. Default: a
+    /// random one made at each start and printed with the page's address.
     #[arg(long, env = "SNEAKER_ID_ENROLL_TOKEN", hide_env_values = true)]
     pub enroll_token: Option<String>,
     /// Address to listen on; port 0 picks a free port (printed on start).
@@ -58,7 +69,10 @@ pub struct Args {
 impl Args {
     fn config(&self) -> anyhow::Result<ServeConfig> {
         let config = ServeConfig {
-            body_limit: self.body_limit_mb.checked_mul(1024 * 1024).context("--body-limit-mb is too large")?,
+            body_limit: self
+                .body_limit_mb
+                .checked_mul(1024 * 1024)
+                .context("--body-limit-mb is too large")?,
             default_top_k: self.top_k,
             footwear_threshold: self.footwear_threshold,
             confidence_threshold: self.confidence_threshold,
@@ -80,9 +94,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(dir) => Network::from_run(&assets, dir)?,
         None => Network::pretrained(&assets).context("loading the pretrained network")?,
     };
-    let catalog = args.catalog.clone().or_else(|| network.catalog().map(PathBuf::from));
-    let catalog = catalog.as_deref().map(sneaker_serve::open_catalog).transpose()?;
-    let gallery = gallery_options(&assets, &args)?;
+    // One spelling of the folder, so the gallery recognises its photos whatever path was typed.
+    let catalog_dir = args
+        .catalog
+        .clone()
+        .or_else(|| network.catalog().map(PathBuf::from))
+        .map(|d| d.canonicalize().unwrap_or(d));
+    let catalog = catalog_dir
+        .as_deref()
+        .map(sneaker_serve::open_catalog)
+        .transpose()?;
+    let gallery_dir = gallery_dir(&args)?;
+    if let (None, Some(catalog), Some(dir)) = (&args.model, &catalog, &gallery_dir) {
+        update_gallery(&assets, catalog, dir)?;
+    }
+    let token = match args.enroll_token.clone().filter(|t| !t.trim().is_empty()) {
+        Some(token) => token,
+        None => new_token(),
+    };
+    let gallery = gallery_options(&assets, &args, gallery_dir.as_deref(), token.clone())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -94,24 +124,113 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let app = App::with_gallery(config, Box::new(network), catalog, Some(gallery))?;
         let addr = listener.local_addr().context("reading the bound address")?;
         // The one line scripts (and the browser test) wait for; the port is the real one.
-        println!("listening on http://{addr}/");
+        println!("{}", startup_line(&format!("http://{addr}/"), Some(&token)));
         app.serve(listener, shutdown_signal()).await?;
         anyhow::Ok(())
     })
 }
 
-/// Ctrl-C or SIGTERM: stop accepting, finish requests in flight.
-/// The gallery (opened if there is one), the run's labels and calibrated thresholds, and the
-/// enrolment token.
-fn gallery_options(assets: &Assets, args: &Args) -> anyhow::Result<GalleryOptions> {
-    let (identifier, dir) = Identifier::open(assets, args.model.as_deref(), args.gallery.as_deref())?;
-    if dir.is_none() && args.enroll_token.is_some() {
-        tracing::warn!("no --gallery folder: enrolled products are kept in memory only");
+/// `--gallery`, else the run's, else the per-user default (see `--gallery`'s help).
+fn gallery_dir(args: &Args) -> anyhow::Result<Option<PathBuf>> {
+    if let Some(dir) = &args.gallery {
+        return Ok(Some(dir.clone()));
     }
-    let model_id = model_id(assets, args.model.as_deref())?;
-    Ok(GalleryOptions { identifier, dir, model_id, enroll_token: args.enroll_token.clone() })
+    if args.model.is_some() {
+        return Ok(None); // Identifier::open uses RUN/gallery
+    }
+    let cache = cache_dir().context("no home folder to keep the gallery in: pass --gallery DIR")?;
+    Ok(Some(default_gallery_dir(&cache, args.catalog.as_deref())))
 }
 
+/// Embeds the catalog's new or changed photos into the gallery in `dir` (pretrained features),
+/// drawing progress on stderr, and saves it when anything changed.
+fn update_gallery(assets: &Assets, catalog: &Catalog, dir: &Path) -> anyhow::Result<()> {
+    let id = model_id(assets, None)?;
+    let mut gallery = match Identifier::open_gallery(dir, &id)? {
+        Some(g) => g,
+        None => Gallery::new(id, FEATURE_DIM, GalleryConfig::default()),
+    };
+    let products = gallery.products().clone();
+    let total = catalog.images().len();
+    eprintln!(
+        "sneaker-id: checking {total} catalog photos against the gallery in {}",
+        dir.display()
+    );
+    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template"),
+    );
+    bar.set_message("embedding");
+    let limits = DecodeLimits::default();
+    let report = sync_catalog(
+        &mut gallery,
+        || Embedder::pretrained(assets),
+        catalog,
+        &limits,
+        Some(dir),
+        &mut |p| {
+            bar.set_position(p.done as u64);
+            if !bar.is_hidden() {
+                return;
+            }
+            // No terminal (a log, CI): a line every 10%.
+            if p.total > 0
+                && (p.done * 10 / p.total) != ((p.done.saturating_sub(BATCH)) * 10 / p.total)
+            {
+                eprintln!(
+                    "sneaker-id: {}/{} catalog photos checked or embedded",
+                    p.done, p.total
+                );
+            }
+        },
+    )?;
+    bar.finish_and_clear();
+    for f in &report.enrolled.failed {
+        eprintln!("sneaker-id: skipped {}: {}", f.path.display(), f.error);
+    }
+    let changed =
+        report.enrolled.added > 0 || report.removed > 0 || gallery.products() != &products;
+    if changed {
+        gallery
+            .save(dir)
+            .with_context(|| format!("saving the gallery in {}", dir.display()))?;
+    }
+    eprintln!(
+        "sneaker-id: gallery {}: {} photos of {} products ({} new, {} unchanged, {} removed, {} unreadable)",
+        dir.display(),
+        gallery.len(),
+        gallery.labels().len(),
+        report.enrolled.added,
+        report.enrolled.already_enrolled,
+        report.removed,
+        report.enrolled.failed.len()
+    );
+    Ok(())
+}
+
+/// The gallery (opened if there is one), the run's labels and calibrated thresholds, and the
+/// enrolment token.
+fn gallery_options(
+    assets: &Assets,
+    args: &Args,
+    dir: Option<&Path>,
+    token: String,
+) -> anyhow::Result<GalleryOptions> {
+    let (identifier, dir) = Identifier::open(assets, args.model.as_deref(), dir)?;
+    if dir.is_none() {
+        tracing::warn!("no gallery folder: enrolled products are kept in memory only");
+    }
+    let model_id = model_id(assets, args.model.as_deref())?;
+    Ok(GalleryOptions {
+        identifier,
+        dir,
+        model_id,
+        enroll_token: Some(token),
+    })
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish requests in flight.
 async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
