@@ -15,7 +15,8 @@ use crate::error::{Result, ScrapeError};
 pub struct ScrapeConfig {
     /// Catalog folder to create or continue.
     pub out: PathBuf,
-    /// Listing pages to start from (input b).
+    /// Pages to start from (input b): a shop's root URL, listings, or sitemaps (`.xml`,
+    /// `.xml.gz`); the `Sitemap:` lines of their hosts' robots.txt are followed too.
     pub start_urls: Vec<String>,
     /// Products CSV (input a), read with [`ScrapeConfig::image_template`].
     pub products_csv: Option<PathBuf>,
