@@ -4,11 +4,16 @@
 //! A folder written by `sneaker-id scrape` (`images.csv` + `images/<label>/…`) is read through
 //! `sneaker-catalog`, which owns that layout; training keeps only paths, labels, a grouping key
 //! and an optional view angle.
+//!
+//! Every photo is decoded once when the dataset is opened: one that cannot be (truncated,
+//! corrupt, unsupported) is left out with a warning naming it and counted in
+//! [`Dataset::skipped`], never trained or evaluated on.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use rand::SeedableRng;
+use rayon::prelude::*;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
@@ -27,12 +32,22 @@ pub struct Sample {
     pub angle: Option<String>,
 }
 
+/// A photo of the catalog left out of the dataset because it cannot be decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    pub path: PathBuf,
+    /// The decoder's reason, starting with the file name.
+    pub reason: String,
+}
+
 /// Labels (sorted folder names) and their images.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     pub root: PathBuf,
     pub labels: Vec<String>,
     pub samples: Vec<Sample>,
+    /// Photos found but left out: they cannot be decoded.
+    pub skipped: Vec<Skipped>,
 }
 
 /// Optional per-image columns of `annotations.csv`, keyed by the `file` column.
@@ -144,11 +159,12 @@ impl Dataset {
                 samples.push(Sample { path, label, group, angle });
             }
         }
+        let (samples, skipped) = drop_unreadable(samples);
         if samples.is_empty() {
-            return Err(cat_err("no images found".into()));
+            return Err(cat_err(no_images(&skipped)));
         }
         tracing::info!(root = %root.display(), labels = labels.len(), images = samples.len(), "dataset opened");
-        Ok(Dataset { root: root.to_owned(), labels, samples })
+        Ok(Dataset { root: root.to_owned(), labels, samples, skipped })
     }
 
     /// A scraped catalog: every photo of a product is one shoot (one group), and spin views carry
@@ -167,11 +183,12 @@ impl Dataset {
                 Some(Sample { path: catalog.path_of(rec), label, group: rec.label.clone(), angle })
             })
             .collect();
+        let (samples, skipped) = drop_unreadable(samples);
         if samples.is_empty() {
-            return Err(cat_err("no images found".into()));
+            return Err(cat_err(no_images(&skipped)));
         }
         tracing::info!(root = %root.display(), labels = labels.len(), images = samples.len(), "scraped catalog opened");
-        Ok(Dataset { root: root.to_owned(), labels, samples })
+        Ok(Dataset { root: root.to_owned(), labels, samples, skipped })
     }
 
     /// Images per label.
@@ -225,6 +242,39 @@ impl Dataset {
         train.sort_unstable();
         val.sort_unstable();
         (train, val)
+    }
+}
+
+/// Decodes every sample once, on all cores, and keeps those that decode; each one that does
+/// not is warned about by name, and the count is warned about once at the end.
+fn drop_unreadable(samples: Vec<Sample>) -> (Vec<Sample>, Vec<Skipped>) {
+    let limits = sneaker_vision::DecodeLimits::default();
+    let errors: Vec<Option<String>> = samples
+        .par_iter()
+        .map(|s| sneaker_vision::decode_file(&s.path, &limits).err().map(|e| e.to_string()))
+        .collect();
+    let mut kept = Vec::with_capacity(samples.len());
+    let mut skipped = Vec::new();
+    for (sample, error) in samples.into_iter().zip(errors) {
+        match error {
+            None => kept.push(sample),
+            Some(reason) => {
+                tracing::warn!("skipped {reason}");
+                skipped.push(Skipped { path: sample.path, reason });
+            }
+        }
+    }
+    if !skipped.is_empty() {
+        let total = kept.len() + skipped.len();
+        tracing::warn!("{} of {total} photos skipped: they cannot be decoded (see the warnings above)", skipped.len());
+    }
+    (kept, skipped)
+}
+
+fn no_images(skipped: &[Skipped]) -> String {
+    match skipped.first() {
+        None => "no images found".into(),
+        Some(first) => format!("no usable images: all {} cannot be decoded, e.g. {}", skipped.len(), first.reason),
     }
 }
 
@@ -314,5 +364,26 @@ pub(crate) mod tests {
         assert!(d.samples.iter().all(|s| s.group == d.labels[s.label]));
         let e = Dataset::open(dir.path(), Some(&["samba".into(), "x".into()])).unwrap_err().to_string();
         assert!(e.contains("dunk_low"), "{e}");
+    }
+
+    #[test]
+    fn truncated_and_corrupt_photos_are_skipped_by_name_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        tiny_catalog(dir.path(), &["a", "b"], 4);
+        // A real JPEG cut to its first third, and a PNG whose pixel data is damaged.
+        let photo = image::RgbImage::from_fn(96, 64, |x, y| image::Rgb([(x * 2) as u8, (y * 3) as u8, 90]));
+        let mut jpeg = Vec::new();
+        photo.write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+        std::fs::write(dir.path().join("a/cut.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
+        let mut png = std::fs::read(dir.path().join("b/shot0-0.png")).unwrap();
+        let idat = png.windows(4).position(|w| w == b"IDAT").unwrap();
+        png[idat + 12] ^= 0xFF;
+        std::fs::write(dir.path().join("b/damaged.png"), &png).unwrap();
+        let d = Dataset::open(dir.path(), None).unwrap();
+        assert_eq!(d.counts(), vec![4, 4], "only the good photos are kept");
+        let skipped: Vec<_> = d.skipped.iter().map(|s| s.path.file_name().unwrap().to_str().unwrap()).collect();
+        assert_eq!(skipped, ["cut.jpg", "damaged.png"]);
+        assert!(d.skipped[0].reason.contains("cut.jpg") && d.skipped[0].reason.contains("truncated"), "{:?}", d.skipped[0]);
+        assert!(d.samples.iter().all(|s| !s.path.ends_with("cut.jpg")));
     }
 }

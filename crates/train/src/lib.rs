@@ -28,5 +28,5 @@ pub mod tail;
 pub mod train;
 
 pub use config::{AugmentConfig, ModelKind, TrainConfig};
-pub use dataset::{Dataset, Sample};
+pub use dataset::{Dataset, Sample, Skipped};
 pub use error::{Result, TrainError};

@@ -34,6 +34,9 @@ pub struct Summary {
     pub classes: usize,
     pub train_images: usize,
     pub val_images: usize,
+    /// Photos of the catalog left out because they cannot be decoded (truncated, corrupt).
+    #[serde(default)]
+    pub skipped_images: usize,
     pub best_epoch: usize,
     pub epochs_run: usize,
     pub val_top1: f64,

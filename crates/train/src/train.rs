@@ -104,6 +104,7 @@ pub fn finish(
         classes: p.data.labels.len(),
         train_images: p.train.len(),
         val_images: p.val.len(),
+        skipped_images: p.data.skipped.len(),
         best_epoch,
         epochs_run: history.last().map_or(0, |r| r.epoch),
         val_top1: best.map_or(f64::NAN, |r| r.val_top1),
