@@ -156,19 +156,21 @@ pub fn enroll_catalog(
     enroll(gallery, embedder, &photos, limits, on_progress)
 }
 
-/// Enrolls a new product from a few photos; it is searchable as soon as this returns.
+/// Enrolls a new product from a few photos (with thumbnails in `thumbs`, a gallery folder, when
+/// given); it is searchable as soon as this returns.
 pub fn enroll_product(
     gallery: &mut Gallery,
     embedder: &mut Embedder,
     product: Product,
     paths: &[PathBuf],
     limits: &DecodeLimits,
+    thumbs: Option<&Path>,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<EnrollReport> {
     let label = product.label.clone();
     gallery.set_product(product)?;
     let photos: Vec<Photo> = paths.iter().map(|p| Photo { path: p.clone(), label: label.clone() }).collect();
-    enroll(gallery, embedder, &photos, limits, on_progress)
+    enroll_with(gallery, embedder, &photos, limits, thumbs, on_progress)
 }
 
 /// A label made from a product name: lower-case ASCII letters and digits joined by `_`

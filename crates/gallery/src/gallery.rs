@@ -378,7 +378,8 @@ mod tests {
         assert_eq!(g.len(), 4);
         assert!(!g.contains_image("b0"));
         let m = g.search(&[0.0, 0.1, 1.0], 1).unwrap();
-        assert_eq!((m[0].label.as_str(), m[0].id), ("c", 2));
+        // c1 was id 5 before b0 and b1 left.
+        assert_eq!((m[0].label.as_str(), m[0].id), ("c", 3));
         assert_eq!(g.retain(|_| true).unwrap(), 0);
     }
 

@@ -229,6 +229,7 @@ fn add(args: AddArgs) -> anyhow::Result<()> {
         product,
         &photos,
         &DecodeLimits::default(),
+        Some(&dir),
         &mut |p| bar.set_position(p.done as u64),
     )?;
     bar.finish_and_clear();
