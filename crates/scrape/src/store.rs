@@ -180,9 +180,8 @@ impl Store {
         if width.min(height) < self.min_side {
             return Err(invalid("too_small", format!("{width}x{height} px, shorter side below {} px", self.min_side)));
         }
-        let ext = image::guess_format(bytes)
-            .ok()
-            .and_then(|f| f.extensions_str().first().copied())
+        // Named by what the bytes are (an iPhone photo is `.heic` whatever its URL says).
+        let ext = sneaker_vision::image_extension(bytes)
             .ok_or_else(|| invalid("unsupported_format", "unknown image format".into()))?;
         let file = format!("{file}.{ext}");
         let dir = self.out.join(IMAGES_DIR).join(label);
@@ -394,5 +393,31 @@ mod tests {
         let adopted = store.adopt("shoe", &job("http://x/2b.jpg", 2)).expect("adopt").expect("file found");
         assert!(matches!(adopted, Kept::Saved(ref r) if r.sha256 == Some(hex::encode(Sha256::digest(&b)))));
         assert_eq!(store.totals(), (2, 1, 0));
+    }
+
+    #[test]
+    fn truncated_and_corrupt_images_are_rejected_with_the_reason() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, _) = Store::open(dir.path(), 32, 1 << 20).expect("open");
+        // A 320×240 JPEG cut to its first third: the decoder alone would pad it with grey.
+        let img = image::RgbImage::from_fn(320, 240, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 7]));
+        let mut full = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut full, image::ImageFormat::Jpeg).expect("encode");
+        let full = full.into_inner();
+        let err = store.keep("shoe", &job("http://x/cut.jpg", 1), &full[..full.len() / 3]).expect_err("cut off");
+        assert_eq!(err.kind(), "corrupt", "{err}");
+        let failure = crate::images::failure("image", "http://x/cut.jpg", Some("shoe"), Some(1), &err);
+        assert_eq!(failure.kind, "corrupt");
+        assert!(failure.detail.contains("end-of-image marker"), "{}", failure.detail);
+        assert!(!dir.path().join("images/shoe/01.jpg").exists(), "nothing kept");
+
+        let mut png = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut png, image::ImageFormat::Png).expect("encode");
+        let mut png = png.into_inner();
+        let idat = png.windows(4).position(|w| w == b"IDAT").expect("IDAT");
+        png[idat + 40] ^= 0xFF;
+        let err = store.keep("shoe", &job("http://x/bad.png", 2), &png).expect_err("corrupt");
+        assert_eq!(err.kind(), "corrupt", "{err}");
+        assert_eq!(store.totals(), (0, 0, 0));
     }
 }
