@@ -308,3 +308,33 @@ fn decode_file_reads_names_and_limits() {
     assert!(err.to_string().contains("empty.png"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn real_photos_pass_the_completeness_check() {
+    // Phone and studio photos from the datasets: strictness must not cost a real photo.
+    let Some(shared) = shared_dir() else { return };
+    let mut checked = 0;
+    for set in ["sneakers50-wild-dev", "packshots-nike-adidas"] {
+        for entry in walk(&shared.join("datasets").join(set)) {
+            if sneaker_vision::is_image_path(&entry) {
+                decode_file(&entry, &DecodeLimits::default())
+                    .unwrap_or_else(|e| panic!("a real photo was refused: {e}"));
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} photos found");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
