@@ -140,3 +140,21 @@ fn searching_without_a_gallery_or_a_readable_photo_fails_clearly() {
     let out = gallery(&["search", photo.to_str().unwrap()]);
     assert!(!out.status.success(), "--model or --gallery is required");
 }
+
+#[test]
+fn a_truncated_photo_is_counted_and_never_enrolled() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let product = tmp.path().join("catalog/test_runner");
+    std::fs::create_dir_all(&product).unwrap();
+    let img = image::RgbImage::from_fn(160, 120, |x, y| image::Rgb([(x * 3) as u8, (y * 2) as u8, 90]));
+    img.save(product.join("a.jpg")).unwrap();
+    let bytes = std::fs::read(product.join("a.jpg")).unwrap();
+    std::fs::write(product.join("cut.jpg"), &bytes[..bytes.len() / 3]).unwrap();
+    let dir = tmp.path().join("gallery");
+    let catalog = tmp.path().join("catalog");
+    let out = gallery(&["build", "--gallery", dir.to_str().unwrap(), "--data", catalog.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    ok(out);
+    assert!(stderr.contains("cut.jpg") && stderr.contains("corrupt or truncated"), "{stderr}");
+    assert!(stderr.contains("1 photos added, 0 already enrolled, 1 failed; 1 photos of 1 products"), "{stderr}");
+}

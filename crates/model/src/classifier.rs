@@ -124,7 +124,7 @@ impl Classifier {
         let probs = match self.run.as_mut() {
             None => imagenet_probs.clone(),
             Some(run) => {
-                let size = run.input_dims().last().copied().flatten().unwrap_or(INPUT_SIZE);
+                let size = run.image_size();
                 let mut out = if size == INPUT_SIZE { run.run(batch)? } else { run.run(resample(batch, size).view())? };
                 if out.0.contains_key(FEATURES) {
                     features = out.take2(FEATURES)?;

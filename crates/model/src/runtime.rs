@@ -175,6 +175,12 @@ impl Session {
         &self.input_dims
     }
 
+    /// Side of the square images the graph takes (its last input dimension): 224 for the
+    /// backbone and most runs, smaller for a scratch CNN trained at another size.
+    pub fn image_size(&self) -> usize {
+        self.input_dims.last().copied().flatten().unwrap_or(INPUT_SIZE)
+    }
+
     pub fn output_names(&self) -> &[String] {
         &self.output_names
     }

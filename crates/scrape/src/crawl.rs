@@ -263,12 +263,13 @@ fn spin_number(url: &Url) -> Option<u32> {
     stem.strip_prefix("img")?.parse().ok()
 }
 
-/// Links to images, archives and documents are not pages worth fetching as HTML.
+/// Links to images, archives and documents are not pages worth fetching as HTML. Image
+/// extensions come from the decoder's one list, so an iPhone's `.heic` is never fetched as a page.
 pub(crate) fn looks_like_file(url: &Url) -> bool {
+    const OTHER_FILES: &[&str] = &["svg", "avif", "pdf", "zip", "css", "js", "mp4", "mov"];
     let path = url.path().to_ascii_lowercase();
-    [".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".svg", ".pdf", ".zip", ".css", ".js", ".mp4"]
-        .iter()
-        .any(|ext| path.ends_with(ext))
+    let Some((_, ext)) = path.rsplit_once('.') else { return false };
+    !ext.contains('/') && (sneaker_vision::IMAGE_EXTENSIONS.contains(&ext) || OTHER_FILES.contains(&ext))
 }
 
 #[cfg(test)]
@@ -295,5 +296,15 @@ mod tests {
         assert_eq!(jobs.len(), 2);
         assert_eq!((jobs[0].view, jobs[0].angle), (Some(1), None));
         assert_eq!((jobs[1].view, jobs[1].angle), (Some(2), None));
+    }
+
+    #[test]
+    fn image_and_document_links_are_not_pages() {
+        for path in ["p/IMG_0042.HEIC", "a/b.jpeg", "x.webp", "cat.pdf", "v.mp4", "s.svg"] {
+            assert!(looks_like_file(&urls(&[path])[0]), "{path} is a file");
+        }
+        for path in ["products/air-max-90", "p/nike.dunk/low", "shoes.html", ""] {
+            assert!(!looks_like_file(&urls(&[path])[0]), "{path} is a page");
+        }
     }
 }

@@ -99,6 +99,8 @@ pub async fn index(State(state): State<AppState>) -> Html<String> {
         .replace("{{MODEL_NAME}}", &escape(&name))
         .replace("{{NOTICE}}", &notice)
         .replace("{{BODY_LIMIT_MB}}", &(config.body_limit / (1024 * 1024)).to_string())
+        // The decoder's own list, so the page never promises less (or more) than it decodes.
+        .replace("{{FORMATS}}", sneaker_vision::SUPPORTED_FORMATS)
         .replace("{{BG_DISABLED}}", bg_disabled)
         .replace("{{BG_NOTE}}", bg_note)
         .replace("{{TOP_K_OPTIONS}}", &options)
@@ -201,7 +203,7 @@ mod tests {
     #[test]
     fn template_placeholders_are_all_known() {
         let known = [
-            "MODEL_KIND", "DEFAULT_TOP_K", "MAX_TOP_K", "MODEL_NAME", "NOTICE", "BODY_LIMIT_MB",
+            "MODEL_KIND", "DEFAULT_TOP_K", "MAX_TOP_K", "MODEL_NAME", "NOTICE", "BODY_LIMIT_MB", "FORMATS",
             "BG_DISABLED", "BG_NOTE", "TOP_K_OPTIONS", "ENROLL_HIDDEN", "MAX_ENROLL_PHOTOS",
         ];
         for piece in INDEX.split("{{").skip(1) {

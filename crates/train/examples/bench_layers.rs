@@ -7,6 +7,7 @@ use std::time::Instant;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::tensor::{Device, Distribution, Tensor};
+use sneaker_train::tail::pointwise;
 
 fn main() {
     let device = Device::flex().autodiff();
@@ -20,11 +21,7 @@ fn main() {
             let _ = conv.weight.grad(&g).unwrap();
             let a = t.elapsed().as_secs_f64();
             let t = Instant::now();
-            // [n, cin, s, s] → [n·s·s, cin] · [cin, cout]
-            let w2 = conv.weight.val().reshape([cout, cin]).transpose();
-            let xm = x.clone().permute([0, 2, 3, 1]).reshape([n * s * s, cin]);
-            let y = xm.matmul(w2.clone()).reshape([n, s, s, cout]).permute([0, 3, 1, 2]);
-            let g = y.sum().backward();
+            let g = pointwise(&conv, x.clone()).sum().backward();
             let _ = conv.weight.grad(&g).unwrap();
             let b = t.elapsed().as_secs_f64();
             println!("1x1 {cin}->{cout}: conv2d {a:.3} s, matmul {b:.3} s");

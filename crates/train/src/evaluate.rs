@@ -42,12 +42,7 @@ pub fn predict_images(data: &Dataset, which: &[usize], model: &mut dyn Extractor
     for chunk in which.chunks(batch.max(1)) {
         let inputs: Vec<Vec<f32>> = chunk
             .par_iter()
-            .map(|&i| {
-                let img = sneaker_vision::resize_exact(&sneaker_vision::decode_file(&data.samples[i].path, &limits)?, size, size);
-                let mut t = vec![0.0; 3 * (size as usize).pow(2)];
-                sneaker_vision::normalise_into(&img, &mut t);
-                Ok(t)
-            })
+            .map(|&i| Ok(sneaker_vision::to_tensor(&sneaker_vision::decode_file(&data.samples[i].path, &limits)?, size)))
             .collect::<Result<_>>()?;
         out.extend(model.run(&inputs.concat(), chunk.len())?);
         progress(out.len() / model.dim(), which.len());

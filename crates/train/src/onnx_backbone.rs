@@ -120,7 +120,7 @@ impl OrtBackbone {
     pub fn open_graph(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>> {
         let session = Session::from_file(&self.runtime, onnx)?;
         // A scratch run may take smaller images than the backbone's 224; its graph says which.
-        let s = session.input_dims().last().copied().flatten().unwrap_or(sneaker_vision::INPUT_SIZE as usize);
+        let s = session.image_size();
         Ok(Box::new(GraphRunner::new(session, export::PROBS, classes, vec![3, s, s], onnx.display().to_string())?))
     }
 

@@ -15,5 +15,5 @@ pub use error::{Result, VisionError};
 pub use formats::{IMAGE_EXTENSIONS, SUPPORTED_FORMATS, image_extension, is_image_path};
 pub use region::{Rect, crop};
 pub use tensor::{
-    INPUT_LEN, INPUT_SIZE, NORM_MEAN, NORM_STD, normalise_into, resize_exact, to_input_tensor,
+    INPUT_LEN, INPUT_SIZE, NORM_MEAN, NORM_STD, normalise_into, resize_exact, to_input_tensor, to_tensor,
 };

@@ -34,12 +34,14 @@ pub fn resize_exact(img: &RgbImage, width: u32, height: u32) -> RgbImage {
 
 /// Resize to `INPUT_SIZE`² (no crop) and normalise: CHW `[3, 224, 224]`, values in [-1, 1].
 pub fn to_input_tensor(img: &RgbImage) -> Vec<f32> {
-    let resized = if img.dimensions() == (INPUT_SIZE, INPUT_SIZE) {
-        None
-    } else {
-        Some(resize_exact(img, INPUT_SIZE, INPUT_SIZE))
-    };
-    let mut out = vec![0.0; INPUT_LEN];
+    to_tensor(img, INPUT_SIZE)
+}
+
+/// Resize to `size`² (no crop) and normalise: CHW `[3, size, size]`, for networks trained at
+/// another input size than the backbone's (a scratch CNN may be).
+pub fn to_tensor(img: &RgbImage, size: u32) -> Vec<f32> {
+    let resized = if img.dimensions() == (size, size) { None } else { Some(resize_exact(img, size, size)) };
+    let mut out = vec![0.0; 3 * (size as usize).pow(2)];
     normalise_into(resized.as_ref().unwrap_or(img), &mut out);
     out
 }

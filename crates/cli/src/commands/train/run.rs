@@ -194,6 +194,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 s.wall_seconds,
                 args.out.display()
             );
+            if s.skipped_images > 0 {
+                // Each was named in a warning as the dataset opened; the count is in summary.json.
+                println!("{} photos could not be decoded and were left out (skipped_images in summary.json)", s.skipped_images);
+            }
             Ok(())
         }
         Err(TrainError::Interrupted(p)) => {
