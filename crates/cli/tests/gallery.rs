@@ -7,6 +7,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+mod common;
+
 fn shared_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("SNEAKER_ID_SHARED")
         .map(PathBuf::from)
@@ -146,10 +148,7 @@ fn a_truncated_photo_is_counted_and_never_enrolled() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let product = tmp.path().join("catalog/test_runner");
     std::fs::create_dir_all(&product).unwrap();
-    let img = image::RgbImage::from_fn(160, 120, |x, y| image::Rgb([(x * 3) as u8, (y * 2) as u8, 90]));
-    img.save(product.join("a.jpg")).unwrap();
-    let bytes = std::fs::read(product.join("a.jpg")).unwrap();
-    std::fs::write(product.join("cut.jpg"), &bytes[..bytes.len() / 3]).unwrap();
+    common::jpeg_and_truncated_copy(&product);
     let dir = tmp.path().join("gallery");
     let catalog = tmp.path().join("catalog");
     let out = gallery(&["build", "--gallery", dir.to_str().unwrap(), "--data", catalog.to_str().unwrap()]);

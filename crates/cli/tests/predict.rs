@@ -7,6 +7,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+mod common;
+
 fn shared_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("SNEAKER_ID_SHARED")
         .map(PathBuf::from)
@@ -75,22 +77,12 @@ fn a_file_that_is_not_an_image_is_named_in_a_clear_error() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-/// A small real JPEG, and the same file cut to a third of its bytes (what an interrupted download
-/// leaves). Decoders fill the missing rows with grey; ours must refuse it instead.
-fn good_and_truncated_jpeg(dir: &Path) -> (PathBuf, PathBuf) {
-    let img = image::RgbImage::from_fn(160, 120, |x, y| image::Rgb([(x * 3) as u8, (y * 2) as u8, ((x + y) % 256) as u8]));
-    let good = dir.join("good.jpg");
-    img.save(&good).expect("encode a JPEG");
-    let bytes = std::fs::read(&good).expect("read it back");
-    let cut = dir.join("cut.jpg");
-    std::fs::write(&cut, &bytes[..bytes.len() / 3]).expect("write the truncated copy");
-    (good, cut)
-}
-
+/// A JPEG truncated to a third (what an interrupted download leaves) beside a good one. Decoders
+/// fill the missing rows with grey; ours must refuse it instead.
 #[test]
 fn a_truncated_photo_is_refused_by_name_and_the_others_are_answered() {
     let dir = tempfile::tempdir().expect("tempdir");
-    good_and_truncated_jpeg(dir.path());
+    common::jpeg_and_truncated_copy(dir.path());
     let out = predict(&["--json", dir.path().to_str().expect("utf-8 path")]);
     assert!(!out.status.success(), "a photo that cannot be read fails the command");
     let err = String::from_utf8_lossy(&out.stderr);

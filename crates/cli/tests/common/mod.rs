@@ -1,6 +1,8 @@
 //! Tiny generated data for the CLI's tests: small enough to train on in seconds.
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const LABELS: [&str; 3] = ["blue_runner", "green_court", "red_high"];
 pub const VIEWS: u32 = 8;
@@ -43,4 +45,17 @@ pub fn scraped_catalog(dir: &Path, labels: &[&str], first_colour: usize) {
         }
     }
     sneaker_catalog::write_images(dir, &rows).unwrap();
+}
+
+/// `good.jpg` and `cut.jpg` in `dir`: a JPEG and a copy truncated to a third of its bytes, which a
+/// lenient decoder would fill with grey and accept.
+pub fn jpeg_and_truncated_copy(dir: &Path) -> (PathBuf, PathBuf) {
+    let good = dir.join("good.jpg");
+    image::RgbImage::from_fn(160, 120, |x, y| image::Rgb([(x * 3) as u8, (y * 2) as u8, ((x + y) % 256) as u8]))
+        .save(&good)
+        .expect("encode a JPEG");
+    let bytes = std::fs::read(&good).expect("read it back");
+    let cut = dir.join("cut.jpg");
+    std::fs::write(&cut, &bytes[..bytes.len() / 3]).expect("write the truncated copy");
+    (good, cut)
 }
