@@ -1,6 +1,6 @@
 //! `sneaker-id calibrate` then `predict` end to end, real network and real binary: a gallery of
 //! four products, thresholds calibrated on their other photos, photos of other sneakers and
-//! generated non-footwear pictures; then a non-shoe picture is answered "not_footwear" and a
+//! generated non-footwear pictures; then a non-shoe picture is answered "not_a_sneaker" and a
 //! photo of an enrolled product is named.
 
 use std::path::{Path, PathBuf};
@@ -86,7 +86,7 @@ fn calibrated_thresholds_reject_non_footwear_and_keep_known_products() {
         .save(&sky)
         .expect("write png");
     let line: Value = serde_json::from_str(run(&["predict", "--gallery", g, "--json", sky.to_str().unwrap()]).trim()).expect("JSON");
-    assert_eq!(line["verdict"], "not_footwear", "{line}");
+    assert_eq!(line["verdict"], "not_a_sneaker", "{line}");
     let side = sorted(&multiview.join(KNOWN[1]))[1].clone();
     let line: Value = serde_json::from_str(run(&["predict", "--gallery", g, "--json", side.to_str().unwrap()]).trim()).expect("JSON");
     assert_eq!(line["predictions"][0]["label"], KNOWN[1], "{line}");

@@ -120,24 +120,24 @@ pub fn evaluate_at(samples: &[Sample], t: &Thresholds) -> Outcome {
         match s.kind {
             SampleKind::Known => {
                 o.n_known += 1;
-                if v == Verdict::Identified {
+                if v == Verdict::Match {
                     answered += 1;
                     answers_total += 1;
                     if s.top_label.is_some() && s.top_label == s.label {
                         correct += 1;
                     }
                 }
-                fw_miss += usize::from(v == Verdict::NotFootwear);
+                fw_miss += usize::from(v == Verdict::NotASneaker);
             }
             SampleKind::UnknownSneaker => {
                 o.n_unknown += 1;
-                answers_total += usize::from(v == Verdict::Identified);
-                unk_rej += usize::from(v != Verdict::Identified);
-                fw_miss += usize::from(v == Verdict::NotFootwear);
+                answers_total += usize::from(v == Verdict::Match);
+                unk_rej += usize::from(v != Verdict::Match);
+                fw_miss += usize::from(v == Verdict::NotASneaker);
             }
             SampleKind::NotFootwear => {
                 o.n_not_footwear += 1;
-                nf_rej += usize::from(v == Verdict::NotFootwear);
+                nf_rej += usize::from(v == Verdict::NotASneaker);
             }
         }
     }

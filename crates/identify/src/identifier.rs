@@ -8,7 +8,7 @@ use sneaker_model::assets::Assets;
 use sneaker_model::classifier::{RUN_LABELS, Scores, read_labels};
 
 use crate::calibrate::Calibration;
-use crate::decide::{Answer, Thresholds, decide};
+use crate::decide::{Answer, ThresholdOverrides, Thresholds, ThresholdsInForce, decide};
 use crate::error::{IdentifyError, Result};
 use crate::fuse::{Evidence, FusionConfig, LabelSimilarity, fuse};
 
@@ -16,13 +16,19 @@ use crate::fuse::{Evidence, FusionConfig, LabelSimilarity, fuse};
 /// with its best photo, few enough that search stays cheap.
 pub const NEIGHBOURS: usize = 50;
 
-/// Classifier labels, gallery and calibrated thresholds, held together.
+/// Classifier labels, gallery and calibrated thresholds, held together. Every answer of the
+/// product goes through one: with the bare ImageNet network it has no labels and no gallery, and
+/// so can only say "not sure" or "not a sneaker".
 #[derive(Debug)]
 pub struct Identifier {
     /// Trained sneaker labels, in the order of `Scores::probs`; `None` for the ImageNet network,
     /// whose 1000 classes are not sneaker models and so are not fused.
     labels: Option<Vec<String>>,
     gallery: Option<Gallery>,
+    /// Calibrated (or default) thresholds, before any flag.
+    calibrated_thresholds: Thresholds,
+    overrides: ThresholdOverrides,
+    /// What decisions use: `calibrated_thresholds` with `overrides` on top.
     thresholds: Thresholds,
     fusion: FusionConfig,
     calibrated: bool,
@@ -30,13 +36,24 @@ pub struct Identifier {
 
 impl Identifier {
     pub fn new(labels: Option<Vec<String>>, gallery: Option<Gallery>, calibration: Option<&Calibration>) -> Identifier {
+        let thresholds = calibration.map(|c| c.thresholds).unwrap_or_default();
         Identifier {
             labels,
             gallery,
-            thresholds: calibration.map(|c| c.thresholds).unwrap_or_default(),
+            calibrated_thresholds: thresholds,
+            overrides: ThresholdOverrides::default(),
+            thresholds,
             fusion: calibration.map(|c| c.fusion).unwrap_or_default(),
             calibrated: calibration.is_some(),
         }
+    }
+
+    /// The same identifier with thresholds set by hand replacing the calibrated ones.
+    pub fn with_overrides(mut self, overrides: ThresholdOverrides) -> Result<Identifier> {
+        overrides.validate()?;
+        self.overrides = overrides;
+        self.thresholds = overrides.applied_to(self.calibrated_thresholds);
+        Ok(self)
     }
 
     /// What `predict`, `serve`, `calibrate` and `evaluate` all open: a run's labels
@@ -58,9 +75,14 @@ impl Identifier {
         Ok((Identifier::new(labels, gallery, calibration.as_ref()), dir))
     }
 
-    /// The same identifier deciding with `calibration` (or the fall-backs for `None`).
+    /// The same identifier deciding with `calibration` (or the fall-backs for `None`); flags
+    /// given earlier still win.
     pub fn with_calibration(self, calibration: Option<&Calibration>) -> Identifier {
-        Identifier::new(self.labels, self.gallery, calibration)
+        let overrides = self.overrides;
+        let mut id = Identifier::new(self.labels, self.gallery, calibration);
+        id.thresholds = overrides.applied_to(id.calibrated_thresholds);
+        id.overrides = overrides;
+        id
     }
 
     /// Opens the gallery in `dir` if there is one there, checked against the embedding model.
@@ -90,8 +112,14 @@ impl Identifier {
         self.gallery = gallery;
     }
 
+    /// The thresholds decisions use.
     pub fn thresholds(&self) -> &Thresholds {
         &self.thresholds
+    }
+
+    /// The thresholds decisions use, each with where it came from.
+    pub fn thresholds_in_force(&self) -> ThresholdsInForce {
+        ThresholdsInForce::new(self.calibrated_thresholds, self.calibrated, &self.overrides)
     }
 
     pub fn fusion(&self) -> &FusionConfig {
@@ -168,14 +196,14 @@ mod tests {
         // The classifier insists on "a"; the features point at the enrolled "new" product.
         let answer = id.identify(&scores(vec![0.9, 0.1], 0.9, vec![0.05, 0.0, 1.0])).unwrap();
         assert_eq!(answer.ranking[0].label, "new");
-        assert_eq!(answer.verdict, Verdict::Identified);
+        assert_eq!(answer.verdict, Verdict::Match);
     }
 
     #[test]
     fn non_footwear_is_said_so_whatever_the_classifier_thinks() {
         let id = Identifier::new(Some(vec!["a".into(), "b".into()]), None, None);
-        let answer = id.identify(&scores(vec![0.99, 0.01], 0.01, vec![1.0, 0.0, 0.0])).unwrap();
-        assert_eq!(answer.verdict, Verdict::NotFootwear);
+        let answer = id.identify(&scores(vec![0.99, 0.01], 0.001, vec![1.0, 0.0, 0.0])).unwrap();
+        assert_eq!(answer.verdict, Verdict::NotASneaker);
         assert!(!id.is_calibrated());
     }
 
@@ -183,5 +211,16 @@ mod tests {
     fn probabilities_of_the_wrong_length_are_an_error() {
         let id = Identifier::new(Some(vec!["a".into(), "b".into()]), None, None);
         assert!(id.identify(&scores(vec![1.0], 0.9, vec![1.0, 0.0, 0.0])).is_err());
+    }
+
+    #[test]
+    fn without_labels_or_gallery_a_shoe_is_not_sure_and_flags_move_the_footwear_cut() {
+        let id = Identifier::new(None, None, None);
+        assert!(!id.can_identify());
+        let shoe = scores(vec![0.5; 4], 0.02, vec![1.0, 0.0, 0.0]);
+        assert_eq!(id.identify(&shoe).unwrap().verdict, Verdict::NotSure);
+        let strict = id.with_overrides(ThresholdOverrides { footwear: Some(0.5), ..Default::default() }).unwrap();
+        assert_eq!(strict.identify(&shoe).unwrap().verdict, Verdict::NotASneaker);
+        assert_eq!(strict.thresholds_in_force().footwear.source, crate::decide::Source::Flag);
     }
 }

@@ -23,7 +23,9 @@ mod plot;
 pub mod synthetic;
 
 pub use calibrate::{Calibration, CalibrationConfig, CurvePoint, Outcome, Sample, SampleKind, calibrate, evaluate_at};
-pub use decide::{Answer, Thresholds, Verdict, decide};
+pub use decide::{
+    Answer, DEFAULT_FOOTWEAR, Setting, Source, ThresholdOverrides, Thresholds, ThresholdsInForce, Verdict, decide,
+};
 pub use error::{IdentifyError, Result};
 pub use fuse::{Evidence, FusionConfig, LabelSimilarity, Ranked, fuse};
 pub use identifier::{Identifier, NEIGHBOURS};

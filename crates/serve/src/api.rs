@@ -9,6 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sneaker_catalog::Product;
+use sneaker_identify::{ThresholdsInForce, Verdict};
 
 use crate::app::AppState;
 use crate::classifier::{ModelKind, Scores, top_k};
@@ -31,21 +32,14 @@ pub struct IdentifyQuery {
 /// The answer for one photo.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Identification {
-    /// `match`, `not_sure` (top match below the confidence threshold) or `not_a_sneaker`
-    /// (footwear probability below its threshold).
+    /// `match`, `not_sure` (top match below the confidence threshold, nothing enrolled like it,
+    /// or nothing to name sneakers with) or `not_a_sneaker` (footwear probability below its
+    /// threshold); the same decision and names as `sneaker-id predict`.
     pub verdict: Verdict,
     pub predictions: Vec<Prediction>,
     pub footwear: Footwear,
     pub image: ImageSummary,
     pub timings_ms: Timings,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Match,
-    NotSure,
-    NotASneaker,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -231,23 +225,8 @@ fn identification(
     scores: Scores,
     timing: BatchTiming,
 ) -> Result<Identification> {
-    let config = &state.config;
-    let (verdict, predictions, footwear_threshold) = match gallery_answer(state, options, &scores)? {
-        Some(answer) => answer,
-        None => {
-            let predictions = classifier_predictions(state, options, &scores);
-            let top1 = predictions.first().map_or(0.0, |p| p.probability);
-            let verdict = if scores.footwear < config.footwear_threshold {
-                Verdict::NotASneaker
-            } else if top1 < config.confidence_threshold {
-                Verdict::NotSure
-            } else {
-                Verdict::Match
-            };
-            (verdict, predictions, config.footwear_threshold)
-        }
-    };
-    let is_footwear = scores.footwear >= footwear_threshold;
+    let (verdict, predictions, footwear_threshold) = answer(state, options, &scores)?;
+    let is_footwear = verdict != Verdict::NotASneaker;
     let ms = |d: Duration| (d.as_secs_f64() * 1e5).round() / 100.0;
     Ok(Identification {
         verdict,
@@ -271,7 +250,7 @@ fn identification(
     })
 }
 
-/// The classifier's own top-K (ImageNet classes, or a run's labels without a gallery).
+/// The classifier's own top-K: ImageNet classes, shown when nothing names sneakers.
 fn classifier_predictions(state: &AppState, options: &Options, scores: &Scores) -> Vec<Prediction> {
     let info = state.batcher.info();
     top_k(&scores.probs, options.top_k)
@@ -283,23 +262,19 @@ fn classifier_predictions(state: &AppState, options: &Options, scores: &Scores) 
         .collect()
 }
 
-/// The gallery-aware answer (classifier and gallery fused, calibrated thresholds), when the
-/// server has a gallery or a trained run to name sneakers with.
-fn gallery_answer(state: &AppState, options: &Options, scores: &Scores) -> Result<Option<(Verdict, Vec<Prediction>, f32)>> {
-    let Some(gallery) = &state.gallery else { return Ok(None) };
+/// The identifier's decision (the one `predict` makes too) and the ranking shown with it: the
+/// fused sneaker ranking, or ImageNet classes when there is no run and no enrolled product.
+fn answer(state: &AppState, options: &Options, scores: &Scores) -> Result<(Verdict, Vec<Prediction>, f32)> {
+    let gallery = &state.gallery;
     let identifier = gallery
         .identifier
         .read()
         .map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
-    if !identifier.can_identify() {
-        return Ok(None);
-    }
     let answer = identifier.identify(scores).map_err(|e| ServeError::Internal(format!("identification: {e}")))?;
-    let verdict = match answer.verdict {
-        sneaker_identify::Verdict::Identified => Verdict::Match,
-        sneaker_identify::Verdict::Unknown => Verdict::NotSure,
-        sneaker_identify::Verdict::NotFootwear => Verdict::NotASneaker,
-    };
+    let footwear_threshold = identifier.thresholds().footwear;
+    if !identifier.can_identify() {
+        return Ok((answer.verdict, classifier_predictions(state, options, scores), footwear_threshold));
+    }
     let nearest = identifier
         .gallery()
         .map(|g| crate::photos::nearest_photos(g, &gallery.thumbnails, &scores.features, sneaker_identify::NEIGHBOURS))
@@ -314,7 +289,7 @@ fn gallery_answer(state: &AppState, options: &Options, scores: &Scores) -> Resul
             prediction(state, r.label, r.probability, r.similarity, enrolled, photo)
         })
         .collect();
-    Ok(Some((verdict, predictions, identifier.thresholds().footwear)))
+    Ok((answer.verdict, predictions, footwear_threshold))
 }
 
 fn prediction(
@@ -344,12 +319,12 @@ pub struct ModelDescription {
     pub labels: Vec<String>,
     pub products: usize,
     pub max_batch: usize,
-    pub footwear_threshold: f32,
-    pub confidence_threshold: f32,
+    /// The thresholds answers are decided with, each with its source (`default`, `calibration`
+    /// or `flag`).
+    pub thresholds: ThresholdsInForce,
     pub ready: bool,
-    /// The gallery answers are fused with, when the server has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gallery: Option<GallerySummary>,
+    /// Enrolled photos, fused into every answer.
+    pub gallery: GallerySummary,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -358,17 +333,23 @@ pub struct GallerySummary {
     pub photos: usize,
     /// Labels with at least one photo.
     pub labels: usize,
-    /// Whether thresholds come from `sneaker-id calibrate` (else uncalibrated defaults).
-    pub calibrated: bool,
     /// Whether `POST /api/v1/gallery/products` accepts enrolments.
     pub enrollment: bool,
-    /// Below this best gallery similarity a sneaker is "not sure".
-    pub similarity_threshold: Option<f32>,
 }
 
-pub async fn model(State(state): State<AppState>) -> Json<ModelDescription> {
+pub async fn model(State(state): State<AppState>) -> Result<Json<ModelDescription>> {
     let info = state.batcher.info();
-    let mut description = ModelDescription {
+    let identifier = state
+        .gallery
+        .identifier
+        .read()
+        .map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
+    let gallery = GallerySummary {
+        photos: identifier.gallery().map_or(0, |g| g.len()),
+        labels: identifier.gallery().map_or(0, |g| g.labels().len()),
+        enrollment: state.gallery.enrollment_enabled(),
+    };
+    Ok(Json(ModelDescription {
         kind: info.kind,
         name: info.name.clone(),
         run_id: info.run_id.clone(),
@@ -377,28 +358,10 @@ pub async fn model(State(state): State<AppState>) -> Json<ModelDescription> {
         labels: info.labels.clone(),
         products: state.products.len(),
         max_batch: state.batcher.max_batch(),
-        footwear_threshold: state.config.footwear_threshold,
-        confidence_threshold: state.config.confidence_threshold,
+        thresholds: identifier.thresholds_in_force(),
         ready: state.batcher.is_ready(),
-        gallery: None,
-    };
-    if let Some(gallery) = &state.gallery
-        && let Ok(identifier) = gallery.identifier.read()
-    {
-        let t = identifier.thresholds();
-        if identifier.can_identify() {
-            description.footwear_threshold = t.footwear;
-            description.confidence_threshold = t.confidence;
-        }
-        description.gallery = Some(GallerySummary {
-            photos: identifier.gallery().map_or(0, |g| g.len()),
-            labels: identifier.gallery().map_or(0, |g| g.labels().len()),
-            calibrated: identifier.is_calibrated(),
-            enrollment: gallery.enrollment_enabled(),
-            similarity_threshold: t.similarity,
-        });
-    }
-    Json(description)
+        gallery,
+    }))
 }
 
 /// `GET /v2/health/live` (Open Inference Protocol): the process answers.

@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::handler::Handler;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, get, on};
 use sneaker_catalog::Product;
 
 use crate::batcher::Batcher;
@@ -31,8 +32,8 @@ pub struct Shared {
     pub thumbnails: HashMap<String, std::path::PathBuf>,
     /// Whether `remove_background=true` can be honoured.
     pub background_removal: bool,
-    /// Gallery identification and enrolment, when configured.
-    pub gallery: Option<Arc<crate::gallery::GalleryState>>,
+    /// The identifier every answer comes from (labels, gallery, thresholds), and enrolment.
+    pub gallery: Arc<crate::gallery::GalleryState>,
 }
 
 /// Cheap-to-clone handle on [`Shared`].
@@ -52,22 +53,49 @@ impl Deref for AppState {
     }
 }
 
+/// The routes as declared: the router, and the API routes it serves (method, path), which the
+/// OpenAPI test compares with what is documented, both ways.
+pub(crate) struct Routes {
+    router: Router<AppState>,
+    pub(crate) api: Vec<(String, &'static str)>,
+}
+
+impl Routes {
+    /// A route of the page itself (HTML, its assets), not part of the documented API.
+    fn page<H: Handler<T, AppState>, T: 'static>(mut self, path: &'static str, handler: H) -> Routes {
+        self.router = self.router.route(path, get(handler));
+        self
+    }
+
+    fn api<H: Handler<T, AppState>, T: 'static>(mut self, method: Method, path: &'static str, handler: H) -> Routes {
+        let filter = MethodFilter::try_from(method.clone()).expect("routes use standard methods");
+        self.router = self.router.route(path, on(filter, handler));
+        self.api.push((method.as_str().to_ascii_lowercase(), path));
+        self
+    }
+}
+
+pub(crate) fn routes() -> Routes {
+    Routes { router: Router::new(), api: Vec::new() }
+        .page("/", page::index)
+        .page("/assets/{file}", page::asset)
+        .page("/favicon.ico", page::favicon)
+        .api(Method::POST, "/api/v1/identify", api::identify)
+        .api(Method::POST, "/api/v1/identify/batch", api::identify_batch)
+        .api(Method::GET, "/api/v1/model", api::model)
+        .api(Method::POST, "/api/v1/gallery/products", gallery::enroll)
+        .api(Method::GET, "/api/v1/gallery/photos/{id}", photos::photo)
+        .api(Method::GET, "/api/v1/thumbnails/{label}", page::thumbnail)
+        .api(Method::GET, "/api/openapi.json", openapi::document)
+        .api(Method::GET, "/v2/health/live", api::live)
+        .api(Method::GET, "/v2/health/ready", api::ready)
+        .api(Method::GET, "/metrics", api::metrics)
+}
+
 /// All routes with their middleware.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(page::index))
-        .route("/assets/{file}", get(page::asset))
-        .route("/favicon.ico", get(page::favicon))
-        .route("/api/v1/identify", post(api::identify))
-        .route("/api/v1/identify/batch", post(api::identify_batch))
-        .route("/api/v1/model", get(api::model))
-        .route("/api/v1/gallery/products", post(gallery::enroll))
-        .route("/api/v1/gallery/photos/{id}", get(photos::photo))
-        .route("/api/v1/thumbnails/{label}", get(page::thumbnail))
-        .route("/api/openapi.json", get(openapi::document))
-        .route("/v2/health/live", get(api::live))
-        .route("/v2/health/ready", get(api::ready))
-        .route("/metrics", get(api::metrics))
+    routes()
+        .router
         .fallback(not_found)
         // Multipart reads honour this; raw bodies are bounded in `upload` with the same value.
         .layer(DefaultBodyLimit::max(state.config.body_limit))

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sneaker_identify::ThresholdOverrides;
 use sneaker_vision::DecodeLimits;
 
 use crate::batcher::BatchPolicy;
@@ -23,10 +24,8 @@ pub struct ServeConfig {
     pub default_top_k: usize,
     /// Upper bound for `top_k`.
     pub max_top_k: usize,
-    /// Below this footwear probability the answer is "not a sneaker". Not yet calibrated.
-    pub footwear_threshold: f32,
-    /// Below this top-1 probability the answer is "not sure". Not yet calibrated.
-    pub confidence_threshold: f32,
+    /// Thresholds set by hand; each one given replaces the calibrated (or default) value.
+    pub thresholds: ThresholdOverrides,
     /// Most images per network call; also the most photos per batch request.
     pub max_batch: usize,
     /// How long a request waits for others to share its network call, in milliseconds.
@@ -45,10 +44,7 @@ impl Default for ServeConfig {
             max_pixels: DecodeLimits::default().max_pixels,
             default_top_k: 5,
             max_top_k: 20,
-            // Guesses to be calibrated on sneakers50-wild-dev and a non-shoe set: a shoe
-            // photo usually puts most ImageNet mass on the footwear classes.
-            footwear_threshold: 0.2,
-            confidence_threshold: 0.3,
+            thresholds: ThresholdOverrides::default(),
             max_batch: 32,
             batch_wait_ms: 3,
             queue_capacity: 64,
@@ -70,13 +66,7 @@ impl ServeConfig {
         if self.default_top_k == 0 || self.max_top_k < self.default_top_k {
             return bad("need 1 <= default_top_k <= max_top_k");
         }
-        for (name, t) in
-            [("footwear_threshold", self.footwear_threshold), ("confidence_threshold", self.confidence_threshold)]
-        {
-            if !(0.0..=1.0).contains(&t) {
-                return Err(ServeError::Setup(format!("{name} must be within 0..=1, not {t}")));
-            }
-        }
+        self.thresholds.validate().map_err(|e| ServeError::Setup(e.to_string()))?;
         if self.max_batch == 0 || self.queue_capacity == 0 {
             return bad("max_batch and queue_capacity must be positive");
         }
@@ -115,9 +105,10 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_bad_values_are_named() {
         ServeConfig::default().validate().expect("defaults should be valid");
-        let bad = ServeConfig { footwear_threshold: 1.5, ..ServeConfig::default() };
+        let thresholds = ThresholdOverrides { footwear: Some(1.5), ..Default::default() };
+        let bad = ServeConfig { thresholds, ..ServeConfig::default() };
         let err = bad.validate().expect_err("1.5 is not a probability");
-        assert!(err.to_string().contains("footwear_threshold"), "{err}");
+        assert!(err.to_string().contains("footwear threshold"), "{err}");
         let bad = ServeConfig { default_top_k: 30, ..ServeConfig::default() };
         assert!(bad.validate().is_err());
     }

@@ -21,7 +21,8 @@ mod upload;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-pub use api::{BatchAnswer, BatchItem, Footwear, Identification, ModelDescription, Prediction, Verdict};
+pub use api::{BatchAnswer, BatchItem, Footwear, Identification, ModelDescription, Prediction};
+pub use sneaker_identify::Verdict;
 pub use batcher::BatchPolicy;
 pub use classifier::{Classifier, ModelInfo, ModelKind, Scores, top_k};
 pub use config::ServeConfig;
@@ -52,7 +53,9 @@ impl App {
     }
 
     /// As [`App::new`], answering through a gallery-aware identifier (trained labels + gallery,
-    /// calibrated thresholds) and, with a token, accepting enrolments of new products.
+    /// calibrated thresholds) and, with a token, accepting enrolments of new products. Without
+    /// `gallery`, an identifier with no labels and no gallery decides (and enrolment is off).
+    /// The config's threshold flags replace the identifier's calibrated thresholds.
     pub fn with_gallery(
         config: ServeConfig,
         classifier: Box<dyn Classifier>,
@@ -60,6 +63,11 @@ impl App {
         gallery: Option<GalleryOptions>,
     ) -> Result<App> {
         config.validate()?;
+        let mut gallery = gallery.unwrap_or_else(GalleryOptions::without_gallery);
+        gallery.identifier = gallery
+            .identifier
+            .with_overrides(config.thresholds)
+            .map_err(|e| ServeError::Setup(e.to_string()))?;
         let mut products = HashMap::new();
         let mut thumbnails = HashMap::new();
         if let Some(catalog) = &catalog {
@@ -81,7 +89,7 @@ impl App {
             products,
             thumbnails,
             background_removal: sneaker_vision::BACKGROUND_REMOVAL_AVAILABLE,
-            gallery: gallery.map(|g| std::sync::Arc::new(gallery::GalleryState::new(g))),
+            gallery: std::sync::Arc::new(gallery::GalleryState::new(gallery)),
         });
         Ok(App { router: app::router(state), batcher })
     }

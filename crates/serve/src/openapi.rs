@@ -7,11 +7,12 @@
 use axum::Json;
 use serde_json::{Value, json};
 
-/// Every documented path with its method; the router test checks each is served.
-pub const PATHS: [(&str, &str); 9] = [
+/// Every documented path with its method; a test checks this is exactly what the router serves.
+pub const PATHS: [(&str, &str); 10] = [
     ("post", "/api/v1/identify"),
     ("post", "/api/v1/gallery/products"),
     ("get", "/api/v1/gallery/photos/{id}"),
+    ("get", "/api/v1/thumbnails/{label}"),
     ("post", "/api/v1/identify/batch"),
     ("get", "/api/v1/model"),
     ("get", "/v2/health/live"),
@@ -70,7 +71,8 @@ fn schemas() -> Value {
             "url": {"type": "string", "nullable": true}, "price": {"type": "number", "nullable": true},
             "currency": {"type": "string", "nullable": true}}, "additionalProperties": true},
         "Identification": {"type": "object", "required": ["verdict", "predictions", "footwear", "image", "timings_ms"], "properties": {
-            "verdict": {"type": "string", "enum": ["match", "not_sure", "not_a_sneaker"]},
+            "verdict": {"type": "string", "enum": verdicts(),
+                "description": "match: the top prediction is the answer; not_sure: a sneaker, but not confidently one this server knows (always, at best, without a trained run or enrolled products); not_a_sneaker: the footwear probability is below its threshold. `sneaker-id predict` gives the same names and the same decision."},
             "predictions": {"type": "array", "items": {"type": "object", "required": ["label", "probability"], "properties": {
                 "label": {"type": "string"}, "probability": {"type": "number"},
                 "similarity": {"type": "number", "description": "Best cosine similarity to this label's gallery photos (only when a gallery answered)."},
@@ -91,6 +93,19 @@ fn schemas() -> Value {
             {"type": "object", "properties": {"name": {"type": "string"}, "status": {"type": "integer"},
                 "error": {"$ref": "#/components/schemas/Error"}}}]}}}}
     })
+}
+
+fn verdicts() -> Value {
+    Value::from(sneaker_identify::Verdict::ALL.map(|v| v.name()).to_vec())
+}
+
+fn thresholds() -> Value {
+    let setting = json!({"type": "object", "properties": {"value": {"type": "number"},
+        "source": {"type": "string", "enum": ["default", "calibration", "flag"],
+            "description": "default: uncalibrated fall-back; calibration: the run's open_set.json; flag: set when the server was started."}}});
+    json!({"type": "object", "description": "The thresholds answers are decided with, and where each came from.",
+        "properties": {"footwear": setting, "confidence": setting,
+            "similarity": {"allOf": [setting], "nullable": true, "description": "None: no gallery-similarity cut-off."}}})
 }
 
 fn ok(description: &str, schema: Value) -> Value {
@@ -132,8 +147,18 @@ pub fn spec() -> Value {
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}}],
                 "responses": {"200": {"description": "The thumbnail.", "content": {"image/jpeg": {}}},
                               "404": ok("No such photo, or it has no thumbnail.", json!({"$ref": "#/components/schemas/Error"}))}}},
-            "/api/v1/model": {"get": {"summary": "Labels, input size, run id and thresholds",
-                "responses": {"200": ok("The model.", json!({"type": "object"}))}}},
+            "/api/v1/thumbnails/{label}": {"get": {"summary": "The catalog's photo of a label (the `thumbnail` URL of a prediction)",
+                "parameters": [{"name": "label", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The catalog photo (at most 5 MB read).", "content": {"image/*": {}}},
+                              "404": ok("No catalog photo for this label.", json!({"$ref": "#/components/schemas/Error"}))}}},
+            "/api/v1/model": {"get": {"summary": "Labels, input size, run id, the thresholds in force and the gallery",
+                "responses": {"200": ok("The model.", json!({"type": "object", "properties": {
+                    "kind": {"type": "string", "enum": ["imagenet", "trained"]}, "name": {"type": "string"},
+                    "run_id": {"type": "string", "nullable": true}, "created": {"type": "string", "nullable": true},
+                    "input_size": {"type": "integer"}, "labels": {"type": "array", "items": {"type": "string"}},
+                    "products": {"type": "integer"}, "max_batch": {"type": "integer"}, "thresholds": thresholds(),
+                    "ready": {"type": "boolean"}, "gallery": {"type": "object", "properties": {
+                        "photos": {"type": "integer"}, "labels": {"type": "integer"}, "enrollment": {"type": "boolean"}}}}}))}}},
             "/v2/health/live": {"get": {"summary": "Open Inference Protocol liveness",
                 "responses": {"200": ok("The process answers.", json!({"type": "object"}))}}},
             "/v2/health/ready": {"get": {"summary": "Open Inference Protocol readiness",
@@ -155,6 +180,14 @@ pub async fn document() -> Json<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_routes_served_are_the_routes_documented() {
+        let served: std::collections::BTreeSet<(String, String)> =
+            crate::app::routes().api.into_iter().map(|(m, p)| (m, p.to_owned())).collect();
+        let documented = PATHS.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+        assert_eq!(served, documented, "served (left) and documented (right) API routes differ");
+    }
 
     #[test]
     fn every_listed_path_is_documented_with_its_method() {

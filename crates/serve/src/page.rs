@@ -82,7 +82,7 @@ pub async fn index(State(state): State<AppState>) -> Html<String> {
             format!("<option value=\"{k}\"{selected}>{k}</option>")
         })
         .collect();
-    let enrollment = state.gallery.as_ref().is_some_and(|g| g.enrollment_enabled());
+    let enrollment = state.gallery.enrollment_enabled();
     let kind = match info.kind {
         ModelKind::Imagenet => "imagenet",
         ModelKind::Trained => "trained",
@@ -176,6 +176,18 @@ pub async fn favicon() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_styles_every_verdict_the_api_gives() {
+        // app.js sets the verdict's name as the heading's class; each needs its own colour, and
+        // the two that are not a match their own wording.
+        for v in sneaker_identify::Verdict::ALL {
+            assert!(STYLE.contains(&format!("h2.{} ", v.name())), "style.css has no rule for {}", v.name());
+        }
+        for v in [sneaker_identify::Verdict::NotSure, sneaker_identify::Verdict::NotASneaker] {
+            assert!(SCRIPT.contains(&format!("\"{}\"", v.name())), "app.js does not handle {}", v.name());
+        }
+    }
 
     #[test]
     fn percent_encode_keeps_unreserved_and_encodes_the_rest() {

@@ -85,7 +85,7 @@ pub fn nearest_photos(gallery: &Gallery, thumbs: &Thumbnails, features: &[f32], 
 pub async fn photo(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let index: usize = id.parse().map_err(|_| ServeError::BadRequest(format!("photo id {id:?} is not a number")))?;
     let missing = || ServeError::NotFound(format!("no enrolled photo {index}"));
-    let gallery = state.gallery.clone().ok_or_else(missing)?;
+    let gallery = state.gallery.clone();
     let sha = {
         let identifier = gallery.identifier.read().map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
         identifier.gallery().and_then(|g| g.entries().get(index)).and_then(|e| e.sha256.clone()).ok_or_else(missing)?

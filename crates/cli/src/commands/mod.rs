@@ -9,4 +9,5 @@ pub mod predict;
 pub mod report;
 pub mod scrape;
 pub mod serve;
+pub mod thresholds;
 pub mod train;

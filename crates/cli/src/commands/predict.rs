@@ -1,5 +1,6 @@
-//! `sneaker-id predict`: ImageNet top-K and a footwear check, or sneaker labels from a trained run
-//! and/or a gallery, with the calibrated "unknown" / "not footwear" verdict.
+//! `sneaker-id predict`: sneaker labels from a trained run and/or a gallery (ImageNet top-K with
+//! the bare network), with the same verdict as the HTTP API: `match`, `not_sure` or
+//! `not_a_sneaker`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,8 +15,6 @@ use sneaker_vision::{DecodeLimits, decode_file, is_image_path, to_input_tensor};
 /// Images per ONNX Runtime call: large enough to use both cores well, small enough to keep
 /// memory flat on big folders.
 const BATCH: usize = 16;
-/// Footwear probability above which a photo is said to show a shoe.
-const FOOTWEAR_THRESHOLD: f32 = 0.5;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,6 +34,8 @@ pub struct Args {
     /// Gallery folder to search as well (default: RUN/gallery when the run has one).
     #[arg(long, value_name = "DIR")]
     pub gallery: Option<PathBuf>,
+    #[command(flatten)]
+    pub thresholds: super::thresholds::ThresholdFlags,
 }
 
 /// One line of `--json` output.
@@ -43,9 +44,11 @@ struct Prediction {
     image: String,
     predictions: Vec<Label>,
     footwear: Footwear,
-    /// `identified`, `unknown` or `not_footwear`, when a run or gallery names sneakers.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    verdict: Option<Verdict>,
+    /// `match`, `not_sure` (always, at best, with the bare ImageNet network) or `not_a_sneaker`.
+    verdict: Verdict,
+    /// Whether the labels are sneakers (a run or gallery) rather than ImageNet classes.
+    #[serde(skip)]
+    named: bool,
 }
 
 #[derive(Serialize)]
@@ -91,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let scores = classifier.classify_tensors(&tensors)?;
         let mut out = std::io::stdout().lock();
         for (path, s) in ok.into_iter().zip(&scores) {
-            let line = prediction(path, s, classifier.labels(), identifier.as_ref(), usize::from(args.top))?;
+            let line = prediction(path, s, classifier.labels(), &identifier, usize::from(args.top))?;
             match print_one(&mut out, &line, args.json) {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
                 other => other.context("writing the predictions")?,
@@ -104,41 +107,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Trained labels, the gallery (`--gallery`, else RUN/gallery) and calibrated thresholds, when
-/// there is anything to name sneakers with; `None` for the bare ImageNet network.
-fn identifier(assets: &Assets, args: &Args) -> anyhow::Result<Option<Identifier>> {
+/// Trained labels, the gallery (`--gallery`, else RUN/gallery) and the thresholds in force.
+fn identifier(assets: &Assets, args: &Args) -> anyhow::Result<Identifier> {
     let (identifier, gallery_dir) = Identifier::open(assets, args.model.as_deref(), args.gallery.as_deref())?;
     if args.gallery.is_some() && identifier.gallery().is_none() {
         anyhow::bail!("{}: no gallery there (build one with `sneaker-id gallery build`)", gallery_dir.unwrap_or_default().display());
     }
-    Ok(identifier.can_identify().then_some(identifier))
+    Ok(identifier.with_overrides(args.thresholds.overrides())?)
 }
 
 fn prediction(
     path: &Path,
     s: &Scores,
     labels: &[String],
-    identifier: Option<&Identifier>,
+    identifier: &Identifier,
     k: usize,
 ) -> anyhow::Result<Prediction> {
-    let image = path.display().to_string();
-    let Some(identifier) = identifier else {
-        let predictions = top_k(&s.probs, k)
+    let answer = identifier.identify(s)?;
+    let footwear = Footwear { probability: s.footwear, is_footwear: answer.verdict != Verdict::NotASneaker };
+    let predictions = if identifier.can_identify() {
+        answer
+            .ranking
+            .into_iter()
+            .take(k)
+            .map(|r| Label { label: r.label, probability: r.probability, similarity: r.similarity })
+            .collect()
+    } else {
+        // Nothing names sneakers: show what the ImageNet classes make of the photo.
+        top_k(&s.probs, k)
             .into_iter()
             .map(|i| Label { label: labels[i].clone(), probability: s.probs[i], similarity: None })
-            .collect();
-        let footwear = Footwear { probability: s.footwear, is_footwear: s.footwear >= FOOTWEAR_THRESHOLD };
-        return Ok(Prediction { image, predictions, footwear, verdict: None });
+            .collect()
     };
-    let answer = identifier.identify(s)?;
-    let footwear = Footwear { probability: s.footwear, is_footwear: answer.verdict != Verdict::NotFootwear };
-    let predictions = answer
-        .ranking
-        .into_iter()
-        .take(k)
-        .map(|r| Label { label: r.label, probability: r.probability, similarity: r.similarity })
-        .collect();
-    Ok(Prediction { image, predictions, footwear, verdict: Some(answer.verdict) })
+    let named = identifier.can_identify();
+    Ok(Prediction { image: path.display().to_string(), predictions, footwear, verdict: answer.verdict, named })
 }
 
 fn print_one(out: &mut impl Write, p: &Prediction, json: bool) -> std::io::Result<()> {
@@ -147,10 +149,10 @@ fn print_one(out: &mut impl Write, p: &Prediction, json: bool) -> std::io::Resul
         return writeln!(out);
     }
     let verdict = match p.verdict {
-        Some(Verdict::Identified) => "identified",
-        Some(Verdict::Unknown) => "not sure: maybe a sneaker we do not know",
-        Some(Verdict::NotFootwear) | None if !p.footwear.is_footwear => "does not look like footwear",
-        _ => "looks like footwear",
+        Verdict::Match => "match",
+        Verdict::NotSure if !p.named => "footwear; no trained run or gallery to name it, ImageNet classes below",
+        Verdict::NotSure => "not sure: maybe a sneaker we do not know",
+        Verdict::NotASneaker => "does not look like a sneaker",
     };
     writeln!(out, "{}  ({verdict}, footwear {:.0}%)", p.image, 100.0 * p.footwear.probability)?;
     for (rank, l) in p.predictions.iter().enumerate() {

@@ -43,12 +43,8 @@ pub struct Args {
     /// Matches returned when a request does not say.
     #[arg(long, env = "SNEAKER_ID_TOP_K", default_value_t = ServeConfig::default().default_top_k)]
     pub top_k: usize,
-    /// Below this footwear probability the answer is "not a sneaker" (not yet calibrated).
-    #[arg(long, env = "SNEAKER_ID_FOOTWEAR_THRESHOLD", default_value_t = ServeConfig::default().footwear_threshold)]
-    pub footwear_threshold: f32,
-    /// Below this top-1 probability the answer is "not sure" (not yet calibrated).
-    #[arg(long, env = "SNEAKER_ID_CONFIDENCE_THRESHOLD", default_value_t = ServeConfig::default().confidence_threshold)]
-    pub confidence_threshold: f32,
+    #[command(flatten)]
+    pub thresholds: super::thresholds::ThresholdFlags,
     /// Largest request body, in MiB.
     #[arg(long, env = "SNEAKER_ID_BODY_LIMIT_MB", default_value_t = 20)]
     pub body_limit_mb: usize,
@@ -74,8 +70,7 @@ impl Args {
                 .checked_mul(1024 * 1024)
                 .context("--body-limit-mb is too large")?,
             default_top_k: self.top_k,
-            footwear_threshold: self.footwear_threshold,
-            confidence_threshold: self.confidence_threshold,
+            thresholds: self.thresholds.overrides(),
             max_batch: self.max_batch,
             batch_wait_ms: self.batch_wait_ms,
             queue_capacity: self.queue,
