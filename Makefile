@@ -1,6 +1,6 @@
 # sneaker-id: the two commands of the README, and the steps they are made of.
 #   make run   — fetch assets, build, start the web app (ADDR, MODEL=RUN optional)
-#   make test  — fetch assets and test dependencies, run the whole test suite
+#   make test  — fetch assets and test dependencies, check format/lints/dependencies, run the suite
 
 # Assets and the build outlive a clone, so a second clone (or CI) starts warm.
 CACHE_DIR ?= $(HOME)/.cache/sneaker-id
@@ -11,12 +11,16 @@ BIN := $(CARGO_TARGET_DIR)/release/sneaker-id
 ADDR ?= 127.0.0.1:8080
 MODEL ?=
 
-.PHONY: run test assets test-deps build-deps build build-train
+.PHONY: run test lint assets test-deps build-deps build build-train
 run: assets build
 	$(BIN) serve --addr $(ADDR) $(if $(MODEL),--model $(MODEL))
 
-test: assets test-deps
+test: assets test-deps lint
 	cargo test --workspace
+
+# CI gates: rustfmt, clippy -D warnings, no unused dependency (scripts/lint.sh).
+lint: build-deps
+	scripts/lint.sh
 
 assets:
 	scripts/fetch-assets.sh

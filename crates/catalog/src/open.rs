@@ -92,10 +92,8 @@ impl Catalog {
 }
 
 fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<(u64, T)>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_path(path)
-        .map_err(|e| CatalogError::csv(path, e))?;
+    let mut reader =
+        csv::ReaderBuilder::new().flexible(false).from_path(path).map_err(|e| CatalogError::csv(path, e))?;
     let mut rows = Vec::new();
     for row in reader.deserialize::<T>() {
         let row = row.map_err(|e| CatalogError::csv(path, e))?;
@@ -247,15 +245,9 @@ fn folder_product(label: &str, rows: &[Annotation]) -> Product {
     }
 }
 
-fn finish(
-    root: PathBuf,
-    layout: Layout,
-    mut images: Vec<ImageRecord>,
-    products: BTreeMap<String, Product>,
-) -> Catalog {
+fn finish(root: PathBuf, layout: Layout, mut images: Vec<ImageRecord>, products: BTreeMap<String, Product>) -> Catalog {
     images.sort_by(|a, b| a.file.cmp(&b.file));
-    let labels: BTreeSet<String> =
-        images.iter().map(|i| i.label.clone()).chain(products.keys().cloned()).collect();
+    let labels: BTreeSet<String> = images.iter().map(|i| i.label.clone()).chain(products.keys().cloned()).collect();
     Catalog { root, layout, images, products, labels: labels.into_iter().collect() }
 }
 

@@ -59,11 +59,7 @@ pub struct ImageRecord {
 
 /// A label is a single plain path component: not empty, not `.`/`..`, no separators or NUL.
 pub fn is_valid_label(label: &str) -> bool {
-    !label.is_empty()
-        && label != "."
-        && label != ".."
-        && !label.contains(['/', '\\', '\0'])
-        && label.len() <= 255
+    !label.is_empty() && label != "." && label != ".." && !label.contains(['/', '\\', '\0']) && label.len() <= 255
 }
 
 /// A relative file inside the catalog: only plain components, no `..`, not absolute.

@@ -123,11 +123,13 @@ mod tests {
             ..Default::default()
         };
         write_products(dir.path(), std::slice::from_ref(&product)).expect("write");
-        write_images(dir.path(), &[image.clone(), ImageRecord {
-            file: "images/air_max/02.jpg".into(),
-            label: "air_max".into(),
-            ..Default::default()
-        }])
+        write_images(
+            dir.path(),
+            &[
+                image.clone(),
+                ImageRecord { file: "images/air_max/02.jpg".into(), label: "air_max".into(), ..Default::default() },
+            ],
+        )
         .expect("write");
         let catalog = Catalog::open(dir.path()).expect("open");
         assert_eq!(catalog.product("air_max"), Some(&product));

@@ -18,12 +18,7 @@ pub enum Plan {
     /// The training binary is there and current: run it.
     Run(PathBuf),
     /// Build it with cargo first (missing, or older than the serving binary).
-    Build {
-        manifest: PathBuf,
-        target_dir: PathBuf,
-        release: bool,
-        bin: PathBuf,
-    },
+    Build { manifest: PathBuf, target_dir: PathBuf, release: bool, bin: PathBuf },
     /// It cannot be had from here: say how to build it.
     Missing(String),
 }
@@ -41,22 +36,16 @@ pub fn plan(exe: &Path, manifest: &Path, cargo_found: bool) -> Plan {
     }
     // <target>/release/sneaker-id or <target>/debug/sneaker-id: cargo's own layout.
     let profile_dir = exe.parent();
-    let release = match profile_dir
-        .and_then(Path::file_name)
-        .and_then(|n| n.to_str())
-    {
+    let release = match profile_dir.and_then(Path::file_name).and_then(|n| n.to_str()) {
         Some("release") => Some(true),
         Some("debug") => Some(false),
         _ => None,
     };
     let target_dir = profile_dir.and_then(Path::parent);
     match (release, target_dir) {
-        (Some(release), Some(target_dir)) if cargo_found && manifest.is_file() => Plan::Build {
-            manifest: manifest.to_owned(),
-            target_dir: target_dir.to_owned(),
-            release,
-            bin,
-        },
+        (Some(release), Some(target_dir)) if cargo_found && manifest.is_file() => {
+            Plan::Build { manifest: manifest.to_owned(), target_dir: target_dir.to_owned(), release, bin }
+        }
         // An older training binary still beats none when it cannot be rebuilt here.
         _ if bin.is_file() => Plan::Run(bin),
         _ => Plan::Missing(format!(
@@ -80,45 +69,22 @@ pub fn hand_over() -> anyhow::Result<()> {
 
     let exe = std::env::current_exe().context("finding this program's own path")?;
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
-    let cargo_found = Command::new("cargo")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let cargo_found = Command::new("cargo").arg("--version").output().is_ok_and(|o| o.status.success());
     let bin = match plan(&exe, &manifest, cargo_found) {
         Plan::Run(bin) => bin,
         Plan::Missing(why) => anyhow::bail!(why),
-        Plan::Build {
-            manifest,
-            target_dir,
-            release,
-            bin,
-        } => {
+        Plan::Build { manifest, target_dir, release, bin } => {
             eprintln!(
                 "sneaker-id: training runs in {TRAIN_BIN}, which `make run` leaves out so the page starts \
                  fast. Building it now: about 15-25 minutes the first time on two cores, seconds after."
             );
             let mut cargo = Command::new("cargo");
-            cargo
-                .args([
-                    "build",
-                    "-p",
-                    "sneaker-id",
-                    "--bin",
-                    TRAIN_BIN,
-                    "--manifest-path",
-                ])
-                .arg(&manifest);
+            cargo.args(["build", "-p", "sneaker-id", "--bin", TRAIN_BIN, "--manifest-path"]).arg(&manifest);
             if release {
                 cargo.arg("--release");
             }
-            let status = cargo
-                .env("CARGO_TARGET_DIR", &target_dir)
-                .status()
-                .context("running cargo")?;
-            anyhow::ensure!(
-                status.success(),
-                "building {TRAIN_BIN} failed ({status}); see cargo's output above"
-            );
+            let status = cargo.env("CARGO_TARGET_DIR", &target_dir).status().context("running cargo")?;
+            anyhow::ensure!(status.success(), "building {TRAIN_BIN} failed ({status}); see cargo's output above");
             bin
         }
     };
@@ -135,10 +101,7 @@ mod tests {
     fn touch(path: &Path, age_s: u64) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let t = SystemTime::now() - Duration::from_secs(age_s);
-        File::create(path)
-            .unwrap()
-            .set_times(FileTimes::new().set_modified(t))
-            .unwrap();
+        File::create(path).unwrap().set_times(FileTimes::new().set_modified(t)).unwrap();
     }
 
     #[test]
@@ -157,16 +120,8 @@ mod tests {
         };
         assert_eq!(plan(&exe, &manifest, true), build, "missing");
         touch(&bin, 200);
-        assert_eq!(
-            plan(&exe, &manifest, true),
-            build,
-            "older than the serving binary"
-        );
-        assert_eq!(
-            plan(&exe, &manifest, false),
-            Plan::Run(bin.clone()),
-            "stale but no cargo: use it"
-        );
+        assert_eq!(plan(&exe, &manifest, true), build, "older than the serving binary");
+        assert_eq!(plan(&exe, &manifest, false), Plan::Run(bin.clone()), "stale but no cargo: use it");
         touch(&bin, 10);
         assert_eq!(plan(&exe, &manifest, true), Plan::Run(bin), "current");
     }
@@ -184,9 +139,6 @@ mod tests {
         touch(&debug, 0);
         let manifest = dir.path().join("Cargo.toml");
         touch(&manifest, 0);
-        assert!(matches!(
-            plan(&debug, &manifest, true),
-            Plan::Build { release: false, .. }
-        ));
+        assert!(matches!(plan(&debug, &manifest, true), Plan::Build { release: false, .. }));
     }
 }

@@ -47,7 +47,8 @@ fn link(label: &str, photos: &[PathBuf], to: &Path) {
 fn calibrated_thresholds_reject_non_footwear_and_keep_known_products() {
     let Some(shared) = shared_dir() else { return };
     let tmp = tempfile::tempdir().expect("temp dir");
-    let (enrolled, known, unknown) = (tmp.path().join("enrolled"), tmp.path().join("known"), tmp.path().join("unknown"));
+    let (enrolled, known, unknown) =
+        (tmp.path().join("enrolled"), tmp.path().join("known"), tmp.path().join("unknown"));
     let multiview = shared.join("datasets/multiview-products");
     for label in KNOWN {
         let photos = sorted(&multiview.join(label));
@@ -56,8 +57,11 @@ fn calibrated_thresholds_reject_non_footwear_and_keep_known_products() {
         link(label, &photos[1..2], &known);
     }
     let packshots = shared.join("datasets/packshots-nike-adidas");
-    let mut others: Vec<PathBuf> =
-        std::fs::read_dir(&packshots).expect("packshots").filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+    let mut others: Vec<PathBuf> = std::fs::read_dir(&packshots)
+        .expect("packshots")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
     others.sort();
     let others = others.iter().filter(|d| !KNOWN.iter().any(|k| d.ends_with(k)) && sorted(d).len() >= 2);
     for dir in others.take(6) {
@@ -69,8 +73,18 @@ fn calibrated_thresholds_reject_non_footwear_and_keep_known_products() {
     run(&["gallery", "build", "--gallery", g, "--data", enrolled.to_str().expect("utf-8")]);
 
     let report: Value = serde_json::from_str(&run(&[
-        "calibrate", "--gallery", g, "--known", known.to_str().expect("utf-8"),
-        "--unknown", unknown.to_str().expect("utf-8"), "--generated", "12", "--held-out", "0.3", "--json",
+        "calibrate",
+        "--gallery",
+        g,
+        "--known",
+        known.to_str().expect("utf-8"),
+        "--unknown",
+        unknown.to_str().expect("utf-8"),
+        "--generated",
+        "12",
+        "--held-out",
+        "0.3",
+        "--json",
     ]))
     .expect("one JSON report");
     let fit = &report["calibration"]["calibration"];
@@ -82,12 +96,16 @@ fn calibrated_thresholds_reject_non_footwear_and_keep_known_products() {
 
     // predict reads the gallery's calibration: a non-shoe picture is said to be one.
     let sky = tmp.path().join("sky.png");
-    image::RgbImage::from_fn(320, 240, |x, y| image::Rgb([(90 + y / 4) as u8, (150 + y / 5) as u8, (230 + (x % 20) / 2) as u8]))
-        .save(&sky)
-        .expect("write png");
-    let line: Value = serde_json::from_str(run(&["predict", "--gallery", g, "--json", sky.to_str().unwrap()]).trim()).expect("JSON");
+    image::RgbImage::from_fn(320, 240, |x, y| {
+        image::Rgb([(90 + y / 4) as u8, (150 + y / 5) as u8, (230 + (x % 20) / 2) as u8])
+    })
+    .save(&sky)
+    .expect("write png");
+    let line: Value =
+        serde_json::from_str(run(&["predict", "--gallery", g, "--json", sky.to_str().unwrap()]).trim()).expect("JSON");
     assert_eq!(line["verdict"], "not_a_sneaker", "{line}");
     let side = sorted(&multiview.join(KNOWN[1]))[1].clone();
-    let line: Value = serde_json::from_str(run(&["predict", "--gallery", g, "--json", side.to_str().unwrap()]).trim()).expect("JSON");
+    let line: Value =
+        serde_json::from_str(run(&["predict", "--gallery", g, "--json", side.to_str().unwrap()]).trim()).expect("JSON");
     assert_eq!(line["predictions"][0]["label"], KNOWN[1], "{line}");
 }

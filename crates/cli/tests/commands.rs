@@ -26,9 +26,7 @@ impl Shown {
 /// `$BIN …` / `sneaker-id …` lines of the README's shell blocks, with `\` continuations joined,
 /// comments dropped and the optional parts it writes as `[--top 5]` kept as plain flags.
 fn readme_commands() -> Vec<Shown> {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
-            .unwrap();
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
     let (mut out, mut in_block, mut pending) = (Vec::new(), false, String::new());
     for line in readme.lines() {
         if line.trim_start().starts_with("```") {
@@ -45,22 +43,12 @@ fn readme_commands() -> Vec<Shown> {
         }
         let words = shlex::split(&std::mem::take(&mut pending))
             .unwrap_or_else(|| panic!("README: unbalanced quotes in {line}"));
-        let words: Vec<String> = words
-            .into_iter()
-            .take_while(|w| !w.starts_with('#'))
-            .collect();
-        if matches!(
-            words.first().map(String::as_str),
-            Some("$BIN" | "sneaker-id")
-        ) {
-            let rest = words[1..]
-                .iter()
-                .map(|w| w.trim_start_matches('[').trim_end_matches(']').to_owned());
+        let words: Vec<String> = words.into_iter().take_while(|w| !w.starts_with('#')).collect();
+        if matches!(words.first().map(String::as_str), Some("$BIN" | "sneaker-id")) {
+            let rest = words[1..].iter().map(|w| w.trim_start_matches('[').trim_end_matches(']').to_owned());
             out.push(Shown {
                 source: "README.md",
-                words: std::iter::once("sneaker-id".to_owned())
-                    .chain(rest)
-                    .collect(),
+                words: std::iter::once("sneaker-id".to_owned()).chain(rest).collect(),
             });
         }
     }
@@ -79,16 +67,10 @@ fn page_commands() -> Vec<Shown> {
 
 #[test]
 fn every_command_shown_to_users_parses() {
-    let shown: Vec<Shown> = readme_commands()
-        .into_iter()
-        .chain(page_commands())
-        .collect();
+    let shown: Vec<Shown> = readme_commands().into_iter().chain(page_commands()).collect();
     // The README shows about twenty; a broken extraction must not pass by finding none.
     assert!(shown.len() >= 15, "found only {} commands", shown.len());
-    assert!(
-        shown.iter().any(|s| s.source == "the page"),
-        "the page shows no command"
-    );
+    assert!(shown.iter().any(|s| s.source == "the page"), "the page shows no command");
     let mut failed = Vec::new();
     for s in &shown {
         assert_eq!(s.words[0], "sneaker-id", "{}: {}", s.source, s.line());
@@ -98,11 +80,7 @@ fn every_command_shown_to_users_parses() {
             Err(e) => failed.push(format!("{}: `{}`\n{e}", s.source, s.line())),
         }
     }
-    assert!(
-        failed.is_empty(),
-        "commands shown to users that do not parse:\n{}",
-        failed.join("\n")
-    );
+    assert!(failed.is_empty(), "commands shown to users that do not parse:\n{}", failed.join("\n"));
 }
 
 /// The README's placeholders, made real in `dir`: what each stands for, generated small.
@@ -120,19 +98,11 @@ fn make_placeholders(dir: &Path) -> Vec<(&'static str, PathBuf)> {
     common::shoe(2, 5).save(dir.join("photo.jpg")).unwrap();
     common::shoe(0, 9).save(dir.join("other.png")).unwrap();
     for v in 0..2 {
-        common::shoe(1, 4 + v)
-            .save(photos.join(format!("{v}.png")))
-            .unwrap();
-        common::shoe(5, 2 + 7 * v)
-            .save(new_shoe.join(format!("{v}.png")))
-            .unwrap();
+        common::shoe(1, 4 + v).save(photos.join(format!("{v}.png"))).unwrap();
+        common::shoe(5, 2 + 7 * v).save(new_shoe.join(format!("{v}.png"))).unwrap();
         // Stripes: nothing like a shoe.
         let stripes = image::RgbImage::from_fn(64, 48, |x, _| {
-            image::Rgb(if (x / 4 + v) % 2 == 0 {
-                [20, 90, 30]
-            } else {
-                [240, 200, 40]
-            })
+            image::Rgb(if (x / 4 + v) % 2 == 0 { [20, 90, 30] } else { [240, 200, 40] })
         });
         stripes.save(not_footwear.join(format!("{v}.png"))).unwrap();
     }
@@ -149,9 +119,7 @@ fn make_placeholders(dir: &Path) -> Vec<(&'static str, PathBuf)> {
 /// Why a shown command is parsed but not run here; `None` runs it.
 fn not_run(words: &[String]) -> Option<&'static str> {
     match words.get(1).map(String::as_str) {
-        Some("serve") => {
-            Some("a server that runs until stopped: crates/serve's tests start it on loopback")
-        }
+        Some("serve") => Some("a server that runs until stopped: crates/serve's tests start it on loopback"),
         Some("scrape") if !words.iter().any(|w| w == "--help") => {
             Some("crawls a shop: crates/scrape's tests crawl a loopback fixture shop")
         }
@@ -162,10 +130,7 @@ fn not_run(words: &[String]) -> Option<&'static str> {
 /// Flags added so a command finishes in seconds on tiny data: the scratch CNN's defaults (224 px,
 /// 40 epochs) are meant for a real catalog.
 fn tiny(words: &[String]) -> &'static [&'static str] {
-    if words
-        .windows(2)
-        .any(|w| w[0] == "--model" && w[1] == "scratch")
-    {
+    if words.windows(2).any(|w| w[0] == "--model" && w[1] == "scratch") {
         &["--epochs", "1", "--image-size", "48"]
     } else {
         &[]
@@ -187,10 +152,7 @@ fn readme_commands_run_on_tiny_data() {
         let mut args: Vec<String> = s.words[1..]
             .iter()
             .map(|w| {
-                placeholders
-                    .iter()
-                    .find(|(k, _)| k == w)
-                    .map_or_else(|| w.clone(), |(_, p)| p.display().to_string())
+                placeholders.iter().find(|(k, _)| k == w).map_or_else(|| w.clone(), |(_, p)| p.display().to_string())
             })
             .collect();
         // `runs/*` is a shell glob: expand it as the shell would.
@@ -220,8 +182,5 @@ fn readme_commands_run_on_tiny_data() {
     }
     // Everything but the servers and the crawl: train, evaluate, predict, gallery, calibrate, ...
     assert!(ran >= 15, "ran only {ran} README commands");
-    assert!(
-        work.join("runs/finetune/model.onnx").is_file(),
-        "the README's finetune run left no model"
-    );
+    assert!(work.join("runs/finetune/model.onnx").is_file(), "the README's finetune run left no model");
 }

@@ -54,7 +54,8 @@ fn link_catalog(dataset: &Path, labels: &[&str], to: &Path) {
 }
 
 fn search(dir: &Path, photo: &Path) -> Value {
-    let out = ok(gallery(&["search", "--gallery", dir.to_str().unwrap(), "--json", "--top", "3", photo.to_str().unwrap()]));
+    let out =
+        ok(gallery(&["search", "--gallery", dir.to_str().unwrap(), "--json", "--top", "3", photo.to_str().unwrap()]));
     serde_json::from_str(out.trim()).expect("one JSON object")
 }
 
@@ -122,10 +123,23 @@ fn a_product_enrolled_from_two_photos_is_found_on_a_third() {
     assert_eq!(found["labels"][0]["label"], new);
 
     // Adding the same photos again changes nothing.
-    let out = gallery(&["add", "--gallery", dir_s, "--images", enroll.to_str().unwrap(), "--product", "Air Jordan 1 Mid Purple", "--label", new]);
+    let out = gallery(&[
+        "add",
+        "--gallery",
+        dir_s,
+        "--images",
+        enroll.to_str().unwrap(),
+        "--product",
+        "Air Jordan 1 Mid Purple",
+        "--label",
+        new,
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     ok(out);
-    assert!(stderr.contains("0 photos added, 2 already enrolled") && stderr.contains("29 photos of 7 products"), "{stderr}");
+    assert!(
+        stderr.contains("0 photos added, 2 already enrolled") && stderr.contains("29 photos of 7 products"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -27,23 +27,24 @@ fn predict(gallery: &Path, flags: &[String], photos: &Path) -> Vec<Value> {
 }
 
 /// Starts `serve` on a free loopback port and returns it with its base URL (from its start-up line).
-fn serve(gallery: &Path, flags: &[String]) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--addr", "127.0.0.1:0", "--gallery", gallery.to_str().expect("utf-8 path")])
-        .args(flags)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server should start");
-    let stdout = child.stdout.take().expect("piped stdout");
+fn serve(gallery: &Path, flags: &[String]) -> (Server, String) {
+    let mut server = Server(
+        Command::new(BIN)
+            .args(["serve", "--addr", "127.0.0.1:0", "--gallery", gallery.to_str().expect("utf-8 path")])
+            .args(flags)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server should start"),
+    );
+    let stdout = server.0.stdout.take().expect("piped stdout");
     for line in BufReader::new(stdout).lines() {
         let line = line.expect("reading the server's output");
         if let Some(rest) = line.strip_prefix("sneaker-id: serving on ") {
             let url = rest.split_whitespace().next().expect("a URL after 'serving on'");
-            return (child, url.trim_end_matches('/').to_owned());
+            return (server, url.trim_end_matches('/').to_owned());
         }
     }
-    let _ = child.kill();
     panic!("the server exited without its start-up line");
 }
 
@@ -65,7 +66,8 @@ fn close(a: &Value, b: &Value, what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn predict_and_serve_give_the_same_answer_for_the_same_photo() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (catalog, gallery, photos) = (tmp.path().join("catalog"), tmp.path().join("gallery"), tmp.path().join("photos"));
+    let (catalog, gallery, photos) =
+        (tmp.path().join("catalog"), tmp.path().join("gallery"), tmp.path().join("photos"));
     common::scraped_catalog(&catalog, &common::LABELS, 0);
     run_ok(&["gallery", "build", "--gallery", gallery.to_str().unwrap(), "--data", catalog.to_str().unwrap()]);
     std::fs::create_dir_all(&photos).unwrap();
@@ -82,11 +84,12 @@ async fn predict_and_serve_give_the_same_answer_for_the_same_photo() {
     };
     let footwear = median(|p| p["footwear"]["probability"].as_f64().unwrap());
     let confidence = median(|p| p["predictions"][0]["probability"].as_f64().unwrap());
-    let flags: Vec<String> = ["--footwear-threshold".into(), footwear.to_string(), "--confidence-threshold".into(), confidence.to_string()].into();
+    let flags: Vec<String> =
+        ["--footwear-threshold".into(), footwear.to_string(), "--confidence-threshold".into(), confidence.to_string()]
+            .into();
 
     let cli = predict(&gallery, &flags, &photos);
-    let (child, url) = serve(&gallery, &flags);
-    let _server = Server(child);
+    let (_server, url) = serve(&gallery, &flags);
     let http = reqwest::Client::new();
     for _ in 0..600 {
         if http.get(format!("{url}/v2/health/ready")).send().await.is_ok_and(|r| r.status().is_success()) {

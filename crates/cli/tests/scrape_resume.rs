@@ -71,7 +71,8 @@ fn assert_consistent(out: &Path) {
         let entry = entry.expect("walk");
         let name = entry.file_name().to_string_lossy().to_string();
         if !name.starts_with('.') {
-            image::load_from_memory(&std::fs::read(entry.path()).expect("read")).expect("no half-written image under its final name");
+            image::load_from_memory(&std::fs::read(entry.path()).expect("read"))
+                .expect("no half-written image under its final name");
         }
     }
 }

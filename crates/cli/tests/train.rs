@@ -21,11 +21,7 @@ fn run(args: &[&str], cache: &Path) -> std::process::Output {
 }
 
 fn ok(out: std::process::Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{what} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
@@ -37,18 +33,7 @@ fn all_four_models_train_evaluate_and_predict() {
     let data_s = data.to_str().unwrap();
     let cache_s = cache.to_str().unwrap();
     let photo = data.join("images/red_high/img03.png");
-    let common = [
-        "--epochs",
-        "2",
-        "--batch-size",
-        "4",
-        "--warmup-epochs",
-        "0",
-        "--patience",
-        "0",
-        "--draws",
-        "1",
-    ];
+    let common = ["--epochs", "2", "--batch-size", "4", "--warmup-epochs", "0", "--patience", "0", "--draws", "1"];
     let models: [(&str, &[&str]); 4] = [
         ("random", &[]),
         // The reference CNN at its smallest input keeps the test fast; 224 is the default.
@@ -59,17 +44,7 @@ fn all_four_models_train_evaluate_and_predict() {
     for (model, extra) in models {
         let out_dir = dir.path().join(model);
         let out_s = out_dir.to_str().unwrap();
-        let mut args = vec![
-            "train",
-            "--data",
-            data_s,
-            "--model",
-            model,
-            "--out",
-            out_s,
-            "--cache-dir",
-            cache_s,
-        ];
+        let mut args = vec!["train", "--data", data_s, "--model", model, "--out", out_s, "--cache-dir", cache_s];
         args.extend(common);
         args.extend(extra);
         let init = dir.path().join("bottleneck");
@@ -87,83 +62,42 @@ fn all_four_models_train_evaluate_and_predict() {
         }
 
         let eval: Value = serde_json::from_str(&ok(
-            run(
-                &["evaluate", "--model", out_s, "--data", data_s, "--json"],
-                &cache,
-            ),
+            run(&["evaluate", "--model", out_s, "--data", data_s, "--json"], &cache),
             "evaluate",
         ))
         .expect("evaluate --json prints one object");
-        assert_eq!(
-            eval["n"].as_u64(),
-            Some(LABELS.len() as u64 * VIEWS as u64),
-            "{model}: {eval}"
-        );
+        assert_eq!(eval["n"].as_u64(), Some(LABELS.len() as u64 * VIEWS as u64), "{model}: {eval}");
         for key in ["top1", "top5", "log_loss", "mean_per_class"] {
-            let v = eval[key]
-                .as_f64()
-                .unwrap_or_else(|| panic!("{model}: no {key} in {eval}"));
+            let v = eval[key].as_f64().unwrap_or_else(|| panic!("{model}: no {key} in {eval}"));
             assert!(v.is_finite() && v >= 0.0, "{model}: {key} = {v}");
         }
         // Three labels: every label is in the top 5.
         assert_eq!(eval["top5"].as_f64(), Some(1.0), "{model}");
         if model == "random" {
             let ll = eval["log_loss"].as_f64().unwrap();
-            assert!(
-                (ll - (LABELS.len() as f64).ln()).abs() < 1e-4,
-                "uniform log-loss is ln M, got {ll}"
-            );
+            assert!((ll - (LABELS.len() as f64).ln()).abs() < 1e-4, "uniform log-loss is ln M, got {ll}");
         }
         // The spins' angles reach the per-angle breakdown.
-        assert_eq!(
-            eval["by_angle"].as_array().map(Vec::len),
-            Some(VIEWS as usize),
-            "{model}: {}",
-            eval["by_angle"]
-        );
+        assert_eq!(eval["by_angle"].as_array().map(Vec::len), Some(VIEWS as usize), "{model}: {}", eval["by_angle"]);
 
         let pred: Value = serde_json::from_str(&ok(
-            run(
-                &[
-                    "predict",
-                    "--model",
-                    out_s,
-                    "--json",
-                    photo.to_str().unwrap(),
-                ],
-                &cache,
-            ),
+            run(&["predict", "--model", out_s, "--json", photo.to_str().unwrap()], &cache),
             "predict",
         ))
         .expect("predict --json prints one object per photo");
-        let top = pred["predictions"][0]["label"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{model}: {pred}"));
-        assert!(
-            LABELS.contains(&top),
-            "{model}: predicted {top}, not one of the catalog's labels"
-        );
+        let top = pred["predictions"][0]["label"].as_str().unwrap_or_else(|| panic!("{model}: {pred}"));
+        assert!(LABELS.contains(&top), "{model}: predicted {top}, not one of the catalog's labels");
     }
     // Plain colour blocks are easy once the network is pretrained: the bottleneck run must learn them.
     let eval: Value = serde_json::from_str(&ok(
         run(
-            &[
-                "evaluate",
-                "--model",
-                dir.path().join("bottleneck").to_str().unwrap(),
-                "--data",
-                data_s,
-                "--json",
-            ],
+            &["evaluate", "--model", dir.path().join("bottleneck").to_str().unwrap(), "--data", data_s, "--json"],
             &cache,
         ),
         "evaluate",
     ))
     .unwrap();
-    assert!(
-        eval["top1"].as_f64().unwrap() > 0.6,
-        "bottleneck top-1 on its own training shots: {eval}"
-    );
+    assert!(eval["top1"].as_f64().unwrap() > 0.6, "bottleneck top-1 on its own training shots: {eval}");
 }
 
 #[test]
@@ -186,10 +120,7 @@ fn bad_training_input_is_named() {
     );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("label"),
-        "the error should say what is missing: {err}"
-    );
+    assert!(err.contains("label"), "the error should say what is missing: {err}");
     let out = run(
         &[
             "train",
@@ -203,8 +134,5 @@ fn bad_training_input_is_named() {
         &cache,
     );
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("init"),
-        "finetune without --init-from must say so"
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("init"), "finetune without --init-from must say so");
 }

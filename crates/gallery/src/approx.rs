@@ -134,12 +134,8 @@ impl VectorIndex for HnswIndex {
         }
         let found = self.index.search(query, k).map_err(backend)?;
         // USearch's inner-product "distance" is 1 - dot.
-        let mut hits: Vec<Hit> = found
-            .keys
-            .iter()
-            .zip(&found.distances)
-            .map(|(&id, &d)| Hit { id, similarity: 1.0 - d })
-            .collect();
+        let mut hits: Vec<Hit> =
+            found.keys.iter().zip(&found.distances).map(|(&id, &d)| Hit { id, similarity: 1.0 - d }).collect();
         hits.sort_by(rank);
         Ok(hits)
     }

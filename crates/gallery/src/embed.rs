@@ -8,14 +8,14 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use image::RgbImage;
 use ndarray::ArrayView4;
 use sha2::{Digest, Sha256};
+use sneaker_model::ModelError;
 use sneaker_model::assets::Assets;
 use sneaker_model::classifier::RUN_MODEL;
 use sneaker_model::efficientnet_lite::{FEATURE_DIM, FEATURES, INPUT_SIZE};
 use sneaker_model::runtime::{Backbone, Runtime, Session};
-use sneaker_model::ModelError;
-use image::RgbImage;
 use sneaker_vision::{DecodeLimits, decode_bytes, to_input_tensor};
 
 use crate::error::{GalleryError, Result};
@@ -106,7 +106,11 @@ impl Embedder {
             Network::Run(session) => session.run(batch)?.take2(FEATURES)?,
         };
         if features.ncols() != FEATURE_DIM {
-            return Err(ModelError::Mismatch(format!("`{FEATURES}` has {} columns, expected {FEATURE_DIM}", features.ncols())).into());
+            return Err(ModelError::Mismatch(format!(
+                "`{FEATURES}` has {} columns, expected {FEATURE_DIM}",
+                features.ncols()
+            ))
+            .into());
         }
         features
             .rows()

@@ -127,13 +127,19 @@ pub fn enroll_with(
             if let (Some(dir), Some(jpeg)) = (thumbs, thumb) {
                 write_thumbnail(dir, &sha, &jpeg)?;
             }
-            let entry = Entry { label: photo.label.clone(), source: photo.path.display().to_string(), sha256: Some(sha) };
+            let entry =
+                Entry { label: photo.label.clone(), source: photo.path.display().to_string(), sha256: Some(sha) };
             gallery.add(entry, &embedding)?;
             report.added += 1;
         }
         on_progress(Progress { done: (b * BATCH + batch.len()).min(total), total });
     }
-    tracing::info!(added = report.added, skipped = report.already_enrolled, failed = report.failed.len(), "enrolled photos");
+    tracing::info!(
+        added = report.added,
+        skipped = report.already_enrolled,
+        failed = report.failed.len(),
+        "enrolled photos"
+    );
     Ok(report)
 }
 
@@ -148,11 +154,8 @@ pub fn enroll_catalog(
     for product in catalog.products() {
         gallery.set_product(product.clone())?;
     }
-    let photos: Vec<Photo> = catalog
-        .images()
-        .iter()
-        .map(|img| Photo { path: catalog.path_of(img), label: img.label.clone() })
-        .collect();
+    let photos: Vec<Photo> =
+        catalog.images().iter().map(|img| Photo { path: catalog.path_of(img), label: img.label.clone() }).collect();
     enroll(gallery, embedder, &photos, limits, on_progress)
 }
 

@@ -176,11 +176,8 @@ mod tests {
 
     /// Reference: score everything, sort everything.
     fn naive(rows: &[Vec<f32>], q: &[f32], k: usize) -> Vec<u64> {
-        let mut all: Vec<Hit> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Hit { id: i as u64, similarity: dot(r, q) })
-            .collect();
+        let mut all: Vec<Hit> =
+            rows.iter().enumerate().map(|(i, r)| Hit { id: i as u64, similarity: dot(r, q) }).collect();
         all.sort_by(rank);
         all.into_iter().take(k).map(|h| h.id).collect()
     }

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use sneaker_catalog::{Product, is_valid_label};
 
-use crate::error::{GalleryError, Result};
 use crate::approx::{HnswConfig, HnswIndex};
+use crate::error::{GalleryError, Result};
 use crate::exact::ExactIndex;
 use crate::index::{Hit, VectorIndex, l2_normalise};
 

@@ -20,15 +20,18 @@ mod store;
 mod sync;
 mod thumbs;
 
+#[cfg(feature = "pgvector")]
+pub use self::pgvector::{AnnKind, PG_URL_ENV, PgConfig, PgVectorIndex};
 pub use approx::{HnswConfig, HnswIndex};
 pub use embed::{Embedder, model_id, read_bytes, read_photo, run_gallery_dir};
-pub use enroll::{BATCH, EnrollReport, Failure, Photo, Progress, enroll, enroll_catalog, enroll_product, enroll_with, images_in, label_from_name};
+pub use enroll::{
+    BATCH, EnrollReport, Failure, Photo, Progress, enroll, enroll_catalog, enroll_product, enroll_with, images_in,
+    label_from_name,
+};
 pub use error::{GalleryError, Result};
 pub use exact::{ExactIndex, dot};
 pub use gallery::{DEFAULT_APPROXIMATE_ABOVE, Entry, Gallery, GalleryConfig, LabelScore, Match};
 pub use index::{Hit, VectorIndex, l2_normalise};
-#[cfg(feature = "pgvector")]
-pub use self::pgvector::{AnnKind, PG_URL_ENV, PgConfig, PgVectorIndex};
 pub use store::{GALLERY_DIR, GALLERY_FILE};
 pub use sync::{SyncReport, sync_catalog};
 pub use thumbs::{THUMB_SIDE, THUMBS_DIR, thumbnail_jpeg, thumbnail_path, write_thumbnail};

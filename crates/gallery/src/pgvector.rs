@@ -86,8 +86,7 @@ impl std::fmt::Debug for PgConfig {
 impl PgConfig {
     /// Defaults with the connection string taken from [`PG_URL_ENV`].
     pub fn from_env(gallery: &str) -> Result<Self> {
-        let url = std::env::var(PG_URL_ENV)
-            .map_err(|_| GalleryError::Backend(format!("{PG_URL_ENV} is not set")))?;
+        let url = std::env::var(PG_URL_ENV).map_err(|_| GalleryError::Backend(format!("{PG_URL_ENV} is not set")))?;
         Ok(Self { url, gallery: gallery.into(), ..Self::default() })
     }
 }
@@ -150,9 +149,7 @@ impl PgVectorIndex {
         );
         client.batch_execute(&session).map_err(|e| sql("setting session options", e))?;
         let search = client
-            .prepare(&format!(
-                "SELECT id, -(embedding <#> $1) FROM {table} ORDER BY embedding <#> $1 LIMIT $2"
-            ))
+            .prepare(&format!("SELECT id, -(embedding <#> $1) FROM {table} ORDER BY embedding <#> $1 LIMIT $2"))
             .map_err(|e| sql("preparing the search query", e))?;
         // Ordering by the negated expression is not an order the index serves, so this is always
         // a full scan (a GUC like enable_indexscan would not reach a cached generic plan).
@@ -298,10 +295,7 @@ impl PgVectorIndex {
             tx.commit().map_err(fail)?;
             rows
         };
-        Ok(rows
-            .iter()
-            .map(|r| Hit { id: r.get::<_, i64>(0) as u64, similarity: r.get::<_, f64>(1) as f32 })
-            .collect())
+        Ok(rows.iter().map(|r| Hit { id: r.get::<_, i64>(0) as u64, similarity: r.get::<_, f64>(1) as f32 }).collect())
     }
 }
 
@@ -319,12 +313,10 @@ impl VectorIndex for PgVectorIndex {
     fn add(&mut self, id: u64, vector: &[f32]) -> Result<()> {
         check(vector, self.dim)?;
         let q = format!("INSERT INTO {} (id, embedding) VALUES ($1, $2)", self.table);
-        lock(&self.client)?
-            .execute(&q, &[&db_id(id), &Vector::from(vector.to_vec())])
-            .map_err(|e| match e.code() {
-                Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => GalleryError::DuplicateId(id),
-                _ => backend(format!("inserting id {id} into {}: {}", self.table, why(&e))),
-            })?;
+        lock(&self.client)?.execute(&q, &[&db_id(id), &Vector::from(vector.to_vec())]).map_err(|e| match e.code() {
+            Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => GalleryError::DuplicateId(id),
+            _ => backend(format!("inserting id {id} into {}: {}", self.table, why(&e))),
+        })?;
         *lock(&self.len)? += 1;
         self.build_ann_if_due()
     }
@@ -343,7 +335,8 @@ enum Setup {
 /// Create the gallery table if missing and check its width; return its rows and whether the
 /// approximate index exists.
 fn ensure_table(client: &mut Client, table: &str, dim: usize) -> std::result::Result<(usize, bool), Setup> {
-    let create = format!("CREATE TABLE IF NOT EXISTS {table} (id bigint PRIMARY KEY, embedding vector({dim}) NOT NULL)");
+    let create =
+        format!("CREATE TABLE IF NOT EXISTS {table} (id bigint PRIMARY KEY, embedding vector({dim}) NOT NULL)");
     client.batch_execute(&create).map_err(|e| Setup::Sql(format!("creating table {table}"), e))?;
     if dim <= PLAIN_STORAGE_MAX_DIM {
         // pgvector stores vectors out of line (TOAST) by default; a 1280-d row then costs a TOAST
@@ -380,9 +373,7 @@ fn table_name(gallery: &str) -> Result<String> {
         && gallery.len() <= 40
         && gallery.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !ok {
-        return Err(backend(format!(
-            "gallery name {gallery:?}: use 1 to 40 of a-z, 0-9 and '_' (it names a table)"
-        )));
+        return Err(backend(format!("gallery name {gallery:?}: use 1 to 40 of a-z, 0-9 and '_' (it names a table)")));
     }
     Ok(format!("\"sneaker_gallery_{gallery}\""))
 }

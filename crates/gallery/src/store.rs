@@ -212,7 +212,9 @@ fn read(path: &Path, expected_model: Option<&str>, config: GalleryConfig) -> Res
     let (dim, count, id_len, meta_len) =
         (u32_at(&header, 12), u64_at(&header, 16), u32_at(&header, 24), u64_at(&header, 28));
     if dim == 0 || dim > MAX_DIM || id_len > MAX_MODEL_ID || meta_len > MAX_META {
-        return Err(corrupt(format!("implausible header: dim {dim}, model id {id_len} bytes, metadata {meta_len} bytes")));
+        return Err(corrupt(format!(
+            "implausible header: dim {dim}, model id {id_len} bytes, metadata {meta_len} bytes"
+        )));
     }
     // Every size is checked against the file's real length before anything is allocated.
     let expected_len = count
@@ -281,10 +283,16 @@ mod tests {
         let mut g = Gallery::new("model-a", 4, GalleryConfig::default());
         for i in 0..5u32 {
             let label = if i < 3 { "nike_dunk" } else { "adidas_samba" };
-            let entry = Entry { label: label.into(), source: format!("photos/{i}.jpg"), sha256: Some(format!("{i:064x}")) };
+            let entry =
+                Entry { label: label.into(), source: format!("photos/{i}.jpg"), sha256: Some(format!("{i:064x}")) };
             g.add(entry, &[1.0, i as f32, 0.5, -(i as f32)]).unwrap();
         }
-        let product = Product { label: "nike_dunk".into(), name: Some("Nike Dunk Low".into()), brand: Some("Nike".into()), ..Default::default() };
+        let product = Product {
+            label: "nike_dunk".into(),
+            name: Some("Nike Dunk Low".into()),
+            brand: Some("Nike".into()),
+            ..Default::default()
+        };
         g.set_product(product).unwrap();
         g
     }
@@ -332,14 +340,16 @@ mod tests {
         let good = std::fs::read(&path).unwrap();
         for len in 0..good.len() {
             std::fs::write(&path, &good[..len]).unwrap();
-            let err = Gallery::open(dir.path(), None, GalleryConfig::default()).expect_err("truncated file must not load");
+            let err =
+                Gallery::open(dir.path(), None, GalleryConfig::default()).expect_err("truncated file must not load");
             assert!(matches!(err, GalleryError::Corrupt { .. }), "truncated to {len}: {err}");
         }
         for at in 0..good.len() {
             let mut bad = good.clone();
             bad[at] ^= 0x20;
             std::fs::write(&path, &bad).unwrap();
-            let err = Gallery::open(dir.path(), None, GalleryConfig::default()).expect_err("flipped byte must not load");
+            let err =
+                Gallery::open(dir.path(), None, GalleryConfig::default()).expect_err("flipped byte must not load");
             assert!(err.to_string().contains(GALLERY_FILE), "flip at {at}: {err}");
         }
         let mut longer = good.clone();

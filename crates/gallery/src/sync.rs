@@ -40,11 +40,8 @@ pub fn sync_catalog(
     for product in catalog.products() {
         gallery.set_product(product.clone())?;
     }
-    let photos: Vec<Photo> = catalog
-        .images()
-        .iter()
-        .map(|img| Photo { path: catalog.path_of(img), label: img.label.clone() })
-        .collect();
+    let photos: Vec<Photo> =
+        catalog.images().iter().map(|img| Photo { path: catalog.path_of(img), label: img.label.clone() }).collect();
     // What each catalog photo is now; entries from this catalog that no longer match go.
     let current: HashMap<String, (String, Option<String>)> = photos
         .par_iter()
@@ -65,7 +62,12 @@ pub fn sync_catalog(
     }
     let unchanged = photos
         .iter()
-        .filter(|p| current.get(&p.path.display().to_string()).and_then(|(_, sha)| sha.as_deref()).is_some_and(|s| gallery.contains_image(s)))
+        .filter(|p| {
+            current
+                .get(&p.path.display().to_string())
+                .and_then(|(_, sha)| sha.as_deref())
+                .is_some_and(|s| gallery.contains_image(s))
+        })
         .count();
     if unchanged == photos.len() {
         on_progress(Progress { done: photos.len(), total: photos.len() });

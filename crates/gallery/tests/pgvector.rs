@@ -14,7 +14,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sneaker_gallery::{GalleryError, Hit, PgConfig, PgVectorIndex, VectorIndex, l2_normalise};
 
-const SKIP: &str = "skipped: PostgreSQL server binaries not found (install postgresql + pgvector, see scripts/ci-deps.sh)";
+const SKIP: &str =
+    "skipped: PostgreSQL server binaries not found (install postgresql + pgvector, see scripts/ci-deps.sh)";
 
 /// A cluster in a temp dir, run as `postgres` when we are root (initdb refuses root).
 struct PgServer {
@@ -46,10 +47,23 @@ impl PgServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
         let server = Self { bin, dir, port, as_postgres };
         let data = server.dir.path().join("data");
-        run(server.cmd("initdb").arg("-D").arg(&data).args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"]));
+        run(server.cmd("initdb").arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        ]));
         let opts = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", server.dir.path().display());
         let log = server.dir.path().join("log");
-        run(server.cmd("pg_ctl").arg("-D").arg(&data).arg("-l").arg(&log).args(["-w", "-t", "60", "-o", &opts, "start"]));
+        run(server
+            .cmd("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-t", "60", "-o", &opts, "start"]));
         Some(server)
     }
 
@@ -82,7 +96,12 @@ impl Drop for PgServer {
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Gallery-like data: `n` unit vectors around `n / 10` random product directions (ten photos
@@ -116,10 +135,8 @@ fn unit_vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
 
 /// Brute-force top-k by dot product: the reference every search is held to.
 fn exact_top_k(data: &[(u64, Vec<f32>)], query: &[f32], k: usize) -> Vec<Hit> {
-    let mut all: Vec<Hit> = data
-        .iter()
-        .map(|(id, v)| Hit { id: *id, similarity: v.iter().zip(query).map(|(a, b)| a * b).sum() })
-        .collect();
+    let mut all: Vec<Hit> =
+        data.iter().map(|(id, v)| Hit { id: *id, similarity: v.iter().zip(query).map(|(a, b)| a * b).sum() }).collect();
     all.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
     all.truncate(k);
     all
@@ -139,7 +156,8 @@ fn pgvector_gallery_on_a_real_server() {
 
 fn exact_search_matches_brute_force_and_persists(server: &PgServer) {
     let dim = 64;
-    let data: Vec<(u64, Vec<f32>)> = unit_vectors(2_000, dim, 1).into_iter().enumerate().map(|(i, v)| (i as u64 * 7 + u64::MAX / 2, v)).collect();
+    let data: Vec<(u64, Vec<f32>)> =
+        unit_vectors(2_000, dim, 1).into_iter().enumerate().map(|(i, v)| (i as u64 * 7 + u64::MAX / 2, v)).collect();
     let mut index = PgVectorIndex::open(server.config("exact"), dim).expect("open");
     assert_eq!((index.dim(), index.len()), (dim, 0));
     // Most through COPY, the tail one row at a time: both paths must store the same thing.
@@ -204,7 +222,8 @@ fn exact_search_matches_brute_force_and_persists(server: &PgServer) {
 
 fn ann_index_past_threshold_keeps_recall(server: &PgServer) {
     let dim = 64;
-    let data: Vec<(u64, Vec<f32>)> = unit_vectors(6_000, dim, 10).into_iter().enumerate().map(|(i, v)| (i as u64, v)).collect();
+    let data: Vec<(u64, Vec<f32>)> =
+        unit_vectors(6_000, dim, 10).into_iter().enumerate().map(|(i, v)| (i as u64, v)).collect();
     let cfg = PgConfig { ann_threshold: 5_000, ..server.config("ann") };
     let mut index = PgVectorIndex::open(cfg.clone(), dim).expect("open");
     index.add_batch(data[..4_000].iter().map(|(id, v)| (*id, v.as_slice()))).expect("batch 1");
@@ -215,7 +234,14 @@ fn ann_index_past_threshold_keeps_recall(server: &PgServer) {
     // The planner really answers from the graph.
     let mut client = postgres::Client::connect(&server.url(), postgres::NoTls).expect("connect");
     let plan: Vec<String> = client
-        .query(&format!("EXPLAIN SELECT id FROM {} ORDER BY embedding <#> (SELECT embedding FROM {} LIMIT 1) LIMIT 10", index.table(), index.table()), &[])
+        .query(
+            &format!(
+                "EXPLAIN SELECT id FROM {} ORDER BY embedding <#> (SELECT embedding FROM {} LIMIT 1) LIMIT 10",
+                index.table(),
+                index.table()
+            ),
+            &[],
+        )
         .expect("explain")
         .iter()
         .map(|r| r.get(0))

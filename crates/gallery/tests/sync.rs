@@ -39,7 +39,8 @@ fn a_catalog_update_embeds_only_what_changed() {
     gallery.add(Entry { label: "page_shoe".into(), source: "upload:a.jpg".into(), sha256: None }, &v).expect("add");
 
     let catalog = Catalog::open(&catalog_dir).expect("catalog");
-    let first = sync_catalog(&mut gallery, load, &catalog, &limits, Some(&gallery_dir), &mut |_| {}).expect("first update");
+    let first =
+        sync_catalog(&mut gallery, load, &catalog, &limits, Some(&gallery_dir), &mut |_| {}).expect("first update");
     assert_eq!((first.enrolled.added, first.removed), (4, 0));
     assert_eq!(gallery.len(), 5);
     for e in gallery.entries().iter().filter(|e| !e.source.starts_with("upload:")) {

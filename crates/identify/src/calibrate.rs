@@ -36,7 +36,13 @@ pub struct Sample {
 }
 
 impl Sample {
-    pub fn from_ranking(kind: SampleKind, label: Option<String>, footwear: f32, best_similarity: Option<f32>, ranking: &[Ranked]) -> Sample {
+    pub fn from_ranking(
+        kind: SampleKind,
+        label: Option<String>,
+        footwear: f32,
+        best_similarity: Option<f32>,
+        ranking: &[Ranked],
+    ) -> Sample {
         let top = ranking.first();
         Sample {
             kind,
@@ -153,7 +159,12 @@ pub fn evaluate_at(samples: &[Sample], t: &Thresholds) -> Outcome {
 }
 
 /// Picks thresholds from the samples (see the module comment for the rule).
-pub fn calibrate(samples: &[Sample], fusion: FusionConfig, config: &CalibrationConfig, source: &str) -> Result<Calibration> {
+pub fn calibrate(
+    samples: &[Sample],
+    fusion: FusionConfig,
+    config: &CalibrationConfig,
+    source: &str,
+) -> Result<Calibration> {
     let count = |k: SampleKind| samples.iter().filter(|s| s.kind == k).count();
     if count(SampleKind::Known) == 0 || count(SampleKind::UnknownSneaker) == 0 {
         return Err(IdentifyError::NotEnoughData(format!(
@@ -164,7 +175,8 @@ pub fn calibrate(samples: &[Sample], fusion: FusionConfig, config: &CalibrationC
     }
     let footwear = footwear_threshold(samples, config.max_footwear_miss);
     let has_gallery = samples.iter().any(|s| s.best_similarity.is_some());
-    let grid = |lo: f32, hi: f32| (0..=config.steps).map(move |i| lo + (hi - lo) * i as f32 / config.steps.max(1) as f32);
+    let grid =
+        |lo: f32, hi: f32| (0..=config.steps).map(move |i| lo + (hi - lo) * i as f32 / config.steps.max(1) as f32);
     let sim_grid: Vec<Option<f32>> =
         if has_gallery { std::iter::once(None).chain(grid(0.0, 1.0).map(Some)).collect() } else { vec![None] };
 
@@ -183,7 +195,12 @@ pub fn calibrate(samples: &[Sample], fusion: FusionConfig, config: &CalibrationC
     let curve = grid(0.0, 1.0)
         .map(|confidence| {
             let o = evaluate_at(samples, &Thresholds { confidence, ..thresholds });
-            CurvePoint { confidence, coverage: o.coverage, precision: o.precision, unknown_rejected: o.unknown_rejected }
+            CurvePoint {
+                confidence,
+                coverage: o.coverage,
+                precision: o.precision,
+                unknown_rejected: o.unknown_rejected,
+            }
         })
         .collect();
     Ok(Calibration { thresholds, fusion, calibration: outcome, curve, source: source.to_owned() })
@@ -192,8 +209,7 @@ pub fn calibrate(samples: &[Sample], fusion: FusionConfig, config: &CalibrationC
 /// The highest footwear threshold that still lets through all but `max_miss` of the footwear
 /// photos: as strict on non-shoes as the budget for turning away real sneakers allows.
 fn footwear_threshold(samples: &[Sample], max_miss: f32) -> f32 {
-    let mut fw: Vec<f32> =
-        samples.iter().filter(|s| s.kind != SampleKind::NotFootwear).map(|s| s.footwear).collect();
+    let mut fw: Vec<f32> = samples.iter().filter(|s| s.kind != SampleKind::NotFootwear).map(|s| s.footwear).collect();
     fw.sort_by(f32::total_cmp);
     let allowed = (max_miss.clamp(0.0, 1.0) * fw.len() as f32).floor() as usize;
     fw.get(allowed).copied().unwrap_or(0.0)
@@ -215,7 +231,14 @@ mod tests {
     }
 
     fn other(kind: SampleKind, p: f32, fw: f32) -> Sample {
-        Sample { kind, label: None, footwear: fw, best_similarity: None, top_label: Some("a".into()), top_probability: p }
+        Sample {
+            kind,
+            label: None,
+            footwear: fw,
+            best_similarity: None,
+            top_label: Some("a".into()),
+            top_probability: p,
+        }
     }
 
     #[test]
@@ -238,7 +261,8 @@ mod tests {
 
     #[test]
     fn wrong_answers_lower_precision() {
-        let s = vec![known("a", "b", 0.9, 0.9), known("a", "a", 0.9, 0.9), other(SampleKind::UnknownSneaker, 0.95, 0.9)];
+        let s =
+            vec![known("a", "b", 0.9, 0.9), known("a", "a", 0.9, 0.9), other(SampleKind::UnknownSneaker, 0.95, 0.9)];
         let o = evaluate_at(&s, &Thresholds { footwear: 0.5, confidence: 0.5, similarity: None });
         assert_eq!(o.coverage, 1.0);
         assert!((o.precision - 1.0 / 3.0).abs() < 1e-6);

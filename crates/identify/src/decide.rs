@@ -45,7 +45,11 @@ pub struct ThresholdOverrides {
 impl ThresholdOverrides {
     /// Probabilities within 0..=1, the similarity (a cosine) within -1..=1, each named when not.
     pub fn validate(&self) -> Result<()> {
-        let checks = [("footwear", self.footwear, 0.0), ("confidence", self.confidence, 0.0), ("similarity", self.similarity, -1.0)];
+        let checks = [
+            ("footwear", self.footwear, 0.0),
+            ("confidence", self.confidence, 0.0),
+            ("similarity", self.similarity, -1.0),
+        ];
         for (name, value, low) in checks {
             if let Some(v) = value
                 && !(low..=1.0).contains(&v)
@@ -114,7 +118,11 @@ impl ThresholdsInForce {
     }
 
     pub fn thresholds(&self) -> Thresholds {
-        Thresholds { footwear: self.footwear.value, confidence: self.confidence.value, similarity: self.similarity.map(|s| s.value) }
+        Thresholds {
+            footwear: self.footwear.value,
+            confidence: self.confidence.value,
+            similarity: self.similarity.map(|s| s.value),
+        }
     }
 }
 

@@ -25,7 +25,13 @@ pub struct FewShotResult {
 }
 
 /// `embeddings[i]` (L2-normalised) is a photo of product `labels[i]`.
-pub fn evaluate(embeddings: &[Vec<f32>], labels: &[String], shots: usize, trials: usize, seed: u64) -> Result<FewShotResult> {
+pub fn evaluate(
+    embeddings: &[Vec<f32>],
+    labels: &[String],
+    shots: usize,
+    trials: usize,
+    seed: u64,
+) -> Result<FewShotResult> {
     if embeddings.len() != labels.len() {
         return Err(IdentifyError::Input(format!("{} embeddings for {} labels", embeddings.len(), labels.len())));
     }

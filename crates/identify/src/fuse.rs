@@ -83,7 +83,7 @@ pub fn fuse(evidence: &Evidence<'_>, config: &FusionConfig) -> Result<Vec<Ranked
         Some((labels, probs)) => labels.iter().map(String::as_str).zip(probs.iter().copied()).collect(),
         None => HashMap::new(),
     };
-    if !(config.temperature > 0.0) {
+    if config.temperature.is_nan() || config.temperature <= 0.0 {
         return Err(IdentifyError::Input(format!("fusion temperature must be > 0, got {}", config.temperature)));
     }
     let similarity: HashMap<&str, f32> = evidence

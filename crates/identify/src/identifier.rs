@@ -60,7 +60,11 @@ impl Identifier {
     /// (`RUN/labels.json`), the gallery in `gallery_dir` (default `RUN/gallery`) when one is there,
     /// and the calibration (`RUN/open_set.json`, or the gallery folder's without a run). Returns
     /// the gallery folder it looked in, for callers that save enrolments or report a missing one.
-    pub fn open(assets: &Assets, run: Option<&Path>, gallery_dir: Option<&Path>) -> Result<(Identifier, Option<PathBuf>)> {
+    pub fn open(
+        assets: &Assets,
+        run: Option<&Path>,
+        gallery_dir: Option<&Path>,
+    ) -> Result<(Identifier, Option<PathBuf>)> {
         let input = |e: &dyn std::fmt::Display| IdentifyError::Input(e.to_string());
         let dir = gallery_dir.map(Path::to_owned).or_else(|| run.map(run_gallery_dir));
         let labels = run.map(|r| read_labels(&r.join(RUN_LABELS))).transpose().map_err(|e| input(&e))?;

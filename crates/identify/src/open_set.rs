@@ -68,7 +68,12 @@ pub fn inputs(
             }
             let kind = if want_known { SampleKind::Known } else { SampleKind::UnknownSneaker };
             let path = catalog.path_of(img);
-            out.push(Input { name: path.display().to_string(), kind, label: Some(img.label.clone()), source: Source::File(path) });
+            out.push(Input {
+                name: path.display().to_string(),
+                kind,
+                label: Some(img.label.clone()),
+                source: Source::File(path),
+            });
         }
     }
     out.extend(not_footwear.iter().map(|p| Input {

@@ -10,9 +10,14 @@ use crate::calibrate::Calibration;
 use crate::error::{IdentifyError, Result};
 
 /// Registers DejaVu Sans (bytes from the `dejavu` crate) once, so no system font is needed.
+/// A curve of the chart: its legend, colour and the rate it plots.
+type Series = (&'static str, RGBColor, fn(&crate::CurvePoint) -> f32);
+
 fn font_ready() -> bool {
     static READY: OnceLock<bool> = OnceLock::new();
-    *READY.get_or_init(|| plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok())
+    *READY.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok()
+    })
 }
 
 /// Writes the chart as PNG (atomically).
@@ -43,14 +48,9 @@ fn draw(root: &Area<'_>, c: &Calibration, title: &str, text: bool) -> std::resul
     }
     let mut chart = b.build_cartesian_2d(0f32..1f32, 0f32..1.02f32).map_err(|e| s(&e))?;
     if text {
-        chart
-            .configure_mesh()
-            .x_desc("confidence threshold")
-            .y_desc("rate")
-            .draw()
-            .map_err(|e| s(&e))?;
+        chart.configure_mesh().x_desc("confidence threshold").y_desc("rate").draw().map_err(|e| s(&e))?;
     }
-    let series: [(&str, RGBColor, fn(&crate::CurvePoint) -> f32); 3] = [
+    let series: [Series; 3] = [
         ("coverage (known answered)", BLUE, |p| p.coverage),
         ("precision (answers right)", RED, |p| p.precision),
         ("unknown sneakers rejected", GREEN, |p| p.unknown_rejected),

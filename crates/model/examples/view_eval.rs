@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use sneaker_model::assets::Assets;
 use sneaker_model::classifier::{Classifier, top_k};
 use sneaker_model::localise::{LocaliseConfig, Localiser};
-use sneaker_vision::{CutoutConfig, DecodeLimits, crop, decode_file, is_image_path, remove_background, to_input_tensor};
+use sneaker_vision::{
+    CutoutConfig, DecodeLimits, crop, decode_file, is_image_path, remove_background, to_input_tensor,
+};
 
 const VARIANTS: [&str; 5] =
     ["plain", "localised crop", "background removed", "crop + removal (shoe box)", "crop + removal (inset)"];
@@ -79,7 +81,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ms = |d: Duration| d.as_secs_f64() * 1e3 / n;
     println!(
         "\nmean ms per photo: decode {:.1}, localise (CAM forward + box) {:.1}, crop {:.2}, GrabCut {:.1}, classify one view {:.1}",
-        ms(time[0]), ms(time[1]), ms(time[2]), ms(time[3]), ms(time[4])
+        ms(time[0]),
+        ms(time[1]),
+        ms(time[2]),
+        ms(time[3]),
+        ms(time[4])
     );
     Ok(())
 }

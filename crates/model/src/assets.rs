@@ -41,7 +41,9 @@ impl Assets {
     /// Uses `dir` as the asset directory; errors if a fetched asset is missing.
     pub fn at(dir: impl Into<PathBuf>) -> Result<Assets> {
         let assets = Assets { dir: dir.into() };
-        for (what, path) in [("ONNX Runtime library", assets.runtime_library()), ("EfficientNet-Lite0 weights", assets.torch_weights())] {
+        for (what, path) in
+            [("ONNX Runtime library", assets.runtime_library()), ("EfficientNet-Lite0 weights", assets.torch_weights())]
+        {
             if !path.is_file() {
                 return Err(ModelError::MissingAsset { what, path });
             }
@@ -134,7 +136,10 @@ mod tests {
     fn asset_dir_precedence() {
         assert_eq!(dir_with(&[("HOME", "/h")]), Some(PathBuf::from("/h/.cache/sneaker-id/assets")));
         assert_eq!(dir_with(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/x")]), Some(PathBuf::from("/x/sneaker-id/assets")));
-        assert_eq!(dir_with(&[("HOME", "/h"), ("XDG_CACHE_HOME", ""), ("ASSETS_DIR", "/a")]), Some(PathBuf::from("/a")));
+        assert_eq!(
+            dir_with(&[("HOME", "/h"), ("XDG_CACHE_HOME", ""), ("ASSETS_DIR", "/a")]),
+            Some(PathBuf::from("/a"))
+        );
         assert_eq!(dir_with(&[("ASSETS_DIR", "/a"), ("SNEAKER_ID_ASSETS", "/s")]), Some(PathBuf::from("/s")));
         assert_eq!(dir_with(&[]), None);
     }

@@ -190,8 +190,10 @@ fn resample(batch: ArrayView4<'_, f32>, size: usize) -> Array4<f32> {
 /// Reads a run's `labels.json`: a non-empty JSON array of strings.
 pub fn read_labels(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: path.to_owned(), source })?;
-    let labels: Vec<String> = serde_json::from_str(&text)
-        .map_err(|e| ModelError::BadWeights { path: path.to_owned(), detail: format!("not a JSON array of labels: {e}") })?;
+    let labels: Vec<String> = serde_json::from_str(&text).map_err(|e| ModelError::BadWeights {
+        path: path.to_owned(),
+        detail: format!("not a JSON array of labels: {e}"),
+    })?;
     if labels.is_empty() {
         return Err(ModelError::BadWeights { path: path.to_owned(), detail: "no labels".into() });
     }

@@ -87,7 +87,16 @@ pub fn blocks() -> Vec<BlockSpec> {
         for r in 0..repeats {
             let stride = if r == 0 { stride } else { 1 };
             let out_size = same_padding(size, kernel, stride).2;
-            out.push(BlockSpec { index: out.len(), expand, kernel, stride, in_channels: channels, out_channels, in_size: size, out_size });
+            out.push(BlockSpec {
+                index: out.len(),
+                expand,
+                kernel,
+                stride,
+                in_channels: channels,
+                out_channels,
+                in_size: size,
+                out_size,
+            });
             channels = out_channels;
             size = out_size;
         }
@@ -169,7 +178,16 @@ impl<'w> EfficientNetLite<'w> {
 
     /// Stem: conv 3x3 stride 2 (3→32) + BN + ReLU6; [N,3,224,224] → [N,32,112,112].
     pub fn stem(&self, g: &mut GraphBuilder, x: &str) -> Result<String> {
-        let conv = ConvBn { conv: "_conv_stem", bn: "_bn0", in_channels: 3, out_channels: STEM_CHANNELS, kernel: 3, stride: 2, group: 1, eps: BN_EPS };
+        let conv = ConvBn {
+            conv: "_conv_stem",
+            bn: "_bn0",
+            in_channels: 3,
+            out_channels: STEM_CHANNELS,
+            kernel: 3,
+            stride: 2,
+            group: 1,
+            eps: BN_EPS,
+        };
         let (y, _) = conv.build(g, self.weights, x, INPUT_SIZE)?;
         Ok(g.relu6(&y))
     }
@@ -183,16 +201,43 @@ impl<'w> EfficientNetLite<'w> {
         let mut y = x.to_owned();
         if b.expand != 1 {
             let (conv, bn) = (format!("{p}._expand_conv"), format!("{p}._bn0"));
-            let spec = ConvBn { conv: &conv, bn: &bn, in_channels: b.in_channels, out_channels: hidden, kernel: 1, stride: 1, group: 1, eps: BN_EPS };
+            let spec = ConvBn {
+                conv: &conv,
+                bn: &bn,
+                in_channels: b.in_channels,
+                out_channels: hidden,
+                kernel: 1,
+                stride: 1,
+                group: 1,
+                eps: BN_EPS,
+            };
             y = spec.build(g, self.weights, &y, b.in_size)?.0;
             y = g.relu6(&y);
         }
         let (conv, bn) = (format!("{p}._depthwise_conv"), format!("{p}._bn1"));
-        let spec = ConvBn { conv: &conv, bn: &bn, in_channels: hidden, out_channels: hidden, kernel: b.kernel, stride: b.stride, group: hidden, eps: BN_EPS };
+        let spec = ConvBn {
+            conv: &conv,
+            bn: &bn,
+            in_channels: hidden,
+            out_channels: hidden,
+            kernel: b.kernel,
+            stride: b.stride,
+            group: hidden,
+            eps: BN_EPS,
+        };
         y = spec.build(g, self.weights, &y, b.in_size)?.0;
         y = g.relu6(&y);
         let (conv, bn) = (format!("{p}._project_conv"), format!("{p}._bn2"));
-        let spec = ConvBn { conv: &conv, bn: &bn, in_channels: hidden, out_channels: b.out_channels, kernel: 1, stride: 1, group: 1, eps: BN_EPS };
+        let spec = ConvBn {
+            conv: &conv,
+            bn: &bn,
+            in_channels: hidden,
+            out_channels: b.out_channels,
+            kernel: 1,
+            stride: 1,
+            group: 1,
+            eps: BN_EPS,
+        };
         y = spec.build(g, self.weights, &y, b.out_size)?.0;
         Ok(if b.has_skip() { g.add(&y, x) } else { y })
     }
@@ -206,7 +251,16 @@ impl<'w> EfficientNetLite<'w> {
     /// Head activation before pooling: conv 1x1 (320→1280) + BN + ReLU6; [N,320,7,7] → [N,1280,7,7].
     pub fn feature_map(&self, g: &mut GraphBuilder, x: &str) -> Result<String> {
         let last = blocks()[NUM_BLOCKS - 1];
-        let conv = ConvBn { conv: "_conv_head", bn: "_bn1", in_channels: last.out_channels, out_channels: FEATURE_DIM, kernel: 1, stride: 1, group: 1, eps: BN_EPS };
+        let conv = ConvBn {
+            conv: "_conv_head",
+            bn: "_bn1",
+            in_channels: last.out_channels,
+            out_channels: FEATURE_DIM,
+            kernel: 1,
+            stride: 1,
+            group: 1,
+            eps: BN_EPS,
+        };
         let (y, _) = conv.build(g, self.weights, x, last.out_size)?;
         Ok(g.relu6(&y))
     }
@@ -230,7 +284,12 @@ impl<'w> EfficientNetLite<'w> {
     pub fn build(&self, opts: &BuildOptions) -> Result<ModelProto> {
         let plan = Plan::check(opts)?;
         let mut g = GraphBuilder::new("efficientnet_lite0");
-        g.set_doc(format!("EfficientNet-Lite0, sneaker-id graph writer v{GRAPH_VERSION}, options {opts:?}").chars().take(400).collect::<String>());
+        g.set_doc(
+            format!("EfficientNet-Lite0, sneaker-id graph writer v{GRAPH_VERSION}, options {opts:?}")
+                .chars()
+                .take(400)
+                .collect::<String>(),
+        );
         let mut x = match opts.start {
             Start::Image => {
                 let dims = [BATCH, Dim::Fixed(3), Dim::Fixed(INPUT_SIZE), Dim::Fixed(INPUT_SIZE)];
@@ -313,7 +372,10 @@ impl Plan {
             match *out {
                 Output::AfterBlock(n) if n >= NUM_BLOCKS => return Err(bad_block(n)),
                 Output::AfterBlock(n) if n < first_block => {
-                    return Err(ModelError::Graph(format!("output after block {n} precedes the start {:?}", opts.start)));
+                    return Err(ModelError::Graph(format!(
+                        "output after block {n} precedes the start {:?}",
+                        opts.start
+                    )));
                 }
                 Output::AfterBlock(n) => last_block = last_block.max(n),
                 Output::Head if opts.head.is_none() => {
@@ -413,7 +475,11 @@ pub(crate) mod tests {
         let outputs: Vec<_> = full.graph.as_ref().unwrap().output.iter().map(|o| o.name.clone().unwrap()).collect();
         assert_eq!(outputs, ["features", "logits"]);
         let head = LinearHead { weight: vec![0.0; 3 * FEATURE_DIM], bias: vec![0.0; 3] };
-        let tail = BuildOptions { start: Start::AfterBlock(12), outputs: vec![Output::Head, Output::AfterBlock(14)], head: Some(head) };
+        let tail = BuildOptions {
+            start: Start::AfterBlock(12),
+            outputs: vec![Output::Head, Output::AfterBlock(14)],
+            head: Some(head),
+        };
         let graph = net.build(&tail).unwrap().graph.unwrap();
         let outputs: Vec<_> = graph.output.iter().map(|o| o.name.clone().unwrap()).collect();
         assert_eq!(outputs, ["block14", "head_logits", "head_probs"]);

@@ -23,9 +23,7 @@ static CLASSES: LazyLock<Vec<(&'static str, &'static str)>> =
 
 /// The common name of class `i`, e.g. "running shoe" for 770; "unknown class" past the end.
 pub fn class_name(i: usize) -> &'static str {
-    lemmas(i)
-        .and_then(|l| l.split(", ").next())
-        .unwrap_or("unknown class")
+    lemmas(i).and_then(|l| l.split(", ").next()).unwrap_or("unknown class")
 }
 
 /// All names of class `i` as listed in WordNet, e.g. "tench, Tinca tinca".
@@ -51,20 +49,12 @@ mod tests {
     #[test]
     fn has_every_class_once() {
         assert_eq!(CLASSES.len(), NUM_CLASSES);
-        assert_eq!(
-            TSV.lines().count(),
-            NUM_CLASSES,
-            "every line must be synset<TAB>lemmas"
-        );
+        assert_eq!(TSV.lines().count(), NUM_CLASSES, "every line must be synset<TAB>lemmas");
         let mut synsets: Vec<_> = CLASSES.iter().map(|c| c.0).collect();
         synsets.sort_unstable();
         synsets.dedup();
         assert_eq!(synsets.len(), NUM_CLASSES);
-        assert!(
-            CLASSES
-                .iter()
-                .all(|(s, l)| s.starts_with('n') && s.len() == 9 && !l.is_empty())
-        );
+        assert!(CLASSES.iter().all(|(s, l)| s.starts_with('n') && s.len() == 9 && !l.is_empty()));
     }
 
     #[test]

@@ -66,7 +66,10 @@ pub enum Whole {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Crop this square-ish region of the original photo (its pixels) and classify that.
-    Crop { crop: Rect, shoe: Rect },
+    Crop {
+        crop: Rect,
+        shoe: Rect,
+    },
     Whole(Whole),
 }
 
@@ -124,13 +127,15 @@ impl Localiser {
         let weights = assets.weights()?;
         let path = cam_graph_path(assets);
         if !path.is_file() {
-            let opts = BuildOptions { start: Start::Image, outputs: vec![Output::FeatureMap, Output::Logits], head: None };
+            let opts =
+                BuildOptions { start: Start::Image, outputs: vec![Output::FeatureMap, Output::Logits], head: None };
             write_atomic(&path, &encode(&EfficientNetLite::new(&weights).build(&opts)?))?;
             tracing::info!(path = %path.display(), "wrote the localisation graph");
         }
         let fc = weight(&weights, "_fc.weight", &[IMAGENET_CLASSES, FEATURE_DIM])?;
         let fc_bias = weight(&weights, "_fc.bias", &[IMAGENET_CLASSES])?;
-        let weight = FOOTWEAR.iter().flat_map(|&c| fc[c * FEATURE_DIM..(c + 1) * FEATURE_DIM].iter().copied()).collect();
+        let weight =
+            FOOTWEAR.iter().flat_map(|&c| fc[c * FEATURE_DIM..(c + 1) * FEATURE_DIM].iter().copied()).collect();
         let bias = FOOTWEAR.iter().map(|&c| fc_bias[c]).collect();
         let session = Session::from_file_with(&Runtime::from_assets(assets)?, &path, session)?;
         Ok(Localiser { session, weight, bias, config })
@@ -185,7 +190,7 @@ fn cam_graph_path(assets: &Assets) -> PathBuf {
 
 /// The crop for a `width`×`height` photo from its `CAM_SIDE`² map, or why there is none.
 pub fn decide(cam: &[f32], footwear: f32, width: u32, height: u32, config: &LocaliseConfig) -> Decision {
-    if !(footwear >= config.min_footwear) {
+    if footwear.is_nan() || footwear < config.min_footwear {
         return Decision::Whole(Whole::NoFootwear);
     }
     let Some([x0, y0, x1, y1]) = shoe_box(cam, config.threshold) else {

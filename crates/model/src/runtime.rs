@@ -158,7 +158,10 @@ impl Session {
 
     fn wrap(inner: OrtSession, label: String) -> Result<Session> {
         let [input] = inner.inputs() else {
-            return Err(ModelError::Runtime(format!("{label}: expected one graph input, found {}", inner.inputs().len())));
+            return Err(ModelError::Runtime(format!(
+                "{label}: expected one graph input, found {}",
+                inner.inputs().len()
+            )));
         };
         let shape = input
             .dtype()
@@ -346,7 +349,14 @@ mod tests {
 
     #[test]
     fn small_cnn_runs_and_gives_probabilities() {
-        let spec = SmallCnnSpec { input_size: 16, in_channels: 3, conv_channels: vec![4], kernel: 3, pool: 2, fc_widths: vec![6, 3] };
+        let spec = SmallCnnSpec {
+            input_size: 16,
+            in_channels: 3,
+            conv_channels: vec![4],
+            kernel: 3,
+            pool: 2,
+            fc_widths: vec![6, 3],
+        };
         let cnn = SmallCnn::new(spec).unwrap();
         let weights = cnn
             .parameter_shapes()

@@ -9,19 +9,12 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::{DType, ModelError, Result, StateDict, Tensor, torch_legacy};
 
-
 /// Writes `dict` to `path` atomically: a crash leaves the old file or the new one, never half.
 pub fn save(dict: &StateDict, path: &Path) -> Result<()> {
-    let bad = |detail: String| ModelError::BadWeights {
-        path: path.to_path_buf(),
-        detail,
-    };
+    let bad = |detail: String| ModelError::BadWeights { path: path.to_path_buf(), detail };
     let mut views = Vec::with_capacity(dict.len());
     for (name, t) in dict {
-        let expected = t
-            .shape
-            .iter()
-            .try_fold(t.dtype.size(), |a, &d| a.checked_mul(d));
+        let expected = t.shape.iter().try_fold(t.dtype.size(), |a, &d| a.checked_mul(d));
         if expected != Some(t.data.len()) {
             return Err(ModelError::Mismatch(format!(
                 "{name}: {} bytes of {:?} for shape {:?}",
@@ -34,8 +27,7 @@ pub fn save(dict: &StateDict, path: &Path) -> Result<()> {
             DType::F32 => Dtype::F32,
             DType::I64 => Dtype::I64,
         };
-        let view = TensorView::new(dtype, t.shape.clone(), &t.data)
-            .map_err(|e| bad(format!("{name}: {e}")))?;
+        let view = TensorView::new(dtype, t.shape.clone(), &t.data).map_err(|e| bad(format!("{name}: {e}")))?;
         views.push((name.as_str(), view));
     }
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
@@ -47,10 +39,7 @@ pub fn save(dict: &StateDict, path: &Path) -> Result<()> {
 
 /// Reads a safetensors file written by [`save`] (or any with only f32/i64 tensors).
 pub fn load(path: &Path) -> Result<StateDict> {
-    let bad = |detail: String| ModelError::BadWeights {
-        path: path.to_path_buf(),
-        detail,
-    };
+    let bad = |detail: String| ModelError::BadWeights { path: path.to_path_buf(), detail };
     let bytes = crate::error::read_weight_file(path)?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
     let mut dict = StateDict::new();
@@ -60,11 +49,7 @@ pub fn load(path: &Path) -> Result<StateDict> {
             Dtype::I64 => DType::I64,
             other => return Err(bad(format!("{name}: unsupported element type {other}"))),
         };
-        let tensor = Tensor {
-            dtype,
-            shape: view.shape().to_vec(),
-            data: view.data().to_vec(),
-        };
+        let tensor = Tensor { dtype, shape: view.shape().to_vec(), data: view.data().to_vec() };
         dict.insert(name.to_string(), tensor);
     }
     Ok(dict)
@@ -84,10 +69,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let io = |source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| ModelError::Io { path: path.to_path_buf(), source };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
@@ -105,15 +87,8 @@ mod tests {
 
     fn sample() -> StateDict {
         let mut dict = StateDict::new();
-        dict.insert(
-            "a.weight".into(),
-            Tensor::from_f32(vec![2, 2], &[1.0, -2.5, 3.25, f32::MIN_POSITIVE]),
-        );
-        let n = Tensor {
-            dtype: DType::I64,
-            shape: vec![],
-            data: (-3i64).to_le_bytes().to_vec(),
-        };
+        dict.insert("a.weight".into(), Tensor::from_f32(vec![2, 2], &[1.0, -2.5, 3.25, f32::MIN_POSITIVE]));
+        let n = Tensor { dtype: DType::I64, shape: vec![], data: (-3i64).to_le_bytes().to_vec() };
         dict.insert("a.num_batches_tracked".into(), n);
         dict.insert("empty".into(), Tensor::from_f32(vec![0, 4], &[]));
         dict
@@ -133,14 +108,7 @@ mod tests {
     #[test]
     fn inconsistent_tensor_is_refused() {
         let mut dict = sample();
-        dict.insert(
-            "bad".into(),
-            Tensor {
-                dtype: DType::F32,
-                shape: vec![3],
-                data: vec![0; 8],
-            },
-        );
+        dict.insert("bad".into(), Tensor { dtype: DType::F32, shape: vec![3], data: vec![0; 8] });
         let dir = tempfile::tempdir().expect("tempdir");
         let err = save(&dict, &dir.path().join("w.safetensors")).unwrap_err();
         assert!(err.to_string().contains("bad: 8 bytes"), "{err}");

@@ -39,12 +39,8 @@ impl Tensor {
 
     /// The values as f32; `None` for a non-f32 tensor.
     pub fn to_f32(&self) -> Option<Vec<f32>> {
-        (self.dtype == DType::F32).then(|| {
-            self.data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect()
-        })
+        (self.dtype == DType::F32)
+            .then(|| self.data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
     }
 }
 

@@ -26,10 +26,7 @@ const PROTOCOL_VERSION: i64 = 1001;
 
 /// Reads a legacy torch checkpoint into tensors named as in PyTorch's `state_dict()`.
 pub fn load(path: &Path) -> Result<StateDict> {
-    let bad = |detail: String| ModelError::BadWeights {
-        path: path.to_path_buf(),
-        detail,
-    };
+    let bad = |detail: String| ModelError::BadWeights { path: path.to_path_buf(), detail };
     let bytes = crate::error::read_weight_file(path)?;
     let dict = parse(&bytes).map_err(bad)?;
     tracing::debug!(path = %path.display(), tensors = dict.len(), "read legacy torch weights");
@@ -55,21 +52,14 @@ fn parse(bytes: &[u8]) -> std::result::Result<StateDict, String> {
     if bytes.starts_with(b"PK\x03\x04") {
         return Err("this is the zip-based torch format (torch >= 1.6), not the legacy one".into());
     }
-    let read =
-        |pos: usize, what: &str| pickle::read(bytes, pos).map_err(|e| format!("{what}: {e}"));
-    let (magic, pos) =
-        read(0, "magic number").map_err(|e| format!("not a legacy torch file ({e})"))?;
+    let read = |pos: usize, what: &str| pickle::read(bytes, pos).map_err(|e| format!("{what}: {e}"));
+    let (magic, pos) = read(0, "magic number").map_err(|e| format!("not a legacy torch file ({e})"))?;
     if magic != Value::BigInt(MAGIC.to_vec()) {
-        return Err(format!(
-            "wrong magic number ({}): not a legacy torch file",
-            magic.kind()
-        ));
+        return Err(format!("wrong magic number ({}): not a legacy torch file", magic.kind()));
     }
     let (version, pos) = read(pos, "protocol version")?;
     if version != Value::Int(PROTOCOL_VERSION) {
-        return Err(format!(
-            "unsupported protocol version {version:?}, expected {PROTOCOL_VERSION}"
-        ));
+        return Err(format!("unsupported protocol version {version:?}, expected {PROTOCOL_VERSION}"));
     }
     let (info, pos) = read(pos, "system info")?;
     check_sys_info(&info)?;
@@ -92,9 +82,7 @@ fn parse(bytes: &[u8]) -> std::result::Result<StateDict, String> {
     let mut budget = 2 * bytes.len();
     let mut dict = StateDict::new();
     for (name, record) in records {
-        let storage = storages
-            .get(record.key.as_str())
-            .expect("storages() checked every key is present");
+        let storage = storages.get(record.key.as_str()).expect("storages() checked every key is present");
         let tensor = materialise(&name, &record, storage)?;
         budget = budget
             .checked_sub(tensor.data.len())
@@ -110,9 +98,7 @@ fn check_sys_info(info: &Value) -> std::result::Result<(), String> {
     let Value::Dict(items) = info else {
         return Err(format!("system info is a {}, not a dict", info.kind()));
     };
-    let little = items
-        .iter()
-        .find(|(k, _)| *k == Value::Str("little_endian".into()));
+    let little = items.iter().find(|(k, _)| *k == Value::Str("little_endian".into()));
     match little {
         Some((_, Value::Bool(true))) => Ok(()),
         Some((_, Value::Bool(false))) => Err("big-endian files are not supported".into()),
@@ -122,9 +108,7 @@ fn check_sys_info(info: &Value) -> std::result::Result<(), String> {
 
 fn index(v: &Value, what: &str) -> std::result::Result<usize, String> {
     match v {
-        Value::Int(i) => {
-            usize::try_from(*i).map_err(|_| format!("{what} {i} is negative or too large"))
-        }
+        Value::Int(i) => usize::try_from(*i).map_err(|_| format!("{what} {i} is negative or too large")),
         Value::BigInt(_) => Err(format!("{what} does not fit in 64 bits")),
         other => Err(format!("{what} is a {}, not an integer", other.kind())),
     }
@@ -145,8 +129,7 @@ fn record(name: &str, value: Value) -> std::result::Result<Record, String> {
     };
     match &*func {
         Value::Global { module, name: f }
-            if module == "torch._utils"
-                && (f == "_rebuild_tensor_v2" || f == "_rebuild_tensor") => {}
+            if module == "torch._utils" && (f == "_rebuild_tensor_v2" || f == "_rebuild_tensor") => {}
         other => return Err(not_tensor(other)),
     }
     let args = match *args {
@@ -154,47 +137,27 @@ fn record(name: &str, value: Value) -> std::result::Result<Record, String> {
         other => return Err(format!("{name}: tensor arguments are a {}", other.kind())),
     };
     let Value::PersId(pid) = &args[0] else {
-        return Err(format!(
-            "{name}: storage is a {}, not a persistent id",
-            args[0].kind()
-        ));
+        return Err(format!("{name}: storage is a {}, not a persistent id", args[0].kind()));
     };
     let Value::Tuple(pid) = &**pid else {
         return Err(format!("{name}: storage id is a {}", pid.kind()));
     };
-    let [
-        Value::Str(tag),
-        Value::Global {
-            module,
-            name: storage_type,
-        },
-        Value::Str(key),
-        _location,
-        numel,
-        view,
-    ] = pid.as_slice()
+    let [Value::Str(tag), Value::Global { module, name: storage_type }, Value::Str(key), _location, numel, view] =
+        pid.as_slice()
     else {
-        return Err(format!(
-            "{name}: storage id is not ('storage', type, key, location, numel, view)"
-        ));
+        return Err(format!("{name}: storage id is not ('storage', type, key, location, numel, view)"));
     };
     if tag != "storage" {
-        return Err(format!(
-            "{name}: persistent id of kind {tag:?}, expected 'storage'"
-        ));
+        return Err(format!("{name}: persistent id of kind {tag:?}, expected 'storage'"));
     }
     if *view != Value::None {
-        return Err(format!(
-            "{name}: storage views (old torch format) are not supported"
-        ));
+        return Err(format!("{name}: storage views (old torch format) are not supported"));
     }
     let dtype = match (module.as_str(), storage_type.as_str()) {
         ("torch", "FloatStorage") => DType::F32,
         ("torch", "LongStorage") => DType::I64,
         _ => {
-            return Err(format!(
-                "{name}: unsupported storage type {module}.{storage_type}"
-            ));
+            return Err(format!("{name}: unsupported storage type {module}.{storage_type}"));
         }
     };
     let record = Record {
@@ -206,11 +169,7 @@ fn record(name: &str, value: Value) -> std::result::Result<Record, String> {
         stride: indices(&args[3], &format!("{name}: stride"))?,
     };
     if record.size.len() != record.stride.len() {
-        return Err(format!(
-            "{name}: {} sizes but {} strides",
-            record.size.len(),
-            record.stride.len()
-        ));
+        return Err(format!("{name}: {} sizes but {} strides", record.size.len(), record.stride.len()));
     }
     Ok(record)
 }
@@ -229,10 +188,7 @@ fn storages<'a>(
     for (name, r) in records {
         let prev = wanted.insert(&r.key, (r.dtype, r.storage_numel));
         if prev.is_some_and(|p| p != (r.dtype, r.storage_numel)) {
-            return Err(format!(
-                "{name}: storage {} is described two different ways",
-                r.key
-            ));
+            return Err(format!("{name}: storage {} is described two different ways", r.key));
         }
     }
     let mut found = HashMap::with_capacity(keys.len());
@@ -240,40 +196,31 @@ fn storages<'a>(
         let Value::Str(key) = key else {
             return Err(format!("storage key is a {}, not a string", key.kind()));
         };
-        let &(dtype, numel) = wanted
-            .get(key.as_str())
-            .ok_or_else(|| format!("storage {key} is listed but no tensor uses it"))?;
+        let &(dtype, numel) =
+            wanted.get(key.as_str()).ok_or_else(|| format!("storage {key} is listed but no tensor uses it"))?;
         let left = bytes.len() - pos;
         let count: [u8; 8] = bytes
             .get(pos..pos + 8)
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| {
-                format!("truncated: storage {key} element count at byte {pos}, {left} bytes left")
-            })?;
+            .ok_or_else(|| format!("truncated: storage {key} element count at byte {pos}, {left} bytes left"))?;
         let count = u64::from_le_bytes(count);
         if count != numel as u64 {
-            return Err(format!(
-                "storage {key} at byte {pos} holds {count} elements, the state dict says {numel}"
-            ));
+            return Err(format!("storage {key} at byte {pos} holds {count} elements, the state dict says {numel}"));
         }
         pos += 8;
-        let len = numel.checked_mul(dtype.size()).filter(|&n| n <= left - 8).ok_or_else(|| format!("truncated: storage {key} needs {numel} elements at byte {pos}, only {} bytes left", left - 8))?;
+        let len = numel.checked_mul(dtype.size()).filter(|&n| n <= left - 8).ok_or_else(|| {
+            format!("truncated: storage {key} needs {numel} elements at byte {pos}, only {} bytes left", left - 8)
+        })?;
         if found.insert(key.clone(), &bytes[pos..pos + len]).is_some() {
             return Err(format!("storage {key} is listed twice"));
         }
         pos += len;
     }
     if let Some((name, r)) = records.iter().find(|(_, r)| !found.contains_key(&r.key)) {
-        return Err(format!(
-            "{name}: storage {} is missing from the file",
-            r.key
-        ));
+        return Err(format!("{name}: storage {} is missing from the file", r.key));
     }
     if pos != bytes.len() {
-        return Err(format!(
-            "{} unexpected bytes after the last storage",
-            bytes.len() - pos
-        ));
+        return Err(format!("{} unexpected bytes after the last storage", bytes.len() - pos));
     }
     Ok(found)
 }
@@ -283,11 +230,7 @@ fn materialise(name: &str, r: &Record, storage: &[u8]) -> std::result::Result<Te
     let esize = r.dtype.size();
     let storage_numel = storage.len() / esize;
     let overflow = || format!("{name}: size {:?} overflows", r.size);
-    let numel = r
-        .size
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(overflow)?;
+    let numel = r.size.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(overflow)?;
     let mut data = Vec::new();
     if numel > 0 {
         // The highest element the view touches must lie inside the storage.
@@ -295,9 +238,7 @@ fn materialise(name: &str, r: &Record, storage: &[u8]) -> std::result::Result<Te
             .size
             .iter()
             .zip(&r.stride)
-            .try_fold(r.offset, |acc, (&d, &s)| {
-                (d - 1).checked_mul(s).and_then(|x| acc.checked_add(x))
-            })
+            .try_fold(r.offset, |acc, (&d, &s)| (d - 1).checked_mul(s).and_then(|x| acc.checked_add(x)))
             .ok_or_else(overflow)?;
         if last >= storage_numel {
             return Err(format!(
@@ -316,11 +257,7 @@ fn materialise(name: &str, r: &Record, storage: &[u8]) -> std::result::Result<Te
             gather(r, storage, numel, &mut data);
         }
     }
-    Ok(Tensor {
-        dtype: r.dtype,
-        shape: r.size.clone(),
-        data,
-    })
+    Ok(Tensor { dtype: r.dtype, shape: r.size.clone(), data })
 }
 
 /// Row-major contiguity; dimensions of size one may carry any stride.
@@ -340,10 +277,7 @@ fn is_contiguous(size: &[usize], stride: &[usize]) -> bool {
 fn gather(r: &Record, storage: &[u8], numel: usize, out: &mut Vec<u8>) {
     let esize = r.dtype.size();
     out.reserve(numel * esize);
-    let (inner, outer_dims) = r
-        .size
-        .split_last()
-        .expect("a non-contiguous tensor has dimensions");
+    let (inner, outer_dims) = r.size.split_last().expect("a non-contiguous tensor has dimensions");
     let inner_stride = r.stride[outer_dims.len()] * esize;
     let mut idx = vec![0usize; outer_dims.len()];
     for _ in 0..numel / inner {
@@ -373,20 +307,8 @@ mod tests {
 
     fn sample() -> Vec<Spec> {
         vec![
-            Spec::new(
-                "conv.weight",
-                "0",
-                DType::F32,
-                f32s(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
-                &[2, 3],
-            ),
-            Spec::new(
-                "bn.num_batches_tracked",
-                "1",
-                DType::I64,
-                7i64.to_le_bytes().to_vec(),
-                &[],
-            ),
+            Spec::new("conv.weight", "0", DType::F32, f32s(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), &[2, 3]),
+            Spec::new("bn.num_batches_tracked", "1", DType::I64, 7i64.to_le_bytes().to_vec(), &[]),
         ]
     }
 
@@ -398,10 +320,7 @@ mod tests {
         assert_eq!((w.dtype, w.shape.as_slice()), (DType::F32, &[2, 3][..]));
         assert_eq!(w.to_f32().expect("f32"), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         let n = &dict["bn.num_batches_tracked"];
-        assert_eq!(
-            (n.dtype, n.shape.len(), n.data.as_slice()),
-            (DType::I64, 0, &7i64.to_le_bytes()[..])
-        );
+        assert_eq!((n.dtype, n.shape.len(), n.data.as_slice()), (DType::I64, 0, &7i64.to_le_bytes()[..]));
     }
 
     #[test]
@@ -413,10 +332,7 @@ mod tests {
         let mut u = Spec::new("u", "0", DType::F32, storage, &[2]);
         u.offset = 5; // shares storage "0" with t
         let dict = parse(&legacy_file(&[t, u])).expect("valid file");
-        assert_eq!(
-            dict["t"].to_f32().expect("f32"),
-            [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]
-        );
+        assert_eq!(dict["t"].to_f32().expect("f32"), [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
         assert_eq!(dict["u"].to_f32().expect("f32"), [5.0, 6.0]);
     }
 
@@ -424,11 +340,7 @@ mod tests {
     fn views_outside_the_storage_are_errors() {
         let mut t = Spec::new("t", "0", DType::F32, f32s(&[0.0; 4]), &[2, 2]);
         t.offset = 1;
-        assert!(
-            parse(&legacy_file(&[t]))
-                .unwrap_err()
-                .contains("reaches element 4")
-        );
+        assert!(parse(&legacy_file(&[t])).unwrap_err().contains("reaches element 4"));
         let mut t = Spec::new("t", "0", DType::F32, f32s(&[0.0; 4]), &[1 << 40, 2]);
         t.stride = vec![0, 1];
         assert!(parse(&legacy_file(&[t])).unwrap_err().contains("broadcast"));
@@ -440,20 +352,14 @@ mod tests {
         let mut specs = sample();
         specs[0].numel_override = Some(1 << 60);
         let err = parse(&legacy_file(&specs)).unwrap_err();
-        assert!(
-            err.contains("truncated: storage 0 needs 1152921504606846976 elements"),
-            "{err}"
-        );
+        assert!(err.contains("truncated: storage 0 needs 1152921504606846976 elements"), "{err}");
         // The count before the last storage (8 bytes of i64) disagreeing with the pickle.
         let mut file = legacy_file(&sample());
         let at = file.len() - 16;
         file[at] = 2;
         let err = parse(&file).unwrap_err();
         assert!(err.contains("storage 1 at byte"), "{err}");
-        assert!(
-            err.contains("holds 2 elements, the state dict says 1"),
-            "{err}"
-        );
+        assert!(err.contains("holds 2 elements, the state dict says 1"), "{err}");
         let mut file = legacy_file(&sample());
         file.extend_from_slice(b"junk");
         assert!(parse(&file).unwrap_err().contains("4 unexpected bytes"));
@@ -463,11 +369,7 @@ mod tests {
     fn missing_storage_is_an_error() {
         let mut specs = sample();
         specs[1].omit_storage = true;
-        assert!(
-            parse(&legacy_file(&specs))
-                .unwrap_err()
-                .contains("storage 1 is missing")
-        );
+        assert!(parse(&legacy_file(&specs)).unwrap_err().contains("storage 1 is missing"));
     }
 
     #[test]

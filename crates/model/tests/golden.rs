@@ -134,8 +134,10 @@ fn tail_from_a_block_continues_the_full_network() {
     let rt = Runtime::from_assets(&assets).expect("runtime loads");
     let net = EfficientNetLite::new(&weights);
     let split = 11;
-    let front = BuildOptions { start: Start::Image, outputs: vec![Output::AfterBlock(split), Output::Features], head: None };
-    let tail = BuildOptions { start: Start::AfterBlock(split), outputs: vec![Output::Features, Output::Logits], head: None };
+    let front =
+        BuildOptions { start: Start::Image, outputs: vec![Output::AfterBlock(split), Output::Features], head: None };
+    let tail =
+        BuildOptions { start: Start::AfterBlock(split), outputs: vec![Output::Features, Output::Logits], head: None };
     let mut front = Session::from_bytes(&rt, "front", &encode(&net.build(&front).unwrap())).unwrap();
     let mut tail = Session::from_bytes(&rt, "tail", &encode(&net.build(&tail).unwrap())).unwrap();
     let input = pattern(2);

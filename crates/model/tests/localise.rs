@@ -47,7 +47,8 @@ fn a_small_shoe_in_a_large_photo_is_found_and_cropped() {
     let mut localiser = Localiser::load(&assets, LocaliseConfig::default()).expect("localiser loads");
     let path = shared.join("datasets/sneakers50/nike_air_force_1_low/nikecom_air-force-1-07-lv8-mens-shoes-7bCM7s.jpg");
     let shoe = decode_file(&path, &DecodeLimits::default()).expect("the studio photo decodes");
-    let shoe = image::imageops::resize(&shoe, 450, 450 * shoe.height() / shoe.width(), image::imageops::FilterType::Triangle);
+    let shoe =
+        image::imageops::resize(&shoe, 450, 450 * shoe.height() / shoe.width(), image::imageops::FilterType::Triangle);
     let mut photo = canvas(1200, 900);
     let placed = Rect { x: 700, y: 480, width: shoe.width(), height: shoe.height() };
     image::imageops::overlay(&mut photo, &shoe, i64::from(placed.x), i64::from(placed.y));
@@ -58,7 +59,10 @@ fn a_small_shoe_in_a_large_photo_is_found_and_cropped() {
     };
     assert!(region.fits_in(1200, 900) && !region.is_empty());
     let (cx, cy) = (placed.x + placed.width / 2, placed.y + placed.height / 2);
-    assert!((region.x..region.x + region.width).contains(&cx) && (region.y..region.y + region.height).contains(&cy), "{region:?} misses the shoe at {placed:?}");
+    assert!(
+        (region.x..region.x + region.width).contains(&cx) && (region.y..region.y + region.height).contains(&cy),
+        "{region:?} misses the shoe at {placed:?}"
+    );
     assert!(overlap(found, placed) > 0.2, "found {found:?}, placed {placed:?}");
     assert!(region.area() < 1200 * 900 / 2, "the crop should be much smaller than the photo: {region:?}");
 

@@ -15,10 +15,7 @@ fn weights_path() -> Option<PathBuf> {
     if path.is_file() {
         Some(path)
     } else {
-        eprintln!(
-            "skipped: weights not found at {}, run make assets",
-            path.display()
-        );
+        eprintln!("skipped: weights not found at {}, run make assets", path.display());
         None
     }
 }
@@ -47,10 +44,7 @@ fn real_checkpoint_loads_and_round_trips() {
     assert_eq!((tracked.dtype, tracked.shape.len()), (DType::I64, 0));
     assert_eq!(tracked.data, 0i64.to_le_bytes());
     let f32_count = dict.values().filter(|t| t.dtype == DType::F32).count();
-    assert_eq!(
-        f32_count + dict.values().filter(|t| t.dtype == DType::I64).count(),
-        296
-    );
+    assert_eq!(f32_count + dict.values().filter(|t| t.dtype == DType::I64).count(), 296);
 
     // Expected values from Python's stdlib only (no torch), reading the same file; note the
     // strides: 50 convolution weights are stored channels-last, e.g. the stem's stride is
@@ -76,30 +70,14 @@ fn real_checkpoint_loads_and_round_trips() {
     //   vals('_blocks.15._project_conv.weight')[-1] == -0.04374096170067787
     let wide = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
     let stem = f32_values(&dict, "_conv_stem.weight");
-    assert_eq!(
-        wide(&stem[..3]),
-        [
-            -1.1103360652923584,
-            -1.3087704181671143,
-            -0.010156914591789246
-        ]
-    );
+    assert_eq!(wide(&stem[..3]), [-1.1103360652923584, -1.3087704181671143, -0.010156914591789246]);
     assert!((sum(&stem) - -26.811376610887237).abs() < 1e-9);
     let depthwise = f32_values(&dict, "_blocks.0._depthwise_conv.weight");
-    assert_eq!(
-        wide(&depthwise[..2]),
-        [-0.16969285905361176, 0.2102574110031128]
-    );
-    assert_eq!(
-        f64::from(f32_values(&dict, "_fc.bias")[770]),
-        0.021513521671295166
-    );
+    assert_eq!(wide(&depthwise[..2]), [-0.16969285905361176, 0.2102574110031128]);
+    assert_eq!(f64::from(f32_values(&dict, "_fc.bias")[770]), 0.021513521671295166);
     assert!((sum(&f32_values(&dict, "_fc.weight")) - -470.63256730128705).abs() < 1e-9);
     let project = f32_values(&dict, "_blocks.15._project_conv.weight");
-    assert_eq!(
-        project.last().map(|&v| f64::from(v)),
-        Some(-0.04374096170067787)
-    );
+    assert_eq!(project.last().map(|&v| f64::from(v)), Some(-0.04374096170067787));
 
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("efficientnet-lite0.safetensors");
@@ -129,12 +107,7 @@ fn corrupted_checkpoints_are_errors() {
     for n in (0..header_end + 64).step_by(97) {
         check(&good[..n], &format!("truncated to {n}"));
     }
-    for n in [
-        header_end + 8,
-        good.len() / 2,
-        good.len() - 4,
-        good.len() - 1,
-    ] {
+    for n in [header_end + 8, good.len() / 2, good.len() - 4, good.len() - 1] {
         check(&good[..n], &format!("truncated to {n}"));
     }
     let mut bad_magic = good.clone();

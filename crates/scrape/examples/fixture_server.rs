@@ -68,6 +68,8 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: fixture_server [--port N] [--products N] [--views N] [--per-page N] [--latency-ms N] [--crawl-delay S] [--faults] [--sitemaps]");
+    eprintln!(
+        "usage: fixture_server [--port N] [--products N] [--views N] [--per-page N] [--latency-ms N] [--crawl-delay S] [--faults] [--sitemaps]"
+    );
     std::process::exit(2)
 }

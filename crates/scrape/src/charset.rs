@@ -87,7 +87,10 @@ mod tests {
         assert_eq!(decode_page(latin1, Some("text/html; charset=ISO-8859-1")).0, "<p>Café</p>");
         // Windows-1252 0x93/0x94 are curly quotes and 0x80 is the euro sign.
         let cp1252 = b"<meta charset=\"windows-1252\"><p>\x93Zoom\x94 \x80</p>";
-        assert_eq!(decode_page(cp1252, Some("text/html")).0, "<meta charset=\"windows-1252\"><p>\u{201c}Zoom\u{201d} \u{20ac}</p>");
+        assert_eq!(
+            decode_page(cp1252, Some("text/html")).0,
+            "<meta charset=\"windows-1252\"><p>\u{201c}Zoom\u{201d} \u{20ac}</p>"
+        );
         // Shift_JIS 0x83 0x58 is katakana "su" (ス), declared the old way.
         let sjis = b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\"><p>\x83\x58</p>";
         let (text, name) = decode_page(sjis, None);

@@ -132,8 +132,8 @@ impl ScrapeConfig {
             return fail("the user agent must not be empty");
         }
         for url in &self.start_urls {
-            let parsed = reqwest::Url::parse(url)
-                .map_err(|e| ScrapeError::Config(format!("start URL {url:?}: {e}")))?;
+            let parsed =
+                reqwest::Url::parse(url).map_err(|e| ScrapeError::Config(format!("start URL {url:?}: {e}")))?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(ScrapeError::Config(format!("start URL {url:?} is not http(s)")));
             }

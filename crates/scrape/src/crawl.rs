@@ -187,7 +187,12 @@ impl Crawl {
             }
             (None, None) => {
                 let label = wanted.to_owned();
-                self.planned.push(Planned { label: label.clone(), name: product.name, url: product.url, images: images.len() });
+                self.planned.push(Planned {
+                    label: label.clone(),
+                    name: product.name,
+                    url: product.url,
+                    images: images.len(),
+                });
                 (label, images)
             }
         };
@@ -251,7 +256,9 @@ pub(crate) fn spin_views(images: &[Url], max: usize) -> Vec<ImageJob> {
         .enumerate()
         .take(max)
         .map(|(i, (url, number))| match (is_spin, number) {
-            (true, Some(v)) => ImageJob { url: url.to_string(), view: Some(v), angle: Some((v - 1) as f32 * 360.0 / n as f32) },
+            (true, Some(v)) => {
+                ImageJob { url: url.to_string(), view: Some(v), angle: Some((v - 1) as f32 * 360.0 / n as f32) }
+            }
             _ => ImageJob { url: url.to_string(), view: Some(i as u32 + 1), angle: None },
         })
         .collect()

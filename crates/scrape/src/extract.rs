@@ -62,7 +62,8 @@ fn selector(css: &str) -> Selector {
 /// Path segments that mark a product page on most shop systems.
 const PRODUCT_SEGMENTS: [&str; 7] = ["p", "product", "products", "item", "items", "dp", "pd"];
 /// Titles of pages that answer 200 but mean "not found".
-const NOT_FOUND: [&str; 6] = ["not found", "404", "no longer available", "does not exist", "doesn't exist", "page unavailable"];
+const NOT_FOUND: [&str; 6] =
+    ["not found", "404", "no longer available", "does not exist", "doesn't exist", "page unavailable"];
 
 /// Reads a page fetched from `base`. `as_product`: the page was reached as a product link,
 /// so OpenGraph/`<img>` alone make a product, and finding none is reported.
@@ -77,10 +78,15 @@ pub fn parse_page(html: &str, base: &Url, as_product: bool) -> PageInfo {
         doc.select(&selector(css)).filter_map(|e| e.value().attr(attr).map(str::to_owned)).collect()
     };
     let (links, product_links) = anchors(&doc, &resolve);
-    let next = dedup(attrs("link[rel~=next][href], a[rel~=next][href]", "href").iter().filter_map(|h| resolve(h)).collect());
+    let next =
+        dedup(attrs("link[rel~=next][href], a[rel~=next][href]", "href").iter().filter_map(|h| resolve(h)).collect());
     let meta = |prop: &str| -> Vec<String> {
         let css = format!(r#"meta[property="{prop}"][content], meta[name="{prop}"][content]"#);
-        attrs(&css, "content").into_iter().filter(|s| !s.trim().is_empty()).map(|s| crate::lenient::decode_entities(s.trim())).collect()
+        attrs(&css, "content")
+            .into_iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| crate::lenient::decode_entities(s.trim()))
+            .collect()
     };
     let first = |prop: &str| meta(prop).into_iter().next();
 
@@ -91,11 +97,25 @@ pub fn parse_page(html: &str, base: &Url, as_product: bool) -> PageInfo {
     if products.is_empty() {
         products = crate::microdata::read(&doc, &resolve);
     }
-    let heading = || doc.select(&selector("h1")).next().map(|h| h.text().collect::<Vec<_>>().join(" ").split_whitespace().collect::<Vec<_>>().join(" "));
+    let heading = || {
+        doc.select(&selector("h1"))
+            .next()
+            .map(|h| h.text().collect::<Vec<_>>().join(" ").split_whitespace().collect::<Vec<_>>().join(" "))
+    };
     let title = doc.select(&selector("title")).next().map(|t| t.text().collect::<String>().trim().to_owned());
-    let info = |products, no_product| PageInfo { products, links: links.clone(), product_links: product_links.clone(), next: next.clone(), no_product };
+    let info = |products, no_product| PageInfo {
+        products,
+        links: links.clone(),
+        product_links: product_links.clone(),
+        next: next.clone(),
+        no_product,
+    };
     if products.is_empty() {
-        let said = [title.clone(), heading(), first("og:title")].into_iter().flatten().map(|t| t.to_lowercase()).collect::<Vec<_>>();
+        let said = [title.clone(), heading(), first("og:title")]
+            .into_iter()
+            .flatten()
+            .map(|t| t.to_lowercase())
+            .collect::<Vec<_>>();
         if as_product && said.iter().any(|t| NOT_FOUND.iter().any(|n| t.contains(n))) {
             let detail = format!("the page answers 200 but says {:?}", said.first().cloned().unwrap_or_default());
             return info(Vec::new(), Some(NoProduct { kind: "soft_404", detail }));
@@ -140,7 +160,9 @@ pub fn parse_page(html: &str, base: &Url, as_product: bool) -> PageInfo {
     }
     products.retain(|p| !p.images.is_empty() || p.name.is_some() || p.style_id.is_some());
     let no_product = (as_product && products.is_empty()).then(|| match ld.errors.first() {
-        Some(e) => NoProduct { kind: "parse_error", detail: format!("unreadable JSON-LD ({e}) and no other product markup") },
+        Some(e) => {
+            NoProduct { kind: "parse_error", detail: format!("unreadable JSON-LD ({e}) and no other product markup") }
+        }
         None => NoProduct {
             kind: "no_product",
             detail: "no schema.org Product (JSON-LD or microdata) and no og:title or heading to name one".into(),
@@ -166,7 +188,8 @@ fn anchors(doc: &Html, resolve: &dyn Fn(&str) -> Option<Url>) -> (Vec<Url>, Vec<
 /// A URL whose path names a product page (`/p/slug`, `/products/slug`, `/dp/ID`).
 pub fn looks_like_product(url: &Url) -> bool {
     let segments: Vec<&str> = url.path_segments().map(|s| s.filter(|s| !s.is_empty()).collect()).unwrap_or_default();
-    segments.len() >= 2 && segments[..segments.len() - 1].iter().any(|s| PRODUCT_SEGMENTS.contains(&s.to_ascii_lowercase().as_str()))
+    segments.len() >= 2
+        && segments[..segments.len() - 1].iter().any(|s| PRODUCT_SEGMENTS.contains(&s.to_ascii_lowercase().as_str()))
 }
 
 /// An anchor inside (or being) a product card: a class or id with "product", or microdata.
@@ -200,7 +223,10 @@ mod tests {
         let info = parse_page(html, &base(), false);
         assert!(info.products.is_empty());
         let links: Vec<String> = info.links.iter().map(Url::to_string).collect();
-        assert_eq!(links, ["https://shop.test/p/air-max-90", "https://other.test/x", "https://shop.test/sneakers?page=2"]);
+        assert_eq!(
+            links,
+            ["https://shop.test/p/air-max-90", "https://other.test/x", "https://shop.test/sneakers?page=2"]
+        );
         assert_eq!(info.next.len(), 1);
     }
 
@@ -236,7 +262,8 @@ mod tests {
         let p = parse_page(og, &base(), false).products.into_iter().next().expect("og product");
         assert_eq!((p.name.as_deref(), p.brand.as_deref()), (Some("Samba OG"), Some("adidas")));
         assert_eq!(p.images.len(), 1);
-        let img = r#"<meta property="og:type" content="og:product"><img src="/1.jpg"><img src="data:x"><img src="2.jpg">"#;
+        let img =
+            r#"<meta property="og:type" content="og:product"><img src="/1.jpg"><img src="data:x"><img src="2.jpg">"#;
         let p = parse_page(img, &base(), false).products.into_iter().next().expect("img product");
         assert_eq!(p.images.len(), 2);
         assert_eq!(p.url, base().to_string());
@@ -258,7 +285,10 @@ mod tests {
         assert_eq!(p.images.iter().map(Url::as_str).collect::<Vec<_>>(), ["https://cdn.test/c.jpg?width=400"]);
         let reason = |html: &str| parse_page(html, &base(), true).no_product.map(|n| n.kind);
         assert_eq!(reason("<title>Page not found | Shop</title><h1>Sorry</h1><img src=/logo.png>"), Some("soft_404"));
-        assert_eq!(reason(r#"<script type="application/ld+json">{"@type":"Product","name": }</script>"#), Some("parse_error"));
+        assert_eq!(
+            reason(r#"<script type="application/ld+json">{"@type":"Product","name": }</script>"#),
+            Some("parse_error")
+        );
         assert_eq!(reason("<p>nothing here</p>"), Some("no_product"));
         assert_eq!(reason(og), None);
     }
@@ -267,16 +297,42 @@ mod tests {
     fn which_links_look_like_products() {
         let html = r#"<a href="/p/dunk">a</a><a href="/about">b</a><div class="product-card"><a href="/dunk-low-panda">c</a></div>
             <a href="/products/">d</a>"#;
-        let links: Vec<String> = parse_page(html, &base(), false).product_links.iter().map(|u| u.path().to_owned()).collect();
+        let links: Vec<String> =
+            parse_page(html, &base(), false).product_links.iter().map(|u| u.path().to_owned()).collect();
         assert_eq!(links, ["/p/dunk", "/dunk-low-panda"]);
     }
 
     const PIECES: [&str; 30] = [
-        r#"<script type="application/ld+json">"#, "</script>", "{", "}", "[", "]", ",", ":", r#""@type""#, r#""Product""#,
-        r#""ProductGroup""#, r#""hasVariant""#, r#""@graph""#, r#""image""#, r#""offers""#, r#""@id""#, r#""name""#, "&amp;",
-        "&#x", "&#99999999;", r#"<img srcset=""#, " 2x", "9e999w", r#"<meta property="og:title" content=""#, r#"">"#,
-        r#"<div itemscope itemtype="https://schema.org/Product">"#, r#"<span itemprop="name">"#, "<picture><source srcset=//",
-        r#"<link rel=canonical href="#, "\u{0}é",
+        r#"<script type="application/ld+json">"#,
+        "</script>",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        r#""@type""#,
+        r#""Product""#,
+        r#""ProductGroup""#,
+        r#""hasVariant""#,
+        r#""@graph""#,
+        r#""image""#,
+        r#""offers""#,
+        r#""@id""#,
+        r#""name""#,
+        "&amp;",
+        "&#x",
+        "&#99999999;",
+        r#"<img srcset=""#,
+        " 2x",
+        "9e999w",
+        r#"<meta property="og:title" content=""#,
+        r#"">"#,
+        r#"<div itemscope itemtype="https://schema.org/Product">"#,
+        r#"<span itemprop="name">"#,
+        "<picture><source srcset=//",
+        r#"<link rel=canonical href="#,
+        "\u{0}é",
     ];
 
     proptest::proptest! {

@@ -137,11 +137,25 @@ impl Fetcher {
             requests += sent;
             match hop {
                 Hop::Body { bytes, content_type, validators } => {
-                    return Ok(Fetched { url: current, bytes, requests, content_type, validators, not_modified: false });
+                    return Ok(Fetched {
+                        url: current,
+                        bytes,
+                        requests,
+                        content_type,
+                        validators,
+                        not_modified: false,
+                    });
                 }
                 Hop::NotModified => {
                     let validators = known.clone();
-                    return Ok(Fetched { url: current, bytes: Vec::new(), requests, content_type: None, validators, not_modified: true });
+                    return Ok(Fetched {
+                        url: current,
+                        bytes: Vec::new(),
+                        requests,
+                        content_type: None,
+                        validators,
+                        not_modified: true,
+                    });
                 }
                 Hop::Redirect(next) => {
                     tracing::debug!(from = %current, to = %next, "redirect");
@@ -230,7 +244,13 @@ impl Fetcher {
         }
     }
 
-    async fn send_once(&self, url: &Url, limit: u64, attempt: u32, known: &Validators) -> std::result::Result<Hop, Attempt> {
+    async fn send_once(
+        &self,
+        url: &Url,
+        limit: u64,
+        attempt: u32,
+        known: &Validators,
+    ) -> std::result::Result<Hop, Attempt> {
         let network = |e: reqwest::Error| Attempt::Retry {
             error: ScrapeError::Network { url: url.to_string(), detail: error_chain(&e), attempts: attempt },
             retry_after: None,
@@ -250,7 +270,10 @@ impl Fetcher {
         if status.is_redirection() {
             let location = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok());
             let next = location.and_then(|l| url.join(l).ok()).ok_or_else(|| {
-                Attempt::Fatal(ScrapeError::Redirect { url: url.to_string(), detail: format!("{status} without a usable Location") })
+                Attempt::Fatal(ScrapeError::Redirect {
+                    url: url.to_string(),
+                    detail: format!("{status} without a usable Location"),
+                })
             })?;
             return Ok(Hop::Redirect(next));
         }
@@ -262,7 +285,8 @@ impl Fetcher {
                 Attempt::Fatal(error)
             });
         }
-        let text = |name: header::HeaderName| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let text =
+            |name: header::HeaderName| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let content_type = text(header::CONTENT_TYPE);
         let validators = Validators { etag: text(header::ETAG), last_modified: text(header::LAST_MODIFIED) };
         let too_large = || Attempt::Fatal(ScrapeError::TooLarge { url: url.to_string(), limit });

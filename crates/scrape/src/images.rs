@@ -16,7 +16,12 @@ use crate::store::{Kept, Store};
 pub type Job = (String, ImageJob);
 
 /// Runs until the channel closes. Several run side by side on one shared receiver.
-pub async fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, fetcher: Arc<Fetcher>, store: Arc<Store>, progress: Arc<Progress>) {
+pub async fn worker(
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    fetcher: Arc<Fetcher>,
+    store: Arc<Store>,
+    progress: Arc<Progress>,
+) {
     loop {
         let job = rx.lock().await.recv().await;
         let Some((label, job)) = job else { break };
@@ -46,6 +51,9 @@ pub async fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, fetcher: Arc<Fetcher>, 
     }
 }
 
+/// Work on the store, run off the async runtime (it hashes, decodes and writes files).
+type StoreTask = Box<dyn FnOnce(&Store) -> Result<Option<Kept>, ScrapeError> + Send>;
+
 async fn fetch_and_keep(
     label: &str,
     job: &ImageJob,
@@ -53,7 +61,7 @@ async fn fetch_and_keep(
     store: &Arc<Store>,
     progress: &Progress,
 ) -> Result<Kept, ScrapeError> {
-    let blocking = |f: Box<dyn FnOnce(&Store) -> Result<Option<Kept>, ScrapeError> + Send>| {
+    let blocking = |f: StoreTask| {
         let store = store.clone();
         async move {
             tokio::task::spawn_blocking(move || f(&store))
@@ -65,8 +73,11 @@ async fn fetch_and_keep(
     if let Some(kept) = blocking(Box::new(move |s| s.adopt(&l, &j))).await? {
         return Ok(kept);
     }
-    let url = Url::parse(&job.url)
-        .map_err(|e| ScrapeError::Invalid { url: job.url.clone(), kind: "bad_url", detail: e.to_string() })?;
+    let url = Url::parse(&job.url).map_err(|e| ScrapeError::Invalid {
+        url: job.url.clone(),
+        kind: "bad_url",
+        detail: e.to_string(),
+    })?;
     let fetched = fetcher.fetch(&url, Kind::Image).await;
     if let Ok(f) = &fetched {
         Progress::add(&progress.requests, u64::from(f.requests));

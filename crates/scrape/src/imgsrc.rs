@@ -12,7 +12,8 @@ const SRC_ATTRS: [&str; 5] = ["data-src", "data-lazy-src", "data-original", "dat
 const SRCSET_ATTRS: [&str; 3] = ["data-srcset", "data-lazy-srcset", "srcset"];
 /// Query parameters that ask a CDN for a size, format or cache-busting version of the same
 /// picture; the value that names a size ranks the variants.
-const VARIANT_PARAMS: [&str; 12] = ["v", "ver", "version", "width", "w", "height", "h", "size", "quality", "q", "format", "fm"];
+const VARIANT_PARAMS: [&str; 12] =
+    ["v", "ver", "version", "width", "w", "height", "h", "size", "quality", "q", "format", "fm"];
 const SIZE_PARAMS: [&str; 4] = ["width", "w", "size", "height"];
 
 /// One candidate from `src`/`srcset`: its URL and how large it claims to be (`w` wins over
@@ -33,18 +34,20 @@ pub fn page_images(doc: &Html, resolve: &dyn Fn(&str) -> Option<Url>) -> Vec<Url
             continue; // read with its <picture>
         }
         let elements: Vec<ElementRef> = if e.value().name() == "picture" {
-            e.descendants().filter_map(ElementRef::wrap).filter(|c| matches!(c.value().name(), "source" | "img")).collect()
+            e.descendants()
+                .filter_map(ElementRef::wrap)
+                .filter(|c| matches!(c.value().name(), "source" | "img"))
+                .collect()
         } else {
             vec![e]
         };
-        let best = elements
-            .iter()
-            .flat_map(candidates)
-            .filter_map(|(u, size)| resolve(&u).map(|u| (u, size)))
-            .fold(None::<(Url, Size)>, |best, (u, size)| match best {
+        let best = elements.iter().flat_map(candidates).filter_map(|(u, size)| resolve(&u).map(|u| (u, size))).fold(
+            None::<(Url, Size)>,
+            |best, (u, size)| match best {
                 Some((_, b)) if b >= size => best,
                 _ => Some((u, size)),
-            });
+            },
+        );
         out.extend(best.map(|(u, _)| u));
     }
     out
@@ -129,7 +132,13 @@ pub fn merge_variants(urls: Vec<Url>) -> Vec<Url> {
                 best.insert(key, url);
             }
             Some(current) => {
-                let rank = |u: &Url| if u.query_pairs().any(|(k, _)| SIZE_PARAMS.contains(&k.as_ref())) { requested_size(u) } else { f64::MAX };
+                let rank = |u: &Url| {
+                    if u.query_pairs().any(|(k, _)| SIZE_PARAMS.contains(&k.as_ref())) {
+                        requested_size(u)
+                    } else {
+                        f64::MAX
+                    }
+                };
                 if rank(&url) > rank(current) {
                     best.insert(key, url);
                 }
@@ -156,7 +165,15 @@ mod tests {
         let b = base();
         let got = page_images(&Html::parse_document(html), &|u| b.join(u).ok());
         let got: Vec<&str> = got.iter().map(Url::as_str).collect();
-        assert_eq!(got, ["https://shop.test/lazy.jpg", "https://shop.test/l.jpg", "https://cdn.test/p2.webp", "https://shop.test/x3.jpg"]);
+        assert_eq!(
+            got,
+            [
+                "https://shop.test/lazy.jpg",
+                "https://shop.test/l.jpg",
+                "https://cdn.test/p2.webp",
+                "https://shop.test/x3.jpg"
+            ]
+        );
     }
 
     #[test]
@@ -172,6 +189,9 @@ mod tests {
         ]);
         let merged: Vec<&str> = merged.iter().map(Url::as_str).collect();
         // "/a.jpg?v=1" asks for no size: it is the original, the largest of its variants.
-        assert_eq!(merged, ["https://shop.test/a.jpg?v=1", "https://shop.test/b.jpg?width=400&id=7", "https://shop.test/b.jpg?id=8"]);
+        assert_eq!(
+            merged,
+            ["https://shop.test/a.jpg?v=1", "https://shop.test/b.jpg?width=400&id=7", "https://shop.test/b.jpg?id=8"]
+        );
     }
 }

@@ -72,7 +72,8 @@ pub fn read_products(csv_path: &Path, template: &str, views: u32, max_images: us
         };
         let wanted_label = label_from(&get("label").unwrap_or_else(|| name.clone()));
         let slug = get("slug").unwrap_or_else(|| url_slug(&name));
-        let pairs_sold = get("pairs_sold").and_then(|s| s.replace(',', "").parse::<f64>().ok()).map(|n| n.max(0.0) as u64);
+        let pairs_sold =
+            get("pairs_sold").and_then(|s| s.replace(',', "").parse::<f64>().ok()).map(|n| n.max(0.0) as u64);
         let product = Product {
             label: String::new(),
             name: Some(name.clone()),

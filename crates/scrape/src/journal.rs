@@ -58,18 +58,43 @@ pub enum Entry {
         product_links: Vec<String>,
     },
     /// A product was recorded under `product.label`, with the images it wants.
-    Product { page: String, key: String, product: Product, images: Vec<ImageJob> },
+    Product {
+        page: String,
+        key: String,
+        product: Product,
+        images: Vec<ImageJob>,
+    },
     /// A sitemap was read: the sitemaps it names and the pages it lists.
-    Sitemap { url: String, sitemaps: Vec<SitemapRef>, pages: Vec<SitemapPage> },
+    Sitemap {
+        url: String,
+        sitemaps: Vec<SitemapRef>,
+        pages: Vec<SitemapPage>,
+    },
     /// A page or sitemap was fetched at `at` (RFC 3339) with these validators, for
     /// `--refresh`'s conditional requests and `lastmod` comparisons.
-    Seen { url: String, etag: Option<String>, last_modified: Option<String>, at: String },
+    Seen {
+        url: String,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        at: String,
+    },
     /// A page that turned out to repeat a product already recorded under `key`.
-    SamePage { page: String, key: String },
+    SamePage {
+        page: String,
+        key: String,
+    },
     /// An image is on disk (renamed into place and fsynced) as `record.file`.
-    Image { record: ImageRecord },
+    Image {
+        record: ImageRecord,
+    },
     /// An image whose bytes equal a kept file; nothing was written.
-    Duplicate { url: String, label: String, view: Option<u32>, sha256: String, same_as: String },
+    Duplicate {
+        url: String,
+        label: String,
+        view: Option<u32>,
+        sha256: String,
+        same_as: String,
+    },
     Failure(Failure),
 }
 

@@ -48,7 +48,8 @@ pub fn read(scripts: &[String], resolve: &dyn Fn(&str) -> Option<Url>) -> JsonLd
         .flat_map(|v| v.as_array().map(|a| a.iter().collect()).unwrap_or_else(|| vec![v]))
         .filter_map(|v| v.get("@id").and_then(Value::as_str))
         .collect();
-    nodes.retain(|n| !n.get("@id").and_then(Value::as_str).is_some_and(|id| variant_ids.contains(&id) && is_product(n)));
+    nodes
+        .retain(|n| !n.get("@id").and_then(Value::as_str).is_some_and(|id| variant_ids.contains(&id) && is_product(n)));
     let mut products = Vec::new();
     for node in nodes {
         if has_type(node, "ProductGroup") {
@@ -303,10 +304,14 @@ mod tests {
             "url":"/p/am1","image":"/g.jpg","hasVariant":[
               {"@type":"Product","sku":"AM1-RED","color":"Red","image":"/red.jpg","offers":{"price":140}},
               {"@id":"#blue"}]}"##;
-        let blue = r##"{"@id":"#blue","@type":"Product","name":"Air Max 1 Blue","sku":"AM1-BLUE","url":"/p/am1?c=blue"}"##;
+        let blue =
+            r##"{"@id":"#blue","@type":"Product","name":"Air Max 1 Blue","sku":"AM1-BLUE","url":"/p/am1?c=blue"}"##;
         let r = read(&[script.to_owned(), blue.to_owned()], &resolve);
-        let got: Vec<(Option<&str>, Option<&str>, &str, usize)> =
-            r.products.iter().map(|p| (p.name.as_deref(), p.brand.as_deref(), p.key.as_str(), p.images.len())).collect();
+        let got: Vec<(Option<&str>, Option<&str>, &str, usize)> = r
+            .products
+            .iter()
+            .map(|p| (p.name.as_deref(), p.brand.as_deref(), p.key.as_str(), p.images.len()))
+            .collect();
         assert_eq!(
             got,
             [

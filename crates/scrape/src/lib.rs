@@ -26,10 +26,10 @@ mod sanitize;
 pub mod sitemap;
 mod store;
 
+pub use charset::decode_page;
 pub use config::ScrapeConfig;
 pub use crawl::run;
 pub use error::{Result, ScrapeError};
-pub use charset::decode_page;
 pub use extract::{NoProduct, PageInfo, PageProduct, parse_page};
 pub use input::{CsvProduct, expand, read_products};
 pub use journal::{Entry, Failure, ImageJob, STATE_DIR};

@@ -30,7 +30,8 @@ pub fn read(doc: &Html, resolve: &dyn Fn(&str) -> Option<Url>) -> Vec<PageProduc
 fn is_product(e: &ElementRef) -> bool {
     e.value().attr("itemscope").is_some()
         && e.value().attr("itemtype").is_some_and(|t| {
-            t.split_whitespace().any(|t| matches!(t.rsplit('/').next(), Some("Product" | "IndividualProduct" | "ProductModel")))
+            t.split_whitespace()
+                .any(|t| matches!(t.rsplit('/').next(), Some("Product" | "IndividualProduct" | "ProductModel")))
         })
 }
 
@@ -104,7 +105,8 @@ fn product(scope: ElementRef, resolve: &dyn Fn(&str) -> Option<Url>) -> PageProd
             }
             ("offers", Prop::Item(e)) if p.price.is_none() => {
                 let inner = props(*e);
-                let get = |names: &[&str]| inner.iter().find(|(n, _)| names.contains(&n.as_str())).and_then(|(_, v)| text(v));
+                let get =
+                    |names: &[&str]| inner.iter().find(|(n, _)| names.contains(&n.as_str())).and_then(|(_, v)| text(v));
                 p.price = number(get(&["price", "lowPrice"]));
                 p.currency = get(&["priceCurrency"]);
             }

@@ -190,13 +190,23 @@ impl Crawl {
             let refs = match self.replay.sitemaps.get(&key) {
                 Some((refs, _)) if !self.cfg.refresh => refs.clone(),
                 _ => {
-                    let refs: Vec<SitemapRef> =
-                        self.fetcher.sitemaps(url).await.into_iter().map(|loc| SitemapRef { loc, lastmod: None }).collect();
+                    let refs: Vec<SitemapRef> = self
+                        .fetcher
+                        .sitemaps(url)
+                        .await
+                        .into_iter()
+                        .map(|loc| SitemapRef { loc, lastmod: None })
+                        .collect();
                     self.journal(Entry::Sitemap { url: key, sitemaps: refs.clone(), pages: Vec::new() }).await?;
                     refs
                 }
             };
-            out.extend(refs.into_iter().map(|r| Found { url: r.loc, hop: false, target: Target::Sitemap, hints: Hints::default() }));
+            out.extend(refs.into_iter().map(|r| Found {
+                url: r.loc,
+                hop: false,
+                target: Target::Sitemap,
+                hints: Hints::default(),
+            }));
         }
         Ok(out)
     }
@@ -205,7 +215,8 @@ impl Crawl {
     /// sitemap `lastmod` is newer than our copy, or (no `lastmod`) the server gave
     /// validators, so asking costs a 304 at most.
     fn changed(&self, page: &str, hints: Option<&Hints>) -> bool {
-        let fetched_at = self.replay.page_keys.get(page).into_iter().flatten().filter_map(|k| self.replay.products.get(k));
+        let fetched_at =
+            self.replay.page_keys.get(page).into_iter().flatten().filter_map(|k| self.replay.products.get(k));
         let fetched_at = fetched_at.filter_map(|(p, _)| p.fetched_at.as_deref().and_then(epoch_seconds)).min();
         match (hints.and_then(|h| h.lastmod.as_deref()).and_then(epoch_seconds), fetched_at) {
             (Some(lastmod), Some(at)) => lastmod > at,
@@ -234,7 +245,13 @@ impl Crawl {
         Ok(Vec::new())
     }
 
-    async fn fetched(&mut self, url: &Url, target: Target, hints: Hints, fetched: Result<Fetched>) -> Result<Vec<Found>> {
+    async fn fetched(
+        &mut self,
+        url: &Url,
+        target: Target,
+        hints: Hints,
+        fetched: Result<Fetched>,
+    ) -> Result<Vec<Found>> {
         let stage = if target == Target::Sitemap { "sitemap" } else { "page" };
         Progress::add(if target == Target::Sitemap { &self.progress.sitemaps } else { &self.progress.pages }, 1);
         let page = match fetched {
@@ -254,14 +271,16 @@ impl Crawl {
         }
         if !page.validators.is_empty() {
             let v = page.validators.clone();
-            let entry = Entry::Seen { url: url.to_string(), etag: v.etag, last_modified: v.last_modified, at: crate::now() };
+            let entry =
+                Entry::Seen { url: url.to_string(), etag: v.etag, last_modified: v.last_modified, at: crate::now() };
             self.journal(entry).await?;
         }
         if target == Target::Sitemap {
             return match crate::sitemap::parse(&page.bytes, self.cfg.max_sitemap_bytes) {
                 Ok(sm) => {
                     let found = from_sitemap(url.as_str(), &sm.sitemaps, &sm.pages);
-                    self.journal(Entry::Sitemap { url: url.to_string(), sitemaps: sm.sitemaps, pages: sm.pages }).await?;
+                    self.journal(Entry::Sitemap { url: url.to_string(), sitemaps: sm.sitemaps, pages: sm.pages })
+                        .await?;
                     Ok(found)
                 }
                 Err(detail) => {
@@ -345,9 +364,11 @@ fn from_listing(links: &[String], next: &[String], products: &[String]) -> Vec<F
 /// like one, the sitemap lists images for it, or the sitemap is named for products.
 fn from_sitemap(sitemap_url: &str, refs: &[SitemapRef], pages: &[SitemapPage]) -> Vec<Found> {
     let product_sitemap = sitemap_url.to_ascii_lowercase().contains("product");
-    let children = refs.iter().map(|r| Found { url: r.loc.clone(), hop: true, target: Target::Sitemap, hints: Hints::default() });
+    let children =
+        refs.iter().map(|r| Found { url: r.loc.clone(), hop: true, target: Target::Sitemap, hints: Hints::default() });
     let pages = pages.iter().map(|p| {
-        let as_product = product_sitemap || !p.images.is_empty() || Url::parse(&p.loc).is_ok_and(|u| looks_like_product(&u));
+        let as_product =
+            product_sitemap || !p.images.is_empty() || Url::parse(&p.loc).is_ok_and(|u| looks_like_product(&u));
         let hints = Hints { as_product, lastmod: p.lastmod.clone(), images: p.images.clone() };
         Found { url: p.loc.clone(), hop: true, target: Target::Page, hints }
     });

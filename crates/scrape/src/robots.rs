@@ -14,7 +14,9 @@ pub enum Robots {
     AllowAll,
     /// robots.txt unreachable (RFC 9309 §2.3.1.4: 5xx or network errors mean complete
     /// disallow) or unparsable.
-    DisallowAll { why: String },
+    DisallowAll {
+        why: String,
+    },
     Rules(Robot),
 }
 

@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 pub const MAX_LABEL_LEN: usize = 80;
 
 const DEVICE_NAMES: [&str; 22] = [
-    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
-    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1", "lpt2",
+    "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
 ];
 
 /// A label from any string: `[a-z0-9_]`, at most [`MAX_LABEL_LEN`] bytes, never empty, never
@@ -49,11 +49,7 @@ pub fn label_from(name: &str) -> String {
 /// case kept ("Nike Air Max 90" becomes `Nike-Air-Max-90`).
 pub fn url_slug(name: &str) -> String {
     let ascii = deunicode::deunicode(name);
-    ascii
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join("-")
+    ascii.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join("-")
 }
 
 fn short_hash(s: &str) -> String {

@@ -93,7 +93,9 @@ fn parse_xml(body: &[u8]) -> Result<Sitemap, String> {
     let mut child = SitemapRef::default();
     let mut root_seen = false;
     loop {
-        let event = reader.read_event_into(&mut buf).map_err(|e| format!("XML error at byte {}: {e}", reader.error_position()))?;
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| format!("XML error at byte {}: {e}", reader.error_position()))?;
         match event {
             Event::Start(e) => {
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
@@ -234,7 +236,13 @@ mod tests {
         std::io::Write::write_all(&mut gz, index).expect("gzip");
         let gz = gz.finish().expect("gzip");
         let s = parse(&gz, 1 << 20).expect("gzipped index");
-        assert_eq!(s.sitemaps, [SitemapRef { loc: "https://shop.test/s1.xml.gz".into(), lastmod: Some("2024-05-01T10:00:00+02:00".into()) }]);
+        assert_eq!(
+            s.sitemaps,
+            [SitemapRef {
+                loc: "https://shop.test/s1.xml.gz".into(),
+                lastmod: Some("2024-05-01T10:00:00+02:00".into())
+            }]
+        );
         assert!(parse(&gz, 10).expect_err("bomb").contains("larger than"));
         let text = parse(b"https://shop.test/p/a\n\nnot a url\nhttps://shop.test/p/b\n", 1 << 20).expect("text");
         assert_eq!(text.pages.len(), 2);
@@ -257,8 +265,22 @@ mod tests {
     }
 
     const PIECES: [&str; 16] = [
-        "<urlset>", "</urlset>", "<sitemapindex>", "<sitemap>", "</sitemap>", "<url>", "</url>", "<loc>", "</loc>",
-        "<image:image><image:loc>", "</image:loc></image:image>", "<lastmod>", "</lastmod>", "&amp;", "&#xFFFFFFF;", "http://x/é",
+        "<urlset>",
+        "</urlset>",
+        "<sitemapindex>",
+        "<sitemap>",
+        "</sitemap>",
+        "<url>",
+        "</url>",
+        "<loc>",
+        "</loc>",
+        "<image:image><image:loc>",
+        "</image:loc></image:image>",
+        "<lastmod>",
+        "</lastmod>",
+        "&amp;",
+        "&#xFFFFFFF;",
+        "http://x/é",
     ];
 
     proptest::proptest! {

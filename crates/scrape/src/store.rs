@@ -81,7 +81,14 @@ impl Store {
         }
         state.dirty = true;
         let limits = DecodeLimits { max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX), ..Default::default() };
-        let store = Store { out: out.to_path_buf(), journal, state: Mutex::new(state), flush_lock: Mutex::new(()), limits, min_side };
+        let store = Store {
+            out: out.to_path_buf(),
+            journal,
+            state: Mutex::new(state),
+            flush_lock: Mutex::new(()),
+            limits,
+            min_side,
+        };
         Ok((store, entries))
     }
 
@@ -117,10 +124,8 @@ impl Store {
     pub fn adopt(&self, label: &str, job: &ImageJob) -> Result<Option<Kept>> {
         let dir = self.out.join(IMAGES_DIR).join(label);
         let stem = stem(job);
-        let Some(path) = sneaker_catalog::IMAGE_EXTENSIONS
-            .iter()
-            .map(|ext| dir.join(format!("{stem}.{ext}")))
-            .find(|p| p.is_file())
+        let Some(path) =
+            sneaker_catalog::IMAGE_EXTENSIONS.iter().map(|ext| dir.join(format!("{stem}.{ext}"))).find(|p| p.is_file())
         else {
             return Ok(None);
         };
@@ -173,9 +178,17 @@ impl Store {
         Ok(Kept::Saved(record))
     }
 
-    fn validate_and_write(&self, label: &str, job: &ImageJob, bytes: &[u8], file: &str, sha256: &str) -> Result<ImageRecord> {
+    fn validate_and_write(
+        &self,
+        label: &str,
+        job: &ImageJob,
+        bytes: &[u8],
+        file: &str,
+        sha256: &str,
+    ) -> Result<ImageRecord> {
         let invalid = |kind: &'static str, detail: String| ScrapeError::Invalid { url: job.url.clone(), kind, detail };
-        let img = sneaker_vision::decode_bytes(bytes, file, &self.limits).map_err(|e| invalid(e.kind(), e.to_string()))?;
+        let img =
+            sneaker_vision::decode_bytes(bytes, file, &self.limits).map_err(|e| invalid(e.kind(), e.to_string()))?;
         let (width, height) = img.dimensions();
         if width.min(height) < self.min_side {
             return Err(invalid("too_small", format!("{width}x{height} px, shorter side below {} px", self.min_side)));
@@ -307,7 +320,19 @@ fn write_folder_annotations(out: &Path, images: &[&ImageRecord], products: &[Pro
     let path = out.join(IMAGES_DIR).join(sneaker_catalog::ANNOTATIONS_CSV);
     sneaker_catalog::atomic_write(&path, |w| {
         let mut csv = csv::Writer::from_writer(w);
-        csv.write_record(["file", "label", "brand", "model", "colorway", "view", "angle", "width", "height", "sha256", "source_url"])?;
+        csv.write_record([
+            "file",
+            "label",
+            "brand",
+            "model",
+            "colorway",
+            "view",
+            "angle",
+            "width",
+            "height",
+            "sha256",
+            "source_url",
+        ])?;
         let text = |v: Option<&String>| v.cloned().unwrap_or_default();
         let num = |v: Option<String>| v.unwrap_or_default();
         for img in images {
@@ -369,7 +394,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let (store, _) = Store::open(dir.path(), 32, 1 << 20).expect("open");
         let a = jpeg(10);
-        let Kept::Saved(rec) = store.keep("shoe", &job("http://x/1.jpg", 1), &a).expect("keep") else { panic!("not saved") };
+        let Kept::Saved(rec) = store.keep("shoe", &job("http://x/1.jpg", 1), &a).expect("keep") else {
+            panic!("not saved")
+        };
         assert_eq!(rec.file, "images/shoe/01.jpg");
         assert_eq!((rec.width, rec.height), (Some(48), Some(40)));
         assert_eq!(std::fs::read(dir.path().join(&rec.file)).expect("on disk"), a);

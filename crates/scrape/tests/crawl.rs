@@ -46,7 +46,13 @@ fn expected_images(views: u32) -> Vec<Expected> {
     for i in 0..3 {
         for v in 1..=views {
             let angle = (v - 1) as f32 * 360.0 / views as f32;
-            add(&format!("fixture_runner_{i}"), v, Some(angle), "jpg", &format!("/img/Fixture-Runner-{i}/Lv2/img{v:02}.jpg"));
+            add(
+                &format!("fixture_runner_{i}"),
+                v,
+                Some(angle),
+                "jpg",
+                &format!("/img/Fixture-Runner-{i}/Lv2/img{v:02}.jpg"),
+            );
         }
     }
     for v in 1..=4 {
@@ -206,7 +212,14 @@ async fn products_csv_with_a_spin_template() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crawl_delay_spaces_requests_to_a_host() {
     let delay = 0.2f32;
-    let fx = Fixture::start(FixtureConfig { products: 2, views: 2, faults: false, crawl_delay: Some(delay), ..Default::default() }).await;
+    let fx = Fixture::start(FixtureConfig {
+        products: 2,
+        views: 2,
+        faults: false,
+        crawl_delay: Some(delay),
+        ..Default::default()
+    })
+    .await;
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = config(&dir.path().join("out"), vec![fx.url("/shop?page=1")]);
     sneaker_scrape::run(cfg, Arc::new(Progress::default())).await.expect("crawl");

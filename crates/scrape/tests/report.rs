@@ -10,7 +10,8 @@ fn jpeg(path: &Path, side: u32, shade: u8) {
     image::RgbImage::from_fn(side, side, |x, _| image::Rgb([shade, (x % 256) as u8, 0])).save(path).expect("save jpeg");
 }
 
-const CHARTS: [&str; 5] = ["images_per_label.png", "top_pairs_sold.png", "views_per_product.png", "angle_coverage.png", "quality.png"];
+const CHARTS: [&str; 5] =
+    ["images_per_label.png", "top_pairs_sold.png", "views_per_product.png", "angle_coverage.png", "quality.png"];
 
 fn assert_charts(out: &Path) {
     for name in CHARTS {

@@ -102,7 +102,8 @@ fn actual(out: &Path) -> Catalogued {
     catalog
         .products()
         .map(|p| {
-            let mut images: Vec<_> = catalog.images_of(&p.label).map(|i| (i.view, i.sha256.clone().unwrap_or_default())).collect();
+            let mut images: Vec<_> =
+                catalog.images_of(&p.label).map(|i| (i.view, i.sha256.clone().unwrap_or_default())).collect();
             images.sort();
             let shas = images.into_iter().map(|(_, s)| s).collect();
             (p.label.clone(), (p.name.clone().unwrap_or_default(), p.brand.clone(), p.style_id.clone(), shas))
@@ -164,7 +165,13 @@ async fn a_crawl_from_the_root_url_finds_every_product_shape_through_sitemaps() 
 
     // Variants of one image are merged before download: only the largest is requested.
     assert_eq!(fx.count("/g/var/a.jpg?v=2&width=1200"), 1);
-    for other in ["/g/var/a.jpg?v=1&width=200", "/g/var/a.jpg?width=600", "/g/var/b.jpg?v=9", "/g/lazy/b-320.jpg", "/g/lazy/c-small.jpg"] {
+    for other in [
+        "/g/var/a.jpg?v=1&width=200",
+        "/g/var/a.jpg?width=600",
+        "/g/var/b.jpg?v=9",
+        "/g/lazy/b-320.jpg",
+        "/g/lazy/c-small.jpg",
+    ] {
         assert_eq!(fx.count(other), 0, "{other} should not be fetched");
     }
     let mut encodings = fx.encodings();
@@ -200,7 +207,9 @@ async fn refresh_picks_up_new_and_changed_products_and_keeps_what_is_done() {
     assert!(again.run.skipped_pages >= 25 && again.run.skipped_images >= 25, "{:?}", again.run);
     assert_eq!(actual(&out), first);
 
-    let refreshed = sneaker_scrape::run(ScrapeConfig { refresh: true, ..cfg }, Arc::new(Progress::default())).await.expect("refresh");
+    let refreshed = sneaker_scrape::run(ScrapeConfig { refresh: true, ..cfg }, Arc::new(Progress::default()))
+        .await
+        .expect("refresh");
     let mut want = expected();
     want.insert("new_arrival".into(), ("New Arrival".into(), Some("Hoka"), Some("NA-1"), vec!["/g/new/1.jpg".into()]));
     want.get_mut("gel_lyte_iii_kith").expect("graph").3.push("/g/graph/3.jpg".into());

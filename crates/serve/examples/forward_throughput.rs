@@ -15,9 +15,8 @@ fn main() {
     let assets = Assets::locate().expect("assets present (run `make assets`)");
     let mut net = Network::pretrained(&assets).expect("the pretrained network loads");
     let side = sneaker_vision::INPUT_SIZE as usize;
-    let inputs: Vec<Vec<f32>> = (0..batch)
-        .map(|b| (0..3 * side * side).map(|i| ((i * 7 + b) % 255) as f32 / 127.5 - 1.0).collect())
-        .collect();
+    let inputs: Vec<Vec<f32>> =
+        (0..batch).map(|b| (0..3 * side * side).map(|i| ((i * 7 + b) % 255) as f32 / 127.5 - 1.0).collect()).collect();
     net.classify(&inputs).expect("warm-up batch");
     let started = Instant::now();
     let mut images = 0usize;

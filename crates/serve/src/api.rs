@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Query, Request, State};
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -120,10 +120,7 @@ fn options(state: &AppState, query: std::result::Result<Query<IdentifyQuery>, Qu
     let config = &state.config;
     let top_k = query.top_k.unwrap_or(config.default_top_k);
     if top_k == 0 || top_k > config.max_top_k {
-        return Err(ServeError::BadRequest(format!(
-            "top_k must be between 1 and {}, not {top_k}",
-            config.max_top_k
-        )));
+        return Err(ServeError::BadRequest(format!("top_k must be between 1 and {}, not {top_k}", config.max_top_k)));
     }
     let remove_background = query.remove_background.unwrap_or(false);
     if remove_background && !state.background_removal {
@@ -146,12 +143,13 @@ pub async fn identify(
     let options = options(&state, query)?;
     let mut uploads = read_uploads(request, state.config.body_limit, 1).await?;
     let upload = uploads.pop().expect("read_uploads returns at least one upload");
-    let mut prepared =
-        prepare_blocking(&state, upload.bytes, upload.name.clone(), options.prepare).await?;
+    let mut prepared = prepare_blocking(&state, upload.bytes, upload.name.clone(), options.prepare).await?;
     let answer = state.batcher.classify(vec![std::mem::take(&mut prepared.tensor)]).await?;
-    let scores = answer.scores.into_iter().next().ok_or_else(|| {
-        ServeError::Internal("the network returned no scores".into())
-    })?;
+    let scores = answer
+        .scores
+        .into_iter()
+        .next()
+        .ok_or_else(|| ServeError::Internal("the network returned no scores".into()))?;
     let timing = BatchTiming { queue: answer.queued, inference: answer.inference, batch_size: answer.batch_size };
     Ok(Json(identification(&state, &options, upload.name, prepared, scores, timing)?))
 }
@@ -169,16 +167,11 @@ pub async fn identify_batch(
         let result = prepare_blocking(&state, bytes, name.clone(), options.prepare).await;
         prepared.push((name, result));
     }
-    let tensors: Vec<Vec<f32>> = prepared
-        .iter_mut()
-        .filter_map(|(_, p)| p.as_mut().ok().map(|p| std::mem::take(&mut p.tensor)))
-        .collect();
+    let tensors: Vec<Vec<f32>> =
+        prepared.iter_mut().filter_map(|(_, p)| p.as_mut().ok().map(|p| std::mem::take(&mut p.tensor))).collect();
     let answer = if tensors.is_empty() { None } else { Some(state.batcher.classify(tensors).await?) };
-    let timing = answer.as_ref().map(|a| BatchTiming {
-        queue: a.queued,
-        inference: a.inference,
-        batch_size: a.batch_size,
-    });
+    let timing =
+        answer.as_ref().map(|a| BatchTiming { queue: a.queued, inference: a.inference, batch_size: a.batch_size });
     let mut scores = answer.map(|a| a.scores).unwrap_or_default().into_iter();
     let mut results = Vec::with_capacity(prepared.len());
     for (name, item) in prepared {
@@ -266,10 +259,8 @@ fn classifier_predictions(state: &AppState, options: &Options, scores: &Scores) 
 /// fused sneaker ranking, or ImageNet classes when there is no run and no enrolled product.
 fn answer(state: &AppState, options: &Options, scores: &Scores) -> Result<(Verdict, Vec<Prediction>, f32)> {
     let gallery = &state.gallery;
-    let identifier = gallery
-        .identifier
-        .read()
-        .map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
+    let identifier =
+        gallery.identifier.read().map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
     let answer = identifier.identify(scores).map_err(|e| ServeError::Internal(format!("identification: {e}")))?;
     let footwear_threshold = identifier.thresholds().footwear;
     if !identifier.can_identify() {
@@ -339,11 +330,8 @@ pub struct GallerySummary {
 
 pub async fn model(State(state): State<AppState>) -> Result<Json<ModelDescription>> {
     let info = state.batcher.info();
-    let identifier = state
-        .gallery
-        .identifier
-        .read()
-        .map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
+    let identifier =
+        state.gallery.identifier.read().map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
     let gallery = GallerySummary {
         photos: identifier.gallery().map_or(0, |g| g.len()),
         labels: identifier.gallery().map_or(0, |g| g.labels().len()),
@@ -379,9 +367,6 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 /// `GET /metrics`: Prometheus scrape target.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     state.metrics.set_queue_depth(state.batcher.depth());
-    (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
         .into_response()
 }

@@ -123,10 +123,8 @@ async fn timeout(State(state): State<AppState>, request: Request, next: Next) ->
 async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
@@ -147,14 +145,10 @@ async fn json_errors(request: Request, next: Next) -> Response {
 /// Counts every answer by route template and status.
 async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().as_str().to_owned();
     let response = next.run(request).await;
-    state
-        .metrics
-        .observe_request(&route, &method, response.status().as_u16(), started.elapsed());
+    state.metrics.observe_request(&route, &method, response.status().as_u16(), started.elapsed());
     response
 }

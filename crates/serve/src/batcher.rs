@@ -58,11 +58,7 @@ pub struct Batcher {
 impl Batcher {
     /// Starts the inference thread. It first warms the network up (one full batch, so ONNX
     /// Runtime allocates its buffers before the first user waits) and only then reports ready.
-    pub fn start(
-        mut classifier: Box<dyn Classifier>,
-        policy: BatchPolicy,
-        metrics: Metrics,
-    ) -> Result<Batcher> {
+    pub fn start(mut classifier: Box<dyn Classifier>, policy: BatchPolicy, metrics: Metrics) -> Result<Batcher> {
         let policy = BatchPolicy { max_batch: policy.max_batch.max(1), ..policy };
         let (tx, rx) = sync_channel::<Job>(policy.queue_capacity);
         let depth = Arc::new(AtomicUsize::new(0));
@@ -147,9 +143,7 @@ impl Batcher {
                 return Err(ServeError::Internal("the inference thread has stopped".into()));
             }
         }
-        answer
-            .await
-            .map_err(|_| ServeError::Internal("the inference thread dropped a request".into()))?
+        answer.await.map_err(|_| ServeError::Internal("the inference thread dropped a request".into()))?
     }
 }
 
@@ -218,10 +212,8 @@ fn run_batch(classifier: &mut dyn Classifier, jobs: Vec<Job>, metrics: &Metrics)
         batch.append(&mut job.inputs);
     }
     // A panic inside ONNX Runtime bindings must fail this batch, not kill the server.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        classifier.classify(&batch)
-    }))
-    .unwrap_or_else(|_| Err(ServeError::Internal("the network panicked".into())));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| classifier.classify(&batch)))
+        .unwrap_or_else(|_| Err(ServeError::Internal("the network panicked".into())));
     let inference = started.elapsed();
     metrics.observe_batch(batch.len(), inference);
     match result {
@@ -257,13 +249,27 @@ mod tests {
     use crate::classifier::ModelKind;
 
     /// Queue mechanics only (the real network is exercised in `tests/`): answers each image
-    /// with its first value as the single probability, after an optional delay, and records
-    /// the batch sizes it was given.
+    /// with its first value as the single probability, and records the batch sizes it was given.
+    /// While its gate is closed, a call waits inside the "network": tests order events with the
+    /// gate and the counters, never with sleeps.
     struct Echo {
         info: ModelInfo,
-        delay: Duration,
-        batches: Arc<Mutex<Vec<usize>>>,
-        gate: Option<Arc<(Mutex<bool>, std::sync::Condvar)>>,
+        calls: Arc<Calls>,
+        gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    }
+
+    #[derive(Default)]
+    struct Calls {
+        /// Calls that have entered the network (the warm-up is the first).
+        entered: std::sync::atomic::AtomicUsize,
+        /// Batch size of each finished call.
+        batches: Mutex<Vec<usize>>,
+    }
+
+    impl Calls {
+        fn entered(&self) -> usize {
+            self.entered.load(std::sync::atomic::Ordering::SeqCst)
+        }
     }
 
     impl Classifier for Echo {
@@ -271,21 +277,21 @@ mod tests {
             &self.info
         }
         fn classify(&mut self, batch: &[Vec<f32>]) -> Result<Vec<Scores>> {
-            if let Some(gate) = &self.gate {
-                let (open, cv) = &**gate;
-                let mut open = open.lock().expect("gate lock");
-                while !*open {
-                    open = cv.wait(open).expect("gate wait");
-                }
+            self.calls.entered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (open, cv) = &*self.gate;
+            let mut open = open.lock().expect("gate lock");
+            while !*open {
+                open = cv.wait(open).expect("gate wait");
             }
-            std::thread::sleep(self.delay);
-            self.batches.lock().expect("batches lock").push(batch.len());
+            self.calls.batches.lock().expect("batches lock").push(batch.len());
             Ok(batch.iter().map(|x| Scores { probs: vec![x[0]], footwear: 1.0, features: vec![x[0]] }).collect())
         }
     }
 
-    fn echo(delay: Duration, gate: Option<Arc<(Mutex<bool>, std::sync::Condvar)>>) -> (Box<Echo>, Arc<Mutex<Vec<usize>>>) {
-        let batches = Arc::new(Mutex::new(Vec::new()));
+    /// An echo network whose gate starts open, with handles on its calls and its gate.
+    fn echo() -> (Box<Echo>, Arc<Calls>, Gate) {
+        let calls = Arc::new(Calls::default());
+        let gate = Arc::new((Mutex::new(true), std::sync::Condvar::new()));
         let info = ModelInfo {
             kind: ModelKind::Imagenet,
             name: "echo".into(),
@@ -294,7 +300,16 @@ mod tests {
             run_id: None,
             created: None,
         };
-        (Box::new(Echo { info, delay, batches: batches.clone(), gate }), batches)
+        (Box::new(Echo { info, calls: calls.clone(), gate: gate.clone() }), calls, Gate(gate))
+    }
+
+    struct Gate(Arc<(Mutex<bool>, std::sync::Condvar)>);
+
+    impl Gate {
+        fn set(&self, open: bool) {
+            *self.0.0.lock().expect("gate lock") = open;
+            self.0.1.notify_all();
+        }
     }
 
     fn input(v: f32) -> Vec<f32> {
@@ -303,62 +318,60 @@ mod tests {
         x
     }
 
-    async fn until_ready(b: &Batcher) {
-        for _ in 0..500 {
-            if b.is_ready() {
+    /// Waits (yielding to the runtime) until `condition` holds; a bound on polls, not on time,
+    /// keeps a broken batcher from hanging the suite.
+    async fn until(what: &str, condition: impl Fn() -> bool) {
+        for _ in 0..100_000 {
+            if condition() {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        panic!("batcher never became ready");
+        panic!("{what} never happened");
+    }
+
+    fn spawn_request(b: &Batcher, v: f32) -> tokio::task::JoinHandle<Result<Answer>> {
+        let b = b.clone();
+        tokio::spawn(async move { b.classify(vec![input(v)]).await })
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_requests_share_batches_and_get_their_own_answers() {
-        let (classifier, batches) = echo(Duration::from_millis(20), None);
+    async fn queued_requests_share_batches_and_get_their_own_answers() {
+        let (classifier, calls, gate) = echo();
         let policy = BatchPolicy { max_batch: 8, max_wait: Duration::from_millis(20), queue_capacity: 64 };
         let b = Batcher::start(classifier, policy, Metrics::new()).expect("start");
-        until_ready(&b).await;
-        let tasks: Vec<_> = (0..16)
-            .map(|i| {
-                let b = b.clone();
-                tokio::spawn(async move { (i, b.classify(vec![input(i as f32)]).await) })
-            })
-            .collect();
-        for task in tasks {
-            let (i, answer) = task.await.expect("task");
-            let answer = answer.expect("classified");
+        until("warm-up", || b.is_ready()).await;
+        gate.set(false);
+        // One request holds the network; fifteen queue behind it.
+        let mut tasks = vec![(0, spawn_request(&b, 0.0))];
+        until("the first request entering the network", || calls.entered() == 2).await;
+        tasks.extend((1..16).map(|i| (i, spawn_request(&b, i as f32))));
+        until("fifteen queued requests", || b.depth() == 15).await;
+        gate.set(true);
+        for (i, task) in tasks {
+            let answer = task.await.expect("task").expect("classified");
             assert_eq!(answer.scores, vec![Scores { probs: vec![i as f32], footwear: 1.0, features: vec![i as f32] }]);
         }
-        let batches = batches.lock().expect("lock").clone();
-        // First entry is the warm-up batch of max_batch.
-        assert_eq!(batches[0], 8);
-        let served = &batches[1..];
-        assert_eq!(served.iter().sum::<usize>(), 16);
-        assert!(served.iter().all(|&n| n <= 8), "{served:?}");
-        assert!(served.len() < 16, "requests were never batched: {served:?}");
+        // The warm-up batch of max_batch, the lone first request, then the queue in full batches.
+        assert_eq!(*calls.batches.lock().expect("lock"), vec![8, 1, 8, 7]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_full_queue_answers_overloaded_at_once() {
-        let gate = Arc::new((Mutex::new(true), std::sync::Condvar::new()));
-        let (classifier, _) = echo(Duration::ZERO, Some(gate.clone()));
+        let (classifier, calls, gate) = echo();
         let policy = BatchPolicy { max_batch: 1, max_wait: Duration::ZERO, queue_capacity: 2 };
         let b = Batcher::start(classifier, policy, Metrics::new()).expect("start");
-        until_ready(&b).await;
-        *gate.0.lock().expect("lock") = false;
+        until("warm-up", || b.is_ready()).await;
+        gate.set(false);
         // One request blocks the thread inside the network, two fill the queue.
-        let mut waiting = Vec::new();
-        for i in 0..3 {
-            let b2 = b.clone();
-            waiting.push(tokio::spawn(async move { b2.classify(vec![input(i as f32)]).await }));
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let mut waiting = vec![spawn_request(&b, 0.0)];
+        until("the first request entering the network", || calls.entered() == 2).await;
+        waiting.extend([spawn_request(&b, 1.0), spawn_request(&b, 2.0)]);
+        until("two queued requests", || b.depth() == 2).await;
         let err = b.classify(vec![input(9.0)]).await.expect_err("queue is full");
         assert!(matches!(err, ServeError::Overloaded { .. }), "{err}");
         assert_eq!(b.depth(), 2);
-        *gate.0.lock().expect("lock") = true;
-        gate.1.notify_all();
+        gate.set(true);
         for w in waiting {
             w.await.expect("task").expect("queued requests are answered once the gate opens");
         }
@@ -367,10 +380,10 @@ mod tests {
 
     #[tokio::test]
     async fn too_many_images_in_one_request_is_a_client_error() {
-        let (classifier, _) = echo(Duration::ZERO, None);
+        let (classifier, _, _) = echo();
         let policy = BatchPolicy { max_batch: 2, max_wait: Duration::ZERO, queue_capacity: 2 };
         let b = Batcher::start(classifier, policy, Metrics::new()).expect("start");
-        until_ready(&b).await;
+        until("warm-up", || b.is_ready()).await;
         let err = b.classify(vec![input(0.0); 3]).await.expect_err("3 > 2");
         assert_eq!(err.status().as_u16(), 400);
     }

@@ -97,8 +97,7 @@ impl ServeError {
 impl IntoResponse for ServeError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() && !matches!(status, StatusCode::SERVICE_UNAVAILABLE)
-        {
+        let message = if status.is_server_error() && !matches!(status, StatusCode::SERVICE_UNAVAILABLE) {
             // Clients never see internals; the operator finds them in the log.
             tracing::error!(error = %self, "request failed");
             "internal error; the server log has the details".to_owned()
@@ -108,9 +107,7 @@ impl IntoResponse for ServeError {
         let body = ErrorBody { error: message, kind: self.kind().to_owned() };
         let mut response = (status, Json(body)).into_response();
         if let ServeError::Overloaded { retry_after_s, .. } = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
         }
         if let ServeError::NotReady = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

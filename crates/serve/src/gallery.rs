@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use axum::Json;
-use axum::extract::{Query, Request, State};
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -95,7 +95,9 @@ impl GalleryState {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ServeError::Unauthorized("enrolment needs the header `Authorization: Bearer TOKEN`".into()))?;
+            .ok_or_else(|| {
+                ServeError::Unauthorized("enrolment needs the header `Authorization: Bearer TOKEN`".into())
+            })?;
         // Compare digests so the time taken does not reveal how much of the token matched.
         if Sha256::digest(given.as_bytes()) != Sha256::digest(expected.as_bytes()) {
             return Err(ServeError::Unauthorized(
@@ -151,18 +153,22 @@ pub async fn enroll(
         let sha = hex::encode(Sha256::digest(&upload.bytes));
         // The checks a photo to identify meets come first (and give the same errors).
         let mut prepared =
-            crate::api::prepare_blocking(&state, upload.bytes.clone(), upload.name.clone(), PrepareOptions::default()).await?;
+            crate::api::prepare_blocking(&state, upload.bytes.clone(), upload.name.clone(), PrepareOptions::default())
+                .await?;
         let thumb = thumbnail_blocking(&state, upload.bytes, upload.name.clone()).await?;
         photos.push((upload.name, sha, std::mem::take(&mut prepared.tensor), thumb));
     }
     let tensors = photos.iter_mut().map(|(_, _, t, _)| std::mem::take(t)).collect();
     let answer = state.batcher.classify(tensors).await?;
     // Thumbnails first (files, off the async runtime): a photo in the gallery always has one.
-    let thumbs: Vec<(String, Vec<u8>)> = photos.iter_mut().map(|(_, sha, _, t)| (sha.clone(), std::mem::take(t))).collect();
+    let thumbs: Vec<(String, Vec<u8>)> =
+        photos.iter_mut().map(|(_, sha, _, t)| (sha.clone(), std::mem::take(t))).collect();
     let store = gallery.clone();
-    tokio::task::spawn_blocking(move || thumbs.into_iter().try_for_each(|(sha, jpeg)| store.thumbnails.store(&sha, jpeg)))
-        .await
-        .map_err(|e| ServeError::Internal(format!("the thumbnail task failed: {e}")))??;
+    tokio::task::spawn_blocking(move || {
+        thumbs.into_iter().try_for_each(|(sha, jpeg)| store.thumbnails.store(&sha, jpeg))
+    })
+    .await
+    .map_err(|e| ServeError::Internal(format!("the thumbnail task failed: {e}")))??;
 
     let _writing = gallery.writing.lock().await;
     let (added, duplicates, size) = {

@@ -22,7 +22,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 pub use api::{BatchAnswer, BatchItem, Footwear, Identification, ModelDescription, Prediction};
-pub use sneaker_identify::Verdict;
 pub use batcher::BatchPolicy;
 pub use classifier::{Classifier, ModelInfo, ModelKind, Scores, top_k};
 pub use config::ServeConfig;
@@ -32,6 +31,7 @@ pub use network::Network;
 pub use openapi::PATHS as DOCUMENTED_PATHS;
 pub use page::PAGE_COMMANDS;
 use sneaker_catalog::Catalog;
+pub use sneaker_identify::Verdict;
 
 /// Opens the catalog folder `dir`, whose `products.csv` and photos describe the labels.
 pub fn open_catalog(dir: &std::path::Path) -> Result<Catalog> {
@@ -64,10 +64,8 @@ impl App {
     ) -> Result<App> {
         config.validate()?;
         let mut gallery = gallery.unwrap_or_else(GalleryOptions::without_gallery);
-        gallery.identifier = gallery
-            .identifier
-            .with_overrides(config.thresholds)
-            .map_err(|e| ServeError::Setup(e.to_string()))?;
+        gallery.identifier =
+            gallery.identifier.with_overrides(config.thresholds).map_err(|e| ServeError::Setup(e.to_string()))?;
         let mut products = HashMap::new();
         let mut thumbnails = HashMap::new();
         if let Some(catalog) = &catalog {

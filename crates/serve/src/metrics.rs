@@ -46,11 +46,7 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
-        registry.register(
-            "http_request_duration_seconds",
-            "Time from request to response headers",
-            latency.clone(),
-        );
+        registry.register("http_request_duration_seconds", "Time from request to response headers", latency.clone());
         let queue_depth = Gauge::default();
         registry.register(
             "inference_queue_depth",
@@ -60,19 +56,8 @@ impl Metrics {
         let batch_size = Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]);
         registry.register("inference_batch_size", "Images per network call", batch_size.clone());
         let batch_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 14));
-        registry.register(
-            "inference_batch_duration_seconds",
-            "Duration of one network call",
-            batch_seconds.clone(),
-        );
-        Metrics(Arc::new(Inner {
-            registry,
-            requests,
-            latency,
-            queue_depth,
-            batch_size,
-            batch_seconds,
-        }))
+        registry.register("inference_batch_duration_seconds", "Duration of one network call", batch_seconds.clone());
+        Metrics(Arc::new(Inner { registry, requests, latency, queue_depth, batch_size, batch_seconds }))
     }
 
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
@@ -120,9 +105,7 @@ mod tests {
         metrics.set_queue_depth(3);
         let text = metrics.render();
         assert!(
-            text.contains(
-                r#"sneaker_id_http_requests_total{route="/api/v1/identify",method="POST",status="200"} 2"#
-            ),
+            text.contains(r#"sneaker_id_http_requests_total{route="/api/v1/identify",method="POST",status="200"} 2"#),
             "{text}"
         );
         assert!(text.contains(r#"status="415"} 1"#), "{text}");

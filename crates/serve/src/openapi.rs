@@ -115,14 +115,19 @@ fn ok(description: &str, schema: Value) -> Value {
 /// The whole OpenAPI 3.0 document.
 pub fn spec() -> Value {
     let mut identify_responses = errors();
-    identify_responses["200"] = ok("The matches for the photo.", json!({"$ref": "#/components/schemas/Identification"}));
+    identify_responses["200"] =
+        ok("The matches for the photo.", json!({"$ref": "#/components/schemas/Identification"}));
     let mut enroll_responses = errors();
-    enroll_responses["201"] = ok("Enrolled.", json!({"type": "object", "properties": {"label": {"type": "string"},
-        "added": {"type": "integer"}, "duplicates": {"type": "integer"}, "gallery_size": {"type": "integer"}, "saved": {"type": "boolean"}}}));
+    enroll_responses["201"] = ok(
+        "Enrolled.",
+        json!({"type": "object", "properties": {"label": {"type": "string"},
+        "added": {"type": "integer"}, "duplicates": {"type": "integer"}, "gallery_size": {"type": "integer"}, "saved": {"type": "boolean"}}}),
+    );
     enroll_responses["401"] = ok("Missing or wrong token.", json!({"$ref": "#/components/schemas/Error"}));
     enroll_responses["403"] = ok("Enrolment is off on this server.", json!({"$ref": "#/components/schemas/Error"}));
     let mut batch_responses = errors();
-    batch_responses["200"] = ok("One result or error per photo, in upload order.", json!({"$ref": "#/components/schemas/BatchAnswer"}));
+    batch_responses["200"] =
+        ok("One result or error per photo, in upload order.", json!({"$ref": "#/components/schemas/BatchAnswer"}));
     json!({
         "openapi": "3.0.3",
         "info": {"title": "sneaker-id", "version": env!("CARGO_PKG_VERSION"),

@@ -162,7 +162,10 @@ pub async fn thumbnail(State(state): State<AppState>, Path(label): Path<String>)
     .map_err(|e| ServeError::Internal(format!("thumbnail task: {e}")))?
     .map_err(|e| ServeError::NotFound(format!("catalog photo for {label:?} unreadable: {e}")))?;
     Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static(mime)), (header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600"))],
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600")),
+        ],
         bytes,
     )
         .into_response())
@@ -215,8 +218,18 @@ mod tests {
     #[test]
     fn template_placeholders_are_all_known() {
         let known = [
-            "MODEL_KIND", "DEFAULT_TOP_K", "MAX_TOP_K", "MODEL_NAME", "NOTICE", "BODY_LIMIT_MB", "FORMATS",
-            "BG_DISABLED", "BG_NOTE", "TOP_K_OPTIONS", "ENROLL_HIDDEN", "MAX_ENROLL_PHOTOS",
+            "MODEL_KIND",
+            "DEFAULT_TOP_K",
+            "MAX_TOP_K",
+            "MODEL_NAME",
+            "NOTICE",
+            "BODY_LIMIT_MB",
+            "FORMATS",
+            "BG_DISABLED",
+            "BG_NOTE",
+            "TOP_K_OPTIONS",
+            "ENROLL_HIDDEN",
+            "MAX_ENROLL_PHOTOS",
         ];
         for piece in INDEX.split("{{").skip(1) {
             let name = piece.split("}}").next().expect("split yields at least one piece");

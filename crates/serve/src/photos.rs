@@ -31,10 +31,12 @@ impl Thumbnails {
     pub fn store(&self, sha256: &str, jpeg: Vec<u8>) -> Result<()> {
         match &self.dir {
             Some(dir) => {
-                write_thumbnail(dir, sha256, &jpeg).map_err(|e| ServeError::Internal(format!("saving a thumbnail: {e}")))?;
+                write_thumbnail(dir, sha256, &jpeg)
+                    .map_err(|e| ServeError::Internal(format!("saving a thumbnail: {e}")))?;
             }
             None => {
-                let mut memory = self.memory.write().map_err(|_| ServeError::Internal("thumbnail lock poisoned".into()))?;
+                let mut memory =
+                    self.memory.write().map_err(|_| ServeError::Internal("thumbnail lock poisoned".into()))?;
                 memory.insert(sha256.to_owned(), jpeg);
             }
         }
@@ -87,7 +89,8 @@ pub async fn photo(State(state): State<AppState>, Path(id): Path<String>) -> Res
     let missing = || ServeError::NotFound(format!("no enrolled photo {index}"));
     let gallery = state.gallery.clone();
     let sha = {
-        let identifier = gallery.identifier.read().map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
+        let identifier =
+            gallery.identifier.read().map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
         identifier.gallery().and_then(|g| g.entries().get(index)).and_then(|e| e.sha256.clone()).ok_or_else(missing)?
     };
     let store = gallery.clone();

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use image::RgbImage;
 use sneaker_vision::{
-    CutoutConfig, DecodeLimits, INPUT_LEN, INPUT_SIZE, decode_bytes, normalise_into,
-    remove_background, resize_exact,
+    CutoutConfig, DecodeLimits, INPUT_LEN, INPUT_SIZE, decode_bytes, normalise_into, remove_background, resize_exact,
 };
 
 use crate::error::{Result, ServeError};
@@ -44,12 +43,7 @@ pub struct Prepared {
 }
 
 /// Decodes and preprocesses one upload. `name` appears in error messages.
-pub fn prepare(
-    bytes: &[u8],
-    name: &str,
-    limits: &DecodeLimits,
-    options: PrepareOptions,
-) -> Result<Prepared> {
+pub fn prepare(bytes: &[u8], name: &str, limits: &DecodeLimits, options: PrepareOptions) -> Result<Prepared> {
     let started = Instant::now();
     let mut image = decode_bytes(bytes, name, limits)?;
     let decoded = Instant::now();
@@ -85,10 +79,7 @@ fn jpeg_data_url(image: &RgbImage) -> Result<String> {
     image::codecs::jpeg::JpegEncoder::new_with_quality(Cursor::new(&mut jpeg), 90)
         .encode_image(image)
         .map_err(|e| ServeError::Internal(format!("encoding the preview JPEG: {e}")))?;
-    Ok(format!(
-        "data:image/jpeg;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(&jpeg)
-    ))
+    Ok(format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(&jpeg)))
 }
 
 #[cfg(test)]
@@ -105,8 +96,8 @@ mod tests {
     #[test]
     fn prepares_a_normalised_tensor_and_the_seen_image() {
         let options = PrepareOptions { include_image: true, remove_background: false };
-        let p = prepare(&png(300, 200), "a.png", &DecodeLimits::default(), options)
-            .expect("a valid PNG should prepare");
+        let p =
+            prepare(&png(300, 200), "a.png", &DecodeLimits::default(), options).expect("a valid PNG should prepare");
         assert_eq!((p.width, p.height), (300, 200));
         assert_eq!(p.tensor.len(), INPUT_LEN);
         // Blue channel is 255 everywhere → (1 - 0.5) / 0.5 = 1; green 0 → -1.

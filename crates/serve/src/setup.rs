@@ -33,7 +33,13 @@ pub fn default_gallery_dir(cache: &Path, catalog: Option<&Path>) -> PathBuf {
             let digest = hex::encode(&Sha256::digest(dir.as_os_str().as_encoded_bytes())[..6]);
             let name: String = dir
                 .file_name()
-                .map(|n| n.to_string_lossy().chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).take(40).collect())
+                .map(|n| {
+                    n.to_string_lossy()
+                        .chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                        .take(40)
+                        .collect()
+                })
                 .unwrap_or_default();
             let name = if name.is_empty() || name.starts_with('.') { "catalog".to_owned() } else { name };
             cache.join("galleries").join(format!("{name}-{digest}"))
@@ -44,7 +50,9 @@ pub fn default_gallery_dir(cache: &Path, catalog: Option<&Path>) -> PathBuf {
 /// The line `serve` prints once it listens: the page, and the token in a link that hands it over.
 pub fn startup_line(url: &str, token: Option<&str>) -> String {
     match token {
-        Some(t) => format!("sneaker-id: serving on {url}  (enrolment token: {t}; open {url}?token={t} to add sneakers)"),
+        Some(t) => {
+            format!("sneaker-id: serving on {url}  (enrolment token: {t}; open {url}?token={t} to add sneakers)")
+        }
         None => format!("sneaker-id: serving on {url}  (enrolment is off)"),
     }
 }
@@ -67,7 +75,9 @@ mod tests {
         assert_eq!(default_gallery_dir(cache, None), Path::new("/c/gallery"));
         let a = default_gallery_dir(cache, Some(Path::new("/no/such/shoes")));
         let b = default_gallery_dir(cache, Some(Path::new("/other/shoes")));
-        assert!(a.starts_with("/c/galleries") && a.file_name().is_some_and(|n| n.to_string_lossy().starts_with("shoes-")));
+        assert!(
+            a.starts_with("/c/galleries") && a.file_name().is_some_and(|n| n.to_string_lossy().starts_with("shoes-"))
+        );
         assert_ne!(a, b);
         let line = startup_line("http://127.0.0.1:8080/", Some("abc"));
         assert!(line.starts_with("sneaker-id: serving on http://127.0.0.1:8080/"), "{line}");

@@ -20,11 +20,8 @@ const IMAGE_FIELDS: [&str; 2] = ["image", "images"];
 /// Reads the photos of `request`: every `image`/`images` field of a multipart form, or the raw
 /// body as one photo. `max_files` bounds how many a multipart form may carry.
 pub async fn read_uploads(request: Request, limit: usize, max_files: usize) -> Result<Vec<Upload>> {
-    if let Some(length) = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
+    if let Some(length) =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
     {
         // Refuse before reading a byte when the client announces too much.
         if length > limit as u64 {
@@ -89,17 +86,14 @@ async fn read_multipart(request: Request, limit: usize, max_files: usize) -> Res
         }
         if wanted {
             if uploads.len() == max_files {
-                return Err(ServeError::BadRequest(format!(
-                    "more than {max_files} photos in one request"
-                )));
+                return Err(ServeError::BadRequest(format!("more than {max_files} photos in one request")));
             }
             uploads.push(Upload { name: sanitise_name(&name), bytes });
         }
     }
     if uploads.is_empty() {
         return Err(ServeError::BadRequest(
-            "the form has no `image` field: send the photo as multipart field `image` or as the raw body"
-                .into(),
+            "the form has no `image` field: send the photo as multipart field `image` or as the raw body".into(),
         ));
     }
     Ok(uploads)
@@ -116,11 +110,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) ->
 /// File names come from the client: keep them short and printable before they reach messages
 /// and logs.
 fn sanitise_name(name: &str) -> String {
-    let clean: String = name
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(120)
-        .collect();
+    let clean: String = name.chars().filter(|c| !c.is_control()).take(120).collect();
     if clean.trim().is_empty() { "upload".to_owned() } else { clean }
 }
 
@@ -159,10 +149,7 @@ mod tests {
 
     #[tokio::test]
     async fn raw_body_over_the_limit_is_413_even_without_content_length() {
-        let request = Request::builder()
-            .method("POST")
-            .body(Body::from(vec![0u8; 2000]))
-            .expect("valid request");
+        let request = Request::builder().method("POST").body(Body::from(vec![0u8; 2000])).expect("valid request");
         let err = read_uploads(request, 1000, 8).await.expect_err("over the limit");
         assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }

@@ -10,7 +10,8 @@ use serde_json::Value;
 async fn a_shoe_photo_is_footwear_with_ranked_imagenet_matches() {
     let Some(photo) = shoe_photo() else { return };
     let (status, json) =
-        send_json(app(), post_form("/api/v1/identify?top_k=3&include_image=true", &[("image", "af1.jpg", &photo)])).await;
+        send_json(app(), post_form("/api/v1/identify?top_k=3&include_image=true", &[("image", "af1.jpg", &photo)]))
+            .await;
     assert_eq!(status, 200, "{json}");
     // The pretrained network puts most of its mass on shoe classes for a studio sneaker shot.
     assert_eq!(json["footwear"]["is_footwear"], true, "{json}");
@@ -119,7 +120,10 @@ async fn model_health_metrics_and_openapi_describe_the_server() {
     assert_eq!(status, 200);
     assert!(headers["content-type"].to_str().expect("ascii").contains("openmetrics-text"));
     let text = String::from_utf8(body).expect("utf-8");
-    assert!(text.contains(r#"sneaker_id_http_requests_total{route="/api/v1/identify",method="POST",status="200"}"#), "{text}");
+    assert!(
+        text.contains(r#"sneaker_id_http_requests_total{route="/api/v1/identify",method="POST",status="200"}"#),
+        "{text}"
+    );
     assert!(text.contains("sneaker_id_inference_batch_size_bucket"), "{text}");
     assert!(text.contains("sneaker_id_inference_queue_depth"), "{text}");
 
@@ -158,7 +162,9 @@ async fn the_page_has_labelled_controls_and_local_assets_only() {
     }
     assert!(!html.contains("{{"), "unfilled placeholder in the page");
     assert!(!html.contains("//cdn") && !html.contains("https://"), "the page must not load remote assets");
-    for (path, mime) in [("/assets/app.js", "text/javascript"), ("/assets/style.css", "text/css"), ("/favicon.ico", "image/svg+xml")] {
+    for (path, mime) in
+        [("/assets/app.js", "text/javascript"), ("/assets/style.css", "text/css"), ("/favicon.ico", "image/svg+xml")]
+    {
         let (status, headers, _) = send(app(), get(path)).await;
         assert_eq!(status, 200, "{path}");
         assert!(headers["content-type"].to_str().expect("ascii").starts_with(mime), "{path}");
@@ -183,7 +189,9 @@ async fn remove_background_answers_with_the_cut_out_the_network_saw() {
     let Some(shared) = shared() else { return };
     let path = shared.join("datasets/sneakers50-wild-dev/nike_air_force_1_low/kg_0018.jpg");
     let photo = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let form = |query: &str| post_form(&format!("/api/v1/identify?include_image=true{query}"), &[("image", "wild.jpg", &photo)]);
+    let form = |query: &str| {
+        post_form(&format!("/api/v1/identify?include_image=true{query}"), &[("image", "wild.jpg", &photo)])
+    };
     let (status, plain) = send_json(app(), form("")).await;
     assert_eq!(status, 200, "{plain}");
     assert_eq!(plain["image"]["background_removed"], false);
@@ -199,10 +207,8 @@ async fn remove_background_answers_with_the_cut_out_the_network_saw() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remove_background_refuses_hostile_files_with_4xx() {
-    let mut truncated = encode(
-        &image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8, y as u8, 7])),
-        image::ImageFormat::Jpeg,
-    );
+    let mut truncated =
+        encode(&image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8, y as u8, 7])), image::ImageFormat::Jpeg);
     truncated.truncate(truncated.len() / 2);
     let cases = [Vec::new(), b"GIF89a? not really".to_vec(), truncated, b"%PDF-1.7".to_vec(), sky_png()[..60].to_vec()];
     for bytes in cases {

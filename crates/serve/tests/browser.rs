@@ -103,9 +103,8 @@ fn wait_ready(url: &str) {
 
 /// `../shared` (or `$SNEAKER_ID_SHARED`); `None` after saying so when absent, except on CI.
 fn shared() -> Option<PathBuf> {
-    let shared = std::env::var_os("SNEAKER_ID_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared"));
+    let shared =
+        std::env::var_os("SNEAKER_ID_SHARED").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("../shared"));
     if shared.is_dir() {
         return Some(shared);
     }
@@ -154,7 +153,8 @@ fn run_node(browser_dir: &Path, script: &str, env: &[(&str, &std::ffi::OsStr)]) 
 #[test]
 fn the_page_identifies_a_shoe_and_explains_a_text_file_in_chromium() {
     let Some(shared) = shared() else { return };
-    let photo = shared.join("datasets/sneakers50/nike_air_force_1_low/nikecom_air-force-1-07-lv8-mens-shoes-7bCM7s.jpg");
+    let photo =
+        shared.join("datasets/sneakers50/nike_air_force_1_low/nikecom_air-force-1-07-lv8-mens-shoes-7bCM7s.jpg");
     let Some((chromium, browser_dir, bin)) = browser_tools() else { return };
     let gallery = tempfile::tempdir().expect("temp dir");
     let (_server, url, _) = start_server(&bin, gallery.path());

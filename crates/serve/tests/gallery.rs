@@ -14,11 +14,8 @@ use sneaker_identify::Identifier;
 use sneaker_serve::{App, GalleryOptions, Network, ServeConfig};
 
 const TOKEN: &str = "test-enrol-token";
-const PRODUCTS: [(&str, &str); 3] = [
-    ("adidas_alphaboost", "cdf_Alphaboost"),
-    ("adidas_duramo", "cdf_Duramo"),
-    ("adidas_supernova", "cdf_Supernova"),
-];
+const PRODUCTS: [(&str, &str); 3] =
+    [("adidas_alphaboost", "cdf_Alphaboost"), ("adidas_duramo", "cdf_Duramo"), ("adidas_supernova", "cdf_Supernova")];
 
 fn gallery_app(dir: &std::path::Path) -> App {
     let assets = assets();
@@ -44,13 +41,15 @@ fn photo(shared: &std::path::Path, label: &str, stem: &str, n: u32) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn enroll_request(label: &str, token: Option<&str>, photos: &[(String, Vec<u8>)]) -> axum::http::Request<axum::body::Body> {
+fn enroll_request(
+    label: &str,
+    token: Option<&str>,
+    photos: &[(String, Vec<u8>)],
+) -> axum::http::Request<axum::body::Body> {
     let parts: Vec<(&str, &str, &[u8])> = photos.iter().map(|(n, b)| ("image", n.as_str(), b.as_slice())).collect();
     let mut request = post_form(&format!("/api/v1/gallery/products?label={label}&brand=adidas"), &parts);
     if let Some(token) = token {
-        request
-            .headers_mut()
-            .insert(header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header value"));
+        request.headers_mut().insert(header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header value"));
     }
     request
 }
@@ -108,7 +107,8 @@ async fn enrolment_needs_the_token_and_a_usable_label() {
     assert_eq!((status, body["kind"].as_str()), (401, Some("unauthorized")), "{body}");
     let (status, body) = send_json(&app, enroll_request("..", Some(TOKEN), &photos)).await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = send_json(&app, enroll_request("x", Some(TOKEN), &[("a.jpg".into(), b"not an image".to_vec())])).await;
+    let (status, body) =
+        send_json(&app, enroll_request("x", Some(TOKEN), &[("a.jpg".into(), b"not an image".to_vec())])).await;
     assert!((400..500).contains(&status), "{status} {body}");
     assert!(!dir.path().join(sneaker_gallery::GALLERY_FILE).exists(), "nothing was enrolled, nothing written");
 }

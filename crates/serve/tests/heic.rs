@@ -12,7 +12,8 @@ use image::DynamicImage;
 async fn a_heic_upload_gets_a_prediction() {
     let sky = image::load_from_memory(&sky_png()).expect("the sky PNG decodes");
     let bytes = heic::heic(&sky);
-    let (status, json) = send_json(app(), post_form("/api/v1/identify?top_k=3", &[("image", "IMG_0001.HEIC", &bytes)])).await;
+    let (status, json) =
+        send_json(app(), post_form("/api/v1/identify?top_k=3", &[("image", "IMG_0001.HEIC", &bytes)])).await;
     assert_eq!(status, 200, "{json}");
     assert_eq!(json["predictions"].as_array().expect("predictions").len(), 3, "{json}");
     assert_eq!(json["image"]["name"], "IMG_0001.HEIC");

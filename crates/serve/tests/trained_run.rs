@@ -92,7 +92,8 @@ async fn a_run_folder_answers_with_its_labels_products_and_thumbnails() {
     assert!(page.contains("run run-footwear5") && !page.contains("No trained sneaker model"));
 
     let Some(photo) = shoe_photo() else { return };
-    let (status, answer) = send_json(&trained, post_form("/api/v1/identify?top_k=5", &[("image", "af1.jpg", &photo)])).await;
+    let (status, answer) =
+        send_json(&trained, post_form("/api/v1/identify?top_k=5", &[("image", "af1.jpg", &photo)])).await;
     assert_eq!(status, 200, "{answer}");
     let (_, imagenet) = send_json(app(), post_form("/api/v1/identify?top_k=20", &[("image", "af1.jpg", &photo)])).await;
 
@@ -102,18 +103,29 @@ async fn a_run_folder_answers_with_its_labels_products_and_thumbnails() {
     let footwear = imagenet["footwear"]["probability"].as_f64().expect("number");
     assert!((answer["footwear"]["probability"].as_f64().expect("number") - footwear).abs() < 1e-4);
     let imagenet_p = |name: &str| {
-        imagenet["predictions"].as_array().expect("list").iter().find(|p| p["label"] == name).map_or(0.0, |p| p["probability"].as_f64().expect("number"))
+        imagenet["predictions"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|p| p["label"] == name)
+            .map_or(0.0, |p| p["probability"].as_f64().expect("number"))
     };
     let top = &answer["predictions"][0];
     let top_label = top["label"].as_str().expect("label");
     let imagenet_name = top_label.replace('_', " ").replace("loafer", "Loafer");
     let expected = imagenet_p(&imagenet_name) / footwear;
     assert!((top["probability"].as_f64().expect("number") - expected).abs() < 1e-3, "{top} vs {expected}");
-    let total: f64 = answer["predictions"].as_array().expect("list").iter().map(|p| p["probability"].as_f64().expect("number")).sum();
+    let total: f64 = answer["predictions"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|p| p["probability"].as_f64().expect("number"))
+        .sum();
     assert!((total - 1.0).abs() < 1e-4, "five labels cover all the mass: {total}");
 
     // Products and thumbnails come from the catalog for the labels it lists.
-    let described: Vec<&Value> = answer["predictions"].as_array().expect("list").iter().filter(|p| !p["product"].is_null()).collect();
+    let described: Vec<&Value> =
+        answer["predictions"].as_array().expect("list").iter().filter(|p| !p["product"].is_null()).collect();
     assert_eq!(described.len(), 2, "{answer}");
     for p in described {
         assert_eq!(p["product"]["brand"], "Acme");

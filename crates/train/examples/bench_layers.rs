@@ -30,7 +30,10 @@ fn main() {
     let c = 1152;
     let x = Tensor::<4>::random([n, c, s, s], Distribution::Default, &device).require_grad();
     for k in [3, 5] {
-        let conv = Conv2dConfig::new([c, c], [k, k]).with_groups(c).with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2)).init(&device);
+        let conv = Conv2dConfig::new([c, c], [k, k])
+            .with_groups(c)
+            .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
+            .init(&device);
         let t = Instant::now();
         let y = conv.forward(x.clone());
         let f = t.elapsed().as_secs_f64();

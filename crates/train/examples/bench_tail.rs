@@ -50,9 +50,14 @@ fn main() -> anyhow::Result<()> {
     let tail = Tail::from_backbone(&weights, cut, head, &device)?;
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let per: usize = shape.iter().product();
-    let mk = |n: usize, rng: &mut ChaCha8Rng| Random { x: (0..n * per).map(|_| rng.random_range(0.0..1.0f32)).collect(), shape, classes };
+    let mk = |n: usize, rng: &mut ChaCha8Rng| Random {
+        x: (0..n * per).map(|_| rng.random_range(0.0..1.0f32)).collect(),
+        shape,
+        classes,
+    };
     let (train, val) = (mk(batch * steps, &mut rng), mk(batch, &mut rng));
-    let cfg = TrainConfig { epochs: 1, batch_size: batch, lr: 1e-4, warmup_epochs: 0, patience: 0, ..Default::default() };
+    let cfg =
+        TrainConfig { epochs: 1, batch_size: batch, lr: 1e-4, warmup_epochs: 0, patience: 0, ..Default::default() };
     let stop = AtomicBool::new(false);
     let out = fit::fit(tail, &train, &val, classes, &cfg, &device, 0, &stop, &mut |_| {})?;
     let r = &out.history[0];

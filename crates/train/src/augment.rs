@@ -41,17 +41,18 @@ impl Augmenter {
         let mut rng = draw_rng(image_key, seed, draw);
         let mut work = img.clone();
         let mut replaced = false;
-        if self.cfg.background && rng.random_bool(0.8) {
-            if let Some(mask) = background::shoe_mask(&work) {
-                // A canvas wider than the shot leaves room for the scene around the shoe, as in
-                // phone photos where the shoe fills only part of the frame.
-                let side = work.width().max(work.height()) as f32;
-                let cw = (side * rng.random_range(1.0..1.5)) as u32;
-                let ch = (side * rng.random_range(0.8..1.3)) as u32;
-                let bg = background::random_background(cw.max(8), ch.max(8), &mut rng);
-                work = background::composite(&work, &mask, bg, &mut rng);
-                replaced = true;
-            }
+        if self.cfg.background
+            && rng.random_bool(0.8)
+            && let Some(mask) = background::shoe_mask(&work)
+        {
+            // A canvas wider than the shot leaves room for the scene around the shoe, as in
+            // phone photos where the shoe fills only part of the frame.
+            let side = work.width().max(work.height()) as f32;
+            let cw = (side * rng.random_range(1.0..1.5)) as u32;
+            let ch = (side * rng.random_range(0.8..1.3)) as u32;
+            let bg = background::random_background(cw.max(8), ch.max(8), &mut rng);
+            work = background::composite(&work, &mask, bg, &mut rng);
+            replaced = true;
         }
         if self.cfg.crop {
             let min_area = if replaced { 0.6 } else { 0.45 };

@@ -175,7 +175,11 @@ pub fn random_background<R: Rng>(w: u32, h: u32, rng: &mut R) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
         let c = lerp(a, b, field[(y * w + x) as usize]);
         let g = rng.random_range(-1.0..1.0) * grain;
-        Rgb([(c[0] + g).clamp(0.0, 255.0) as u8, (c[1] + g).clamp(0.0, 255.0) as u8, (c[2] + g).clamp(0.0, 255.0) as u8])
+        Rgb([
+            (c[0] + g).clamp(0.0, 255.0) as u8,
+            (c[1] + g).clamp(0.0, 255.0) as u8,
+            (c[2] + g).clamp(0.0, 255.0) as u8,
+        ])
     })
 }
 
@@ -188,7 +192,8 @@ pub fn composite<R: Rng>(img: &RgbImage, mask: &GrayImage, mut bg: RgbImage, rng
     let sh = ((img.height() as f32 * scale) as u32).clamp(1, bh);
     let shoe = image::imageops::resize(img, sw, sh, image::imageops::FilterType::Triangle);
     // A 1 px blur of the hard mask hides the fringe of background colour around the cut.
-    let alpha = image::imageops::blur(&image::imageops::resize(mask, sw, sh, image::imageops::FilterType::Triangle), 0.8);
+    let alpha =
+        image::imageops::blur(&image::imageops::resize(mask, sw, sh, image::imageops::FilterType::Triangle), 0.8);
     let ox = rng.random_range(0..=bw - sw);
     let oy = rng.random_range(0..=bh - sh);
     if rng.random_bool(0.7) {

@@ -60,9 +60,17 @@ pub fn train(req: &Request<'_>, pre: &mut dyn Pretrained, events: &mut dyn FnMut
     let train_aug = Augmenter::new(cfg.augment.clone(), cfg.image_size);
     let plain = Augmenter::new(AugmentConfig::none(), cfg.image_size);
     let ex = pre.features()?;
-    let (train_t, s1) = features::extract(&p.data, &p.train, cfg.augment.draws, &train_aug, cfg.seed, ex, &cache, 32, &mut |done, total| {
-        events(Event::Extract { what: "train features", done, total })
-    })?;
+    let (train_t, s1) = features::extract(
+        &p.data,
+        &p.train,
+        cfg.augment.draws,
+        &train_aug,
+        cfg.seed,
+        ex,
+        &cache,
+        32,
+        &mut |done, total| events(Event::Extract { what: "train features", done, total }),
+    )?;
     let (val_t, s2) = features::extract(&p.data, &p.val, 1, &plain, cfg.seed, ex, &cache, 32, &mut |done, total| {
         events(Event::Extract { what: "validation features", done, total })
     })?;
@@ -103,7 +111,10 @@ pub fn train(req: &Request<'_>, pre: &mut dyn Pretrained, events: &mut dyn FnMut
     let delta = burn_probs.iter().zip(&ort_probs).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     events(Event::Note(format!("ONNX vs burn on {n} validation images: max |Δprob| = {delta:.2e}")));
     if delta > 1e-3 {
-        return Err(TrainError::Run { path: p.run.path.clone(), detail: format!("exported graph disagrees with burn: max |Δprob| {delta}") });
+        return Err(TrainError::Run {
+            path: p.run.path.clone(),
+            detail: format!("exported graph disagrees with burn: max |Δprob| {delta}"),
+        });
     }
     finish(&p, cfg, &dict, &history, fitted.best_epoch, s1.seconds + s2.seconds, started)
 }
@@ -114,6 +125,9 @@ pub fn load_head(run_dir: &Path, device: &Device) -> Result<Head> {
     let cfg = run.config()?;
     let (dict, _) = run::read_safetensors(&run.file(run::WEIGHTS))?;
     let classes = run.labels()?.len();
-    let inputs = dict.get("head.fc0.weight").map(|t| t.shape[1]).ok_or_else(|| TrainError::Run { path: run_dir.to_owned(), detail: "weights have no head.fc0.weight".into() })?;
+    let inputs = dict.get("head.fc0.weight").map(|t| t.shape[1]).ok_or_else(|| TrainError::Run {
+        path: run_dir.to_owned(),
+        detail: "weights have no head.fc0.weight".into(),
+    })?;
     Head::from_state_dict(spec_for(&cfg, inputs, classes), cfg.dropout, &dict, device)
 }

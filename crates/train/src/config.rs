@@ -305,7 +305,12 @@ mod tests {
         assert!(e.contains("label_smoothing"), "{e}");
         let c = TrainConfig { model: ModelKind::Finetune, ..Default::default() };
         assert!(c.validate().unwrap_err().to_string().contains("init_from"));
-        let c = TrainConfig { model: ModelKind::Finetune, init_from: Some("bn".into()), unfreeze_blocks: 16, ..Default::default() };
+        let c = TrainConfig {
+            model: ModelKind::Finetune,
+            init_from: Some("bn".into()),
+            unfreeze_blocks: 16,
+            ..Default::default()
+        };
         assert!(c.validate().unwrap_err().to_string().contains("unfreeze_blocks"));
         assert!(TrainConfig::default().validate().is_ok());
     }
@@ -316,7 +321,14 @@ mod tests {
         assert!((c.lr_at(0, 10, 100) - 0.1).abs() < 1e-12);
         assert!((c.lr_at(10, 10, 100) - 1.0).abs() < 1e-12);
         assert!(c.lr_at(99, 10, 100) < 0.01);
-        let s = TrainConfig { lr: 1.0, warmup_epochs: 0, schedule: ScheduleKind::Step, lr_step_epochs: 2, lr_gamma: 0.5, ..Default::default() };
+        let s = TrainConfig {
+            lr: 1.0,
+            warmup_epochs: 0,
+            schedule: ScheduleKind::Step,
+            lr_step_epochs: 2,
+            lr_gamma: 0.5,
+            ..Default::default()
+        };
         // epochs 0-1 → 1.0, 2-3 → 0.5, 4 → 0.25
         assert_eq!(s.lr_at(15, 10, 100), 1.0);
         assert_eq!(s.lr_at(25, 10, 100), 0.5);

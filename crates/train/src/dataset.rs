@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use rand::SeedableRng;
-use rayon::prelude::*;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use crate::config::SplitKind;
 use crate::error::{Result, TrainError};
@@ -78,9 +78,8 @@ impl Annotations {
                 c.and_then(|c| row.get(c)).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
             };
             let Some(file) = get(Some(file_col)) else { continue };
-            let group = get(group_col).or_else(|| {
-                get(colorway_col).map(|c| format!("{}/{c}", file.split('/').next().unwrap_or("")))
-            });
+            let group = get(group_col)
+                .or_else(|| get(colorway_col).map(|c| format!("{}/{c}", file.split('/').next().unwrap_or(""))));
             by_file.insert(file, (group, get(angle_col)));
         }
         Ok(Annotations { by_file })
@@ -352,7 +351,13 @@ pub(crate) mod tests {
                 let file = format!("images/{label}/img{view:02}.png");
                 image::RgbImage::new(4, 4).save(dir.path().join(&file)).unwrap();
                 let angle = Some((view - 1) as f32 * 10.0);
-                records.push(sneaker_catalog::ImageRecord { file, label: label.into(), view: Some(view), angle, ..Default::default() });
+                records.push(sneaker_catalog::ImageRecord {
+                    file,
+                    label: label.into(),
+                    view: Some(view),
+                    angle,
+                    ..Default::default()
+                });
             }
         }
         sneaker_catalog::write_images(dir.path(), &records).unwrap();
@@ -383,7 +388,11 @@ pub(crate) mod tests {
         assert_eq!(d.counts(), vec![4, 4], "only the good photos are kept");
         let skipped: Vec<_> = d.skipped.iter().map(|s| s.path.file_name().unwrap().to_str().unwrap()).collect();
         assert_eq!(skipped, ["cut.jpg", "damaged.png"]);
-        assert!(d.skipped[0].reason.contains("cut.jpg") && d.skipped[0].reason.contains("truncated"), "{:?}", d.skipped[0]);
+        assert!(
+            d.skipped[0].reason.contains("cut.jpg") && d.skipped[0].reason.contains("truncated"),
+            "{:?}",
+            d.skipped[0]
+        );
         assert!(d.samples.iter().all(|s| !s.path.ends_with("cut.jpg")));
     }
 }

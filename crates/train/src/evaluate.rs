@@ -35,14 +35,22 @@ pub struct Evaluation {
 }
 
 /// Probabilities `[n × classes]` of `model` on the plain (un-augmented) images `which`.
-pub fn predict_images(data: &Dataset, which: &[usize], model: &mut dyn Extractor, batch: usize, progress: &mut dyn FnMut(usize, usize)) -> Result<Vec<f32>> {
+pub fn predict_images(
+    data: &Dataset,
+    which: &[usize],
+    model: &mut dyn Extractor,
+    batch: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<f32>> {
     let limits = sneaker_vision::DecodeLimits::default();
     let mut out = Vec::with_capacity(which.len() * model.dim());
     let size = model.input_size();
     for chunk in which.chunks(batch.max(1)) {
         let inputs: Vec<Vec<f32>> = chunk
             .par_iter()
-            .map(|&i| Ok(sneaker_vision::to_tensor(&sneaker_vision::decode_file(&data.samples[i].path, &limits)?, size)))
+            .map(|&i| {
+                Ok(sneaker_vision::to_tensor(&sneaker_vision::decode_file(&data.samples[i].path, &limits)?, size))
+            })
             .collect::<Result<_>>()?;
         out.extend(model.run(&inputs.concat(), chunk.len())?);
         progress(out.len() / model.dim(), which.len());
@@ -51,7 +59,12 @@ pub fn predict_images(data: &Dataset, which: &[usize], model: &mut dyn Extractor
 }
 
 /// Scores `model` (whose output columns are `data.labels`) on every image of `data`.
-pub fn evaluate(data: &Dataset, model: &mut dyn Extractor, batch: usize, progress: &mut dyn FnMut(usize, usize)) -> Result<Evaluation> {
+pub fn evaluate(
+    data: &Dataset,
+    model: &mut dyn Extractor,
+    batch: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Evaluation> {
     let started = Instant::now();
     let all: Vec<usize> = (0..data.samples.len()).collect();
     let probs = predict_images(data, &all, model, batch, progress)?;
@@ -66,7 +79,8 @@ pub fn evaluate(data: &Dataset, model: &mut dyn Extractor, batch: usize, progres
             e.1 += usize::from(metrics::argmax(row) == s.label);
         }
     }
-    let by_angle = angles.into_iter().map(|(angle, (n, hit))| AngleScore { angle, n, top1: hit as f64 / n as f64 }).collect();
+    let by_angle =
+        angles.into_iter().map(|(angle, (n, hit))| AngleScore { angle, n, top1: hit as f64 / n as f64 }).collect();
     let seconds = started.elapsed().as_secs_f64();
     Ok(Evaluation { scores, by_angle, seconds, images_per_s: data.samples.len() as f64 / seconds.max(1e-9) })
 }
@@ -76,7 +90,8 @@ pub fn write_charts(eval: &Evaluation, labels: &[String], dir: &Path) -> Result<
     std::fs::create_dir_all(dir).map_err(|e| crate::error::TrainError::io(dir, e))?;
     plot::confusion(&dir.join("confusion.png"), &eval.scores.confusion, labels)?;
     if !eval.by_angle.is_empty() {
-        let items: Vec<(String, f64)> = eval.by_angle.iter().map(|a| (format!("{} (n={})", a.angle, a.n), a.top1)).collect();
+        let items: Vec<(String, f64)> =
+            eval.by_angle.iter().map(|a| (format!("{} (n={})", a.angle, a.n), a.top1)).collect();
         plot::bars(&dir.join("by_angle.png"), "top-1 accuracy by view angle", &items)?;
     }
     Ok(())

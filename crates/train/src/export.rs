@@ -3,9 +3,9 @@
 //! `logits` [N,M] and `features` [N,1280]; and the top model alone on features, for parity
 //! tests that need no backbone.
 
+use sneaker_model::StateDict;
 use sneaker_model::efficientnet_lite::{EfficientNetLite, FEATURE_DIM, INPUT_SIZE, NUM_BLOCKS};
 use sneaker_model::onnx::{BATCH, Dim, GraphBuilder, weight};
-use sneaker_model::StateDict;
 
 use crate::error::Result;
 use crate::head::HeadSpec;

@@ -79,7 +79,8 @@ fn entry_path(dir: &Path, sha: &str, draw: usize) -> PathBuf {
 fn read_entry(path: &Path, dim: usize) -> Option<Vec<f32>> {
     let bytes = std::fs::read(path).ok()?;
     // A short file (crash mid-write on a filesystem without rename atomicity) is recomputed.
-    (bytes.len() == dim * 4).then(|| bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    (bytes.len() == dim * 4)
+        .then(|| bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }
 
 fn write_entry(path: &Path, values: &[f32]) -> Result<()> {
@@ -127,7 +128,12 @@ pub fn extract(
     let dir = cache_root.join(extractor.id()).join(format!("{}-s{seed}-{}", augmenter.cfg.key(), augmenter.size));
     let shas = hash_samples(data, samples)?;
     let total = samples.len() * draws;
-    let mut table = FeatureTable { dim, values: vec![0.0; total * dim], sample: Vec::with_capacity(total), draw: Vec::with_capacity(total) };
+    let mut table = FeatureTable {
+        dim,
+        values: vec![0.0; total * dim],
+        sample: Vec::with_capacity(total),
+        draw: Vec::with_capacity(total),
+    };
     let mut todo = Vec::new();
     let mut stats = ExtractStats::default();
     for (k, &s) in samples.iter().enumerate() {
@@ -136,7 +142,11 @@ pub fn extract(
             table.sample.push(s);
             table.draw.push(d);
             // Draw 0 is the plain image whatever the switches, so share it across augment keys.
-            let path = if d == 0 { entry_path(&cache_root.join(extractor.id()).join(format!("plain-{}", augmenter.size)), &shas[k], 0) } else { entry_path(&dir, &shas[k], d) };
+            let path = if d == 0 {
+                entry_path(&cache_root.join(extractor.id()).join(format!("plain-{}", augmenter.size)), &shas[k], 0)
+            } else {
+                entry_path(&dir, &shas[k], d)
+            };
             match read_entry(&path, dim) {
                 Some(v) => {
                     table.values[row * dim..(row + 1) * dim].copy_from_slice(&v);

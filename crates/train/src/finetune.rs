@@ -66,7 +66,10 @@ pub fn train(req: &Request<'_>, pre: &mut dyn Pretrained, events: &mut dyn FnMut
     let started = Instant::now();
     let cfg = &req.cfg;
     let cut = tail::cut_point(cfg.unfreeze_blocks)?;
-    let init = cfg.init_from.clone().ok_or_else(|| TrainError::Config("finetune needs init_from (a bottleneck run folder)".into()))?;
+    let init = cfg
+        .init_from
+        .clone()
+        .ok_or_else(|| TrainError::Config("finetune needs init_from (a bottleneck run folder)".into()))?;
     let p = prepare(req)?;
     let device = Device::flex().autodiff();
     device.seed(cfg.seed);
@@ -76,12 +79,21 @@ pub fn train(req: &Request<'_>, pre: &mut dyn Pretrained, events: &mut dyn FnMut
     let train_aug = Augmenter::new(cfg.augment.clone(), cfg.image_size);
     let plain = Augmenter::new(AugmentConfig::none(), cfg.image_size);
     let mut ex = pre.activations(cut)?;
-    let (train_t, s1) = features::extract(&p.data, &p.train, cfg.augment.draws, &train_aug, cfg.seed, ex.as_mut(), &cache, 32, &mut |done, total| {
-        events(Event::Extract { what: "train activations", done, total })
-    })?;
-    let (val_t, s2) = features::extract(&p.data, &p.val, 1, &plain, cfg.seed, ex.as_mut(), &cache, 32, &mut |done, total| {
-        events(Event::Extract { what: "validation activations", done, total })
-    })?;
+    let (train_t, s1) = features::extract(
+        &p.data,
+        &p.train,
+        cfg.augment.draws,
+        &train_aug,
+        cfg.seed,
+        ex.as_mut(),
+        &cache,
+        32,
+        &mut |done, total| events(Event::Extract { what: "train activations", done, total }),
+    )?;
+    let (val_t, s2) =
+        features::extract(&p.data, &p.val, 1, &plain, cfg.seed, ex.as_mut(), &cache, 32, &mut |done, total| {
+            events(Event::Extract { what: "validation activations", done, total })
+        })?;
     drop(ex);
     events(Event::Note(format!(
         "activations after block {cut}: {} cached, {} computed in {:.0}s",
@@ -121,7 +133,10 @@ pub fn train(req: &Request<'_>, pre: &mut dyn Pretrained, events: &mut dyn FnMut
     let delta = burn_probs.iter().zip(&ort_probs).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     events(Event::Note(format!("ONNX vs burn on {n} validation images: max |Δprob| = {delta:.2e}")));
     if delta > 1e-3 {
-        return Err(TrainError::Run { path: p.run.path.clone(), detail: format!("exported graph disagrees with burn: max |Δprob| {delta}") });
+        return Err(TrainError::Run {
+            path: p.run.path.clone(),
+            detail: format!("exported graph disagrees with burn: max |Δprob| {delta}"),
+        });
     }
     finish(&p, cfg, &dict, &history, fitted.best_epoch, s1.seconds + s2.seconds, started)
 }

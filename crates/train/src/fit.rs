@@ -118,7 +118,12 @@ fn epoch_order<R: Rng>(labels: &[usize], classes: usize, balance: BalanceKind, r
 }
 
 /// Softmax probabilities of `model` on all of `data`, in inference mode, `[n × classes]`.
-pub fn predict_all<const D: usize, M: Net<D>>(model: &M, data: &dyn Examples<D>, batch: usize, device: &Device) -> Result<Vec<f32>> {
+pub fn predict_all<const D: usize, M: Net<D>>(
+    model: &M,
+    data: &dyn Examples<D>,
+    batch: usize,
+    device: &Device,
+) -> Result<Vec<f32>> {
     let model = model.valid();
     let mut out = Vec::new();
     let idx: Vec<usize> = (0..data.len()).collect();
@@ -191,7 +196,13 @@ pub fn fit<const D: usize, M: Net<D>>(
             loss_sum += l * chunk.len() as f64;
             hits += pred.iter().zip(&y).filter(|(p, y)| **p as usize == **y).count();
             seen += chunk.len();
-            progress(Progress::Batch { epoch, done: b + 1, total: steps_per_epoch, loss: loss_sum / seen as f64, acc: hits as f64 / seen as f64 });
+            progress(Progress::Batch {
+                epoch,
+                done: b + 1,
+                total: steps_per_epoch,
+                loss: loss_sum / seen as f64,
+                acc: hits as f64 / seen as f64,
+            });
         }
         let train_secs = started.elapsed().as_secs_f64();
         let (val_top1, val_top5, val_loss) = if val.is_empty() {
@@ -276,7 +287,8 @@ mod tests {
             let device = Device::flex().autodiff();
             device.seed(1);
             let head = Head::new(HeadSpec { inputs: 4, hidden: 0, classes: 3 }, 0.1, &device);
-            let cfg = TrainConfig { epochs: 30, batch_size: 16, lr: 0.05, optimizer: opt, patience: 0, ..Default::default() };
+            let cfg =
+                TrainConfig { epochs: 30, batch_size: 16, lr: 0.05, optimizer: opt, patience: 0, ..Default::default() };
             let (tr, va) = (Blobs::new(96, 1), Blobs::new(30, 2));
             let stop = AtomicBool::new(false);
             let mut events = 0;
@@ -293,7 +305,9 @@ mod tests {
         let device = Device::flex().autodiff();
         let head = Head::new(HeadSpec { inputs: 4, hidden: 0, classes: 3 }, 0.0, &device);
         let stop = AtomicBool::new(true);
-        let out = fit(head, &Blobs::new(9, 1), &Blobs::new(3, 2), 3, &TrainConfig::default(), &device, 0, &stop, &mut |_| {}).unwrap();
+        let out =
+            fit(head, &Blobs::new(9, 1), &Blobs::new(3, 2), 3, &TrainConfig::default(), &device, 0, &stop, &mut |_| {})
+                .unwrap();
         assert!(out.interrupted);
         assert!(out.history.is_empty());
     }

@@ -111,7 +111,13 @@ pub fn linear_to_torch(fc: &Linear) -> (sneaker_model::Tensor, sneaker_model::Te
 }
 
 /// The inverse of [`linear_to_torch`], checking the stored shapes.
-pub fn linear_from_torch(dict: &StateDict, prefix: &str, inputs: usize, outputs: usize, device: &Device) -> Result<Linear> {
+pub fn linear_from_torch(
+    dict: &StateDict,
+    prefix: &str,
+    inputs: usize,
+    outputs: usize,
+    device: &Device,
+) -> Result<Linear> {
     let w = sneaker_model::onnx::weight(dict, &format!("{prefix}.weight"), &[outputs, inputs])?;
     let b = sneaker_model::onnx::weight(dict, &format!("{prefix}.bias"), &[outputs])?;
     let w = Tensor::<2>::from_data(TensorData::new(w, [outputs, inputs]), device).transpose();
@@ -125,8 +131,12 @@ pub fn linear_from_torch(dict: &StateDict, prefix: &str, inputs: usize, outputs:
 /// Softmax probabilities of a head on `features` (row-major `[n, inputs]`), inference mode.
 pub fn predict(head: &Head, features: &[f32], device: &Device) -> Result<Vec<f32>> {
     let spec = head.spec();
-    if features.len() % spec.inputs != 0 {
-        return Err(TrainError::Config(format!("feature buffer of {} is not a multiple of {}", features.len(), spec.inputs)));
+    if !features.len().is_multiple_of(spec.inputs) {
+        return Err(TrainError::Config(format!(
+            "feature buffer of {} is not a multiple of {}",
+            features.len(),
+            spec.inputs
+        )));
     }
     let n = features.len() / spec.inputs;
     let x = Tensor::<2>::from_data(TensorData::new(features.to_vec(), [n, spec.inputs]), device);

@@ -8,7 +8,10 @@ use ndarray::{ArrayView4, ArrayViewD};
 use sha2::{Digest, Sha256};
 use sneaker_model::StateDict;
 use sneaker_model::assets::Assets;
-use sneaker_model::efficientnet_lite::{BuildOptions, EfficientNetLite, FEATURE_DIM, FEATURES, GRAPH_VERSION, Output, Start, activation_name, activation_shape};
+use sneaker_model::efficientnet_lite::{
+    BuildOptions, EfficientNetLite, FEATURE_DIM, FEATURES, GRAPH_VERSION, Output, Start, activation_name,
+    activation_shape,
+};
 use sneaker_model::runtime::{Backbone, Runtime, Session};
 
 use crate::error::{Result, TrainError};
@@ -20,7 +23,8 @@ use crate::train::Pretrained;
 /// Shape check shared by the runners: `n` CHW images of [`sneaker_vision::INPUT_SIZE`]².
 fn image_view(input: &[f32], n: usize) -> Result<ArrayView4<'_, f32>> {
     let s = sneaker_vision::INPUT_SIZE as usize;
-    ArrayView4::from_shape((n, 3, s, s), input).map_err(|e| TrainError::Config(format!("input batch of {} floats for {n} images: {e}", input.len())))
+    ArrayView4::from_shape((n, 3, s, s), input)
+        .map_err(|e| TrainError::Config(format!("input batch of {} floats for {n} images: {e}", input.len())))
 }
 
 /// Pooled features of the stock backbone.
@@ -55,7 +59,10 @@ pub struct GraphRunner {
 impl GraphRunner {
     pub fn new(session: Session, output: &str, dim: usize, item: Vec<usize>, id: String) -> Result<Self> {
         if !session.output_names().iter().any(|o| o == output) {
-            return Err(TrainError::Config(format!("graph has no output {output:?} (has {:?})", session.output_names())));
+            return Err(TrainError::Config(format!(
+                "graph has no output {output:?} (has {:?})",
+                session.output_names()
+            )));
         }
         Ok(GraphRunner { session, output: output.to_owned(), dim, item, id })
     }
@@ -75,11 +82,18 @@ impl Extractor for GraphRunner {
     fn run(&mut self, input: &[f32], n: usize) -> Result<Vec<f32>> {
         let mut shape = vec![n];
         shape.extend_from_slice(&self.item);
-        let view = ArrayViewD::from_shape(shape, input).map_err(|e| TrainError::Config(format!("input of {} floats for {n} items: {e}", input.len())))?;
+        let view = ArrayViewD::from_shape(shape, input)
+            .map_err(|e| TrainError::Config(format!("input of {} floats for {n} items: {e}", input.len())))?;
         let mut out = self.session.run_dyn(view)?;
-        let a = out.0.remove(&self.output).ok_or_else(|| TrainError::Config(format!("graph gave no {:?}", self.output)))?;
+        let a =
+            out.0.remove(&self.output).ok_or_else(|| TrainError::Config(format!("graph gave no {:?}", self.output)))?;
         if a.len() != n * self.dim {
-            return Err(TrainError::Config(format!("output {:?} has {} values for {n}×{}", self.output, a.len(), self.dim)));
+            return Err(TrainError::Config(format!(
+                "output {:?} has {} values for {n}×{}",
+                self.output,
+                a.len(),
+                self.dim
+            )));
         }
         Ok(a.iter().copied().collect())
     }
@@ -125,7 +139,14 @@ impl OrtBackbone {
     }
 
     /// A runner over serialised ONNX bytes: `output` of width `dim`, items of shape `item`.
-    pub fn open_bytes(&self, label: &str, bytes: &[u8], output: &str, dim: usize, item: Vec<usize>) -> Result<GraphRunner> {
+    pub fn open_bytes(
+        &self,
+        label: &str,
+        bytes: &[u8],
+        output: &str,
+        dim: usize,
+        item: Vec<usize>,
+    ) -> Result<GraphRunner> {
         let session = Session::from_bytes(&self.runtime, label, bytes)?;
         GraphRunner::new(session, output, dim, item, label.to_owned())
     }

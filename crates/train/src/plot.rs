@@ -15,7 +15,9 @@ use crate::fit::EpochRecord;
 /// Registers the font under "sans-serif" once; charts are drawn without text if that fails.
 fn font_ready() -> bool {
     static READY: OnceLock<bool> = OnceLock::new();
-    *READY.get_or_init(|| plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok())
+    *READY.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok()
+    })
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
@@ -53,7 +55,10 @@ fn draw_curves(root: Area<'_>, history: &[EpochRecord], text: bool) -> Drawn {
     type Series<'a> = (&'a str, RGBColor, Box<dyn Fn(&EpochRecord) -> f64 + 'a>);
     let specs: [(&str, Vec<Series>); 2] = [
         ("loss", vec![("train", BLUE, Box::new(|r| r.train_loss)), ("validation", RED, Box::new(|r| r.val_loss))]),
-        ("accuracy", vec![("train", BLUE, Box::new(|r| r.train_acc)), ("validation top-1", RED, Box::new(|r| r.val_top1))]),
+        (
+            "accuracy",
+            vec![("train", BLUE, Box::new(|r| r.train_acc)), ("validation top-1", RED, Box::new(|r| r.val_top1))],
+        ),
     ];
     for (area, (title, series)) in panels.iter().zip(specs) {
         let ymax = history
@@ -77,7 +82,8 @@ fn draw_curves(root: Area<'_>, history: &[EpochRecord], text: bool) -> Drawn {
         }
         mesh.draw().map_err(s)?;
         for (name, colour, f) in &series {
-            let pts: Vec<(f64, f64)> = history.iter().map(|r| (r.epoch as f64, f(r))).filter(|p| p.1.is_finite()).collect();
+            let pts: Vec<(f64, f64)> =
+                history.iter().map(|r| (r.epoch as f64, f(r))).filter(|p| p.1.is_finite()).collect();
             let drawn = chart.draw_series(LineSeries::new(pts, colour.stroke_width(2))).map_err(s)?;
             if text {
                 let c = *colour;
@@ -118,7 +124,10 @@ pub fn bars(path: &Path, title: &str, items: &[(String, f64)]) -> Result<()> {
         mesh.draw().map_err(s)?;
         chart
             .draw_series(items.iter().enumerate().map(|(i, (_, v))| {
-                Rectangle::new([(0.0, SegmentValue::Exact(i)), (v.clamp(0.0, 1.0), SegmentValue::Exact(i + 1))], BLUE.mix(0.7).filled())
+                Rectangle::new(
+                    [(0.0, SegmentValue::Exact(i)), (v.clamp(0.0, 1.0), SegmentValue::Exact(i + 1))],
+                    BLUE.mix(0.7).filled(),
+                )
             }))
             .map_err(s)?;
         Ok(())
@@ -157,7 +166,17 @@ mod tests {
     use super::*;
 
     fn record(epoch: usize) -> EpochRecord {
-        EpochRecord { epoch, lr: 0.1, train_loss: 2.0 / epoch as f64, train_acc: 0.5, val_loss: 1.0, val_top1: 0.4, val_top5: 0.9, seconds: 1.0, train_images_per_s: 10.0 }
+        EpochRecord {
+            epoch,
+            lr: 0.1,
+            train_loss: 2.0 / epoch as f64,
+            train_acc: 0.5,
+            val_loss: 1.0,
+            val_top1: 0.4,
+            val_top5: 0.9,
+            seconds: 1.0,
+            train_images_per_s: 10.0,
+        }
     }
 
     #[test]

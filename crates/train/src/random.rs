@@ -38,7 +38,17 @@ pub fn train(req: &Request<'_>, events: &mut dyn FnMut(Event)) -> Result<run::Su
     run::atomic_write(&p.run.file(run::MODEL_ONNX), &graph(m, req.cfg.image_size as usize)?)?;
     let labels: Vec<usize> = p.val.iter().map(|&i| p.data.samples[i].label).collect();
     let (t1, t5, ll) = metrics::quick(&vec![1.0 / m as f32; labels.len() * m], m, &labels);
-    let rec = EpochRecord { epoch: 1, lr: 0.0, train_loss: (m as f64).ln(), train_acc: 1.0 / m as f64, val_loss: ll, val_top1: t1, val_top5: t5, seconds: 0.0, train_images_per_s: 0.0 };
+    let rec = EpochRecord {
+        epoch: 1,
+        lr: 0.0,
+        train_loss: (m as f64).ln(),
+        train_acc: 1.0 / m as f64,
+        val_loss: ll,
+        val_top1: t1,
+        val_top5: t5,
+        seconds: 0.0,
+        train_images_per_s: 0.0,
+    };
     events(Event::Note(format!("uniform over {m} labels: log-loss ln {m} = {ll:.3}")));
     finish(&p, &req.cfg, &Default::default(), &[rec], 1, 0.0, started)
 }

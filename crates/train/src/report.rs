@@ -128,7 +128,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(&dir.path().join("bn")).unwrap();
         run.write_labels(&["a".into(), "b".into()]).unwrap();
-        run.write_summary(&Summary { model: "bottleneck".into(), val_top1: 0.8, val_log_loss: 0.7, ..Default::default() }).unwrap();
+        run.write_summary(&Summary {
+            model: "bottleneck".into(),
+            val_top1: 0.8,
+            val_log_loss: 0.7,
+            ..Default::default()
+        })
+        .unwrap();
         let set = run.path.join(EVAL_DIR).join("wild");
         std::fs::create_dir_all(&set).unwrap();
         std::fs::write(set.join("scores.json"), r#"{"top1":0.5,"top5":0.9,"log_loss":1.5,"n":10,"extra":1}"#).unwrap();

@@ -83,7 +83,10 @@ impl RunDir {
     /// An existing run; fails naming the folder when it has no `labels.json`.
     pub fn open(path: &Path) -> Result<Self> {
         if !path.join(LABELS_JSON).is_file() {
-            return Err(TrainError::Run { path: path.to_owned(), detail: format!("no {LABELS_JSON}: not a training run folder") });
+            return Err(TrainError::Run {
+                path: path.to_owned(),
+                detail: format!("no {LABELS_JSON}: not a training run folder"),
+            });
         }
         Ok(RunDir { path: path.to_owned() })
     }
@@ -185,8 +188,18 @@ mod tests {
         let cfg = TrainConfig { epochs: 3, ..Default::default() };
         run.write_config(&cfg).unwrap();
         assert_eq!(run.config().unwrap(), cfg);
-        let rec = EpochRecord { epoch: 1, lr: 0.1, train_loss: 1.0, train_acc: 0.5, val_loss: 1.2, val_top1: 0.4, val_top5: 0.8, seconds: 2.0, train_images_per_s: 100.0 };
-        run.write_metrics(&[rec.clone()]).unwrap();
+        let rec = EpochRecord {
+            epoch: 1,
+            lr: 0.1,
+            train_loss: 1.0,
+            train_acc: 0.5,
+            val_loss: 1.2,
+            val_top1: 0.4,
+            val_top5: 0.8,
+            seconds: 2.0,
+            train_images_per_s: 100.0,
+        };
+        run.write_metrics(std::slice::from_ref(&rec)).unwrap();
         assert_eq!(run.metrics().unwrap(), vec![rec]);
         let mut dict = StateDict::new();
         dict.insert("w".into(), sneaker_model::Tensor::from_f32(vec![2, 1], &[1.5, -2.0]));

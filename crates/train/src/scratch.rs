@@ -40,7 +40,14 @@ pub fn flat_features(size: u32) -> Option<usize> {
 
 /// The ONNX-side description of the same network.
 pub fn onnx_spec(size: u32, classes: usize) -> SmallCnnSpec {
-    SmallCnnSpec { input_size: size as usize, in_channels: 3, conv_channels: CONV_CHANNELS.to_vec(), kernel: 3, pool: 2, fc_widths: vec![classes] }
+    SmallCnnSpec {
+        input_size: size as usize,
+        in_channels: 3,
+        conv_channels: CONV_CHANNELS.to_vec(),
+        kernel: 3,
+        pool: 2,
+        fc_widths: vec![classes],
+    }
 }
 
 #[derive(Module, Debug)]
@@ -53,7 +60,8 @@ pub struct ScratchCnn {
 
 impl ScratchCnn {
     pub fn new(size: u32, classes: usize, dropout: f64, device: &Device) -> Result<Self> {
-        let flat = flat_features(size).ok_or_else(|| TrainError::Config(format!("image_size {size} too small for the scratch CNN")))?;
+        let flat = flat_features(size)
+            .ok_or_else(|| TrainError::Config(format!("image_size {size} too small for the scratch CNN")))?;
         let mut c_in = 3;
         let convs = CONV_CHANNELS
             .iter()
@@ -88,9 +96,18 @@ impl ScratchCnn {
         for (i, conv) in self.convs.iter().enumerate() {
             let w = conv.weight.val();
             let shape = w.dims().to_vec();
-            d.insert(format!("convs.{i}.weight"), sneaker_model::Tensor::from_f32(shape, &w.into_data().try_to_vec::<f32>().expect("f32 weights")));
+            d.insert(
+                format!("convs.{i}.weight"),
+                sneaker_model::Tensor::from_f32(shape, &w.into_data().try_to_vec::<f32>().expect("f32 weights")),
+            );
             let b = conv.bias.as_ref().expect("convs are built with bias").val();
-            d.insert(format!("convs.{i}.bias"), sneaker_model::Tensor::from_f32(b.dims().to_vec(), &b.into_data().try_to_vec::<f32>().expect("f32 bias")));
+            d.insert(
+                format!("convs.{i}.bias"),
+                sneaker_model::Tensor::from_f32(
+                    b.dims().to_vec(),
+                    &b.into_data().try_to_vec::<f32>().expect("f32 bias"),
+                ),
+            );
         }
         let (w, b) = linear_to_torch(&self.fc);
         d.insert("fcs.0.weight".into(), w);
@@ -142,7 +159,14 @@ impl ImageExamples {
         let limits = sneaker_vision::DecodeLimits::default();
         let pixels = which
             .par_iter()
-            .map(|&i| Ok(sneaker_vision::resize_exact(&sneaker_vision::decode_file(&data.samples[i].path, &limits)?, size, size).into_raw()))
+            .map(|&i| {
+                Ok(sneaker_vision::resize_exact(
+                    &sneaker_vision::decode_file(&data.samples[i].path, &limits)?,
+                    size,
+                    size,
+                )
+                .into_raw())
+            })
             .collect::<Result<_>>()?;
         let labels = which.iter().map(|&i| data.samples[i].label).collect();
         Ok(ImageExamples { size, pixels, labels, flip, rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)) })

@@ -86,7 +86,15 @@ pub fn cut_point(unfreeze: usize) -> Result<usize> {
 
 /// A conv with TF "SAME" padding for a square `in_size` input (asymmetric at stride 2, as the
 /// TF-trained weights expect), loaded from folded `(w, b)`.
-fn conv(w: Vec<f32>, b: Vec<f32>, shape: [usize; 4], stride: usize, group: usize, in_size: usize, device: &Device) -> Conv2d {
+fn conv(
+    w: Vec<f32>,
+    b: Vec<f32>,
+    shape: [usize; 4],
+    stride: usize,
+    group: usize,
+    in_size: usize,
+    device: &Device,
+) -> Conv2d {
     let [out, per_group, k, _] = shape;
     let (begin, end, _) = same_padding(in_size, k, stride);
     let mut c = Conv2dConfig::new([per_group * group, out], [k, k])
@@ -147,7 +155,10 @@ impl Tail {
         let (w, bias) = folded(backbone, c, bn, shape)?;
         let head_conv = conv(w, bias, shape, 1, 1, size, device);
         if head.spec().inputs != FEATURE_DIM {
-            return Err(TrainError::Config(format!("the top model takes {} inputs, the backbone gives {FEATURE_DIM}", head.spec().inputs)));
+            return Err(TrainError::Config(format!(
+                "the top model takes {} inputs, the backbone gives {FEATURE_DIM}",
+                head.spec().inputs
+            )));
         }
         Ok(Tail { blocks, head_conv, head, first: cut + 1 })
     }
@@ -219,8 +230,11 @@ impl Net<4> for Tail {
 pub fn predict(tail: &Tail, acts: &[f32], device: &Device) -> Result<Vec<f32>> {
     let [c, h, w] = lite::activation_shape(tail.first - 1)?;
     let per = c * h * w;
-    if acts.len() % per != 0 {
-        return Err(TrainError::Config(format!("activation buffer of {} is not a multiple of {c}x{h}x{w}", acts.len())));
+    if !acts.len().is_multiple_of(per) {
+        return Err(TrainError::Config(format!(
+            "activation buffer of {} is not a multiple of {c}x{h}x{w}",
+            acts.len()
+        )));
     }
     let x = Tensor::<4>::from_data(TensorData::new(acts.to_vec(), [acts.len() / per, c, h, w]), device);
     let p = activation::softmax(tail.valid().logits(x), 1);
@@ -252,7 +266,10 @@ mod tests {
         };
         let mut put = |c: &str, bn: &str, shape: [usize; 4]| {
             let n: usize = shape.iter().product();
-            d.insert(format!("{c}.weight"), sneaker_model::Tensor::from_f32(shape.to_vec(), &(0..n).map(|_| next() * 0.2).collect::<Vec<_>>()));
+            d.insert(
+                format!("{c}.weight"),
+                sneaker_model::Tensor::from_f32(shape.to_vec(), &(0..n).map(|_| next() * 0.2).collect::<Vec<_>>()),
+            );
             for (f, base) in [("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1.0)] {
                 let v: Vec<f32> = (0..shape[0]).map(|_| base + next() * 0.5).collect();
                 d.insert(format!("{bn}.{f}"), sneaker_model::Tensor::from_f32(vec![shape[0]], &v));
@@ -290,7 +307,13 @@ mod tests {
         assert_eq!(after11.dims(), [2, 192, 7, 7]);
         let p = predict(&tail, &x, &device).unwrap();
         // The identity-BN form folds back to the same tail: same probabilities.
-        let back = Tail::from_backbone(&overlay(&dict, &tail.state_dict()), 10, Head::from_state_dict(tail.head.spec(), 0.0, &tail.state_dict(), &device).unwrap(), &device).unwrap();
+        let back = Tail::from_backbone(
+            &overlay(&dict, &tail.state_dict()),
+            10,
+            Head::from_state_dict(tail.head.spec(), 0.0, &tail.state_dict(), &device).unwrap(),
+            &device,
+        )
+        .unwrap();
         let q = predict(&back, &x, &device).unwrap();
         let d = p.iter().zip(&q).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(d < 1e-6, "max |Δ| {d}");

@@ -18,7 +18,11 @@ use crate::run::{self, RunDir, Summary};
 #[derive(Debug, Clone)]
 pub enum Event {
     /// Frozen activations: `done` of `total` (image, draw) pairs ready.
-    Extract { what: &'static str, done: usize, total: usize },
+    Extract {
+        what: &'static str,
+        done: usize,
+        total: usize,
+    },
     Fit(Progress),
     /// A one-line status message.
     Note(String),
@@ -67,7 +71,10 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared> {
     let data = Dataset::open(&req.data, None)?;
     let (train, val) = data.split(req.cfg.split, req.cfg.val_fraction, req.cfg.seed);
     if train.is_empty() || val.is_empty() {
-        return Err(TrainError::Catalog { path: req.data.clone(), detail: "too few images for a train/validation split".into() });
+        return Err(TrainError::Catalog {
+            path: req.data.clone(),
+            detail: "too few images for a train/validation split".into(),
+        });
     }
     let run = RunDir::create(&req.out)?;
     if !req.resume && run.file(run::CHECKPOINT).exists() {
@@ -89,7 +96,10 @@ pub fn finish(
     extract_seconds: f64,
     started: Instant,
 ) -> Result<Summary> {
-    let meta = HashMap::from([("model".to_string(), cfg.model.name().to_string()), ("best_epoch".to_string(), best_epoch.to_string())]);
+    let meta = HashMap::from([
+        ("model".to_string(), cfg.model.name().to_string()),
+        ("best_epoch".to_string(), best_epoch.to_string()),
+    ]);
     run::write_safetensors(&p.run.file(run::WEIGHTS), weights, &meta)?;
     p.run.write_metrics(history)?;
     if !history.is_empty() {
@@ -139,13 +149,23 @@ pub fn checkpoint(run: &RunDir, weights: &sneaker_model::StateDict, history: &[E
 pub fn read_checkpoint(run: &RunDir) -> Result<(sneaker_model::StateDict, usize, Vec<EpochRecord>)> {
     let path = run.file(run::CHECKPOINT);
     let (dict, meta) = run::read_safetensors(&path)?;
-    let next = meta.get("next_epoch").and_then(|v| v.parse().ok()).ok_or_else(|| TrainError::parse(&path, "no next_epoch"))?;
-    let history = meta.get("history").map(|h| serde_json::from_str(h)).transpose().map_err(|e| TrainError::parse(&path, e))?.unwrap_or_default();
+    let next =
+        meta.get("next_epoch").and_then(|v| v.parse().ok()).ok_or_else(|| TrainError::parse(&path, "no next_epoch"))?;
+    let history = meta
+        .get("history")
+        .map(|h| serde_json::from_str(h))
+        .transpose()
+        .map_err(|e| TrainError::parse(&path, e))?
+        .unwrap_or_default();
     Ok((dict, next, history))
 }
 
 /// Trains the model `req.cfg.model` and returns its summary.
-pub fn train(req: &Request<'_>, pretrained: Option<&mut dyn Pretrained>, events: &mut dyn FnMut(Event)) -> Result<Summary> {
+pub fn train(
+    req: &Request<'_>,
+    pretrained: Option<&mut dyn Pretrained>,
+    events: &mut dyn FnMut(Event),
+) -> Result<Summary> {
     let missing = || TrainError::Config(format!("{} needs the pretrained backbone", req.cfg.model.name()));
     match req.cfg.model {
         ModelKind::Random => crate::random::train(req, events),

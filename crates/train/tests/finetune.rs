@@ -54,11 +54,18 @@ fn finetune_from_a_bottleneck_run_leaves_a_served_classifier() {
     catalog(&data, &["blue_shoe", "red_shoe"], 4);
     let stop = AtomicBool::new(false);
     let bn = dir.path().join("bn");
-    let req = Request { data: data.clone(), out: bn.clone(), cfg: cfg(ModelKind::Bottleneck, &cache), resume: false, stop: &stop };
+    let req = Request {
+        data: data.clone(),
+        out: bn.clone(),
+        cfg: cfg(ModelKind::Bottleneck, &cache),
+        resume: false,
+        stop: &stop,
+    };
     train(&req, Some(&mut bb), &mut |_| {}).unwrap();
 
     let ft = dir.path().join("ft");
-    let ft_cfg = TrainConfig { unfreeze_blocks: 1, init_from: Some(bn.clone()), lr: 1e-4, ..cfg(ModelKind::Finetune, &cache) };
+    let ft_cfg =
+        TrainConfig { unfreeze_blocks: 1, init_from: Some(bn.clone()), lr: 1e-4, ..cfg(ModelKind::Finetune, &cache) };
     let req = Request { data: data.clone(), out: ft.clone(), cfg: ft_cfg.clone(), resume: false, stop: &stop };
     let mut notes = Vec::new();
     let s = train(&req, Some(&mut bb), &mut |e| {
@@ -86,7 +93,13 @@ fn finetune_from_a_bottleneck_run_leaves_a_served_classifier() {
     let e = train(&req, Some(&mut bb), &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("labels differ"), "{e}");
     // Unfreezing every block leaves nothing frozen to cache: a config error naming the setting.
-    let req = Request { data, out: dir.path().join("ft3"), cfg: TrainConfig { unfreeze_blocks: 16, ..ft_cfg }, resume: false, stop: &stop };
+    let req = Request {
+        data,
+        out: dir.path().join("ft3"),
+        cfg: TrainConfig { unfreeze_blocks: 16, ..ft_cfg },
+        resume: false,
+        stop: &stop,
+    };
     let e = train(&req, Some(&mut bb), &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("unfreeze_blocks"), "{e}");
 }

@@ -116,7 +116,10 @@ fn finetuned_classifier_matches_burn_tail_on_frozen_activations() {
         fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
             self.0 += 1;
             let (id, t, mapper) = p.consume();
-            let noise = Tensor::<D>::from_data(TensorData::new(random(t.shape().num_elements(), self.0, 0.02), t.shape()), &t.device());
+            let noise = Tensor::<D>::from_data(
+                TensorData::new(random(t.shape().num_elements(), self.0, 0.02), t.shape()),
+                &t.device(),
+            );
             Param::from_mapped_value(id, t.clone() + t.abs() * noise, mapper)
         }
     }
@@ -135,7 +138,8 @@ fn finetuned_classifier_matches_burn_tail_on_frozen_activations() {
     let d = max_delta(&burn_p, &ort_p);
     assert!(d <= TOLERANCE, "max |Δprob| {d}");
     // The stock graph gives other probabilities: the tuned weights really are in the export.
-    let stock_tail = Tail::from_backbone(stock, cut, Head::from_state_dict(spec, 0.0, &dict, &device).unwrap(), &device).unwrap();
+    let stock_tail =
+        Tail::from_backbone(stock, cut, Head::from_state_dict(spec, 0.0, &dict, &device).unwrap(), &device).unwrap();
     let stock_p = tail::predict(&stock_tail, &acts, &device).unwrap();
     assert!(max_delta(&stock_p, &ort_p) > 1e-3, "nudged weights changed nothing");
 }

@@ -125,7 +125,8 @@ fn grabcut(image: &RgbImage, rect: Rect, iterations: i32) -> std::result::Result
     // RGB rather than OpenCV's usual BGR: GrabCut's colour models treat the three channels alike,
     // so the order does not change the cut.
     let img = Mat::new_rows_cols_with_bytes::<Vec3b>(rows, cols, image.as_raw()).map_err(|e| e.to_string())?;
-    let mut mask = Mat::new_rows_cols_with_default(rows, cols, u8::opencv_type(), Scalar::all(0.0)).map_err(|e| e.to_string())?;
+    let mut mask =
+        Mat::new_rows_cols_with_default(rows, cols, u8::opencv_type(), Scalar::all(0.0)).map_err(|e| e.to_string())?;
     let (mut bgd, mut fgd) = (Mat::default(), Mat::default());
     let r = opencv::core::Rect::new(to_i32(rect.x)?, to_i32(rect.y)?, to_i32(rect.width)?, to_i32(rect.height)?);
     imgproc::grab_cut(&img, &mut mask, r, &mut bgd, &mut fgd, iterations.max(1), imgproc::GC_INIT_WITH_RECT)

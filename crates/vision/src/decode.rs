@@ -38,12 +38,7 @@ pub struct DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        DecodeLimits {
-            max_bytes: 20 * 1024 * 1024,
-            max_width: 12_000,
-            max_height: 12_000,
-            max_pixels: 50_000_000,
-        }
+        DecodeLimits { max_bytes: 20 * 1024 * 1024, max_width: 12_000, max_height: 12_000, max_pixels: 50_000_000 }
     }
 }
 
@@ -51,9 +46,7 @@ impl DecodeLimits {
     /// Allocation budget handed to the decoder: the output buffer at the widest colour type
     /// we accept (16-bit RGBA, 8 bytes/px) plus 64 MiB for decoder internals.
     fn max_alloc(&self) -> u64 {
-        self.max_pixels
-            .saturating_mul(8)
-            .saturating_add(64 * 1024 * 1024)
+        self.max_pixels.saturating_mul(8).saturating_add(64 * 1024 * 1024)
     }
 
     fn image_limits(&self, with_dimensions: bool) -> image::Limits {
@@ -77,35 +70,23 @@ impl DecodeLimits {
 /// white; 16-bit, 10-bit and grey images become 8-bit RGB.
 pub fn decode_bytes(bytes: &[u8], name: &str, limits: &DecodeLimits) -> Result<RgbImage> {
     if bytes.is_empty() {
-        return Err(VisionError::Empty {
-            name: name.to_owned(),
-        });
+        return Err(VisionError::Empty { name: name.to_owned() });
     }
     if bytes.len() > limits.max_bytes {
         return Err(too_large(
             name,
-            format!(
-                "the file is {} bytes, more than the {} byte limit",
-                bytes.len(),
-                limits.max_bytes
-            ),
+            format!("the file is {} bytes, more than the {} byte limit", bytes.len(), limits.max_bytes),
         ));
     }
     let format = match sniff(bytes) {
         Sniffed::Supported(format) => format,
         Sniffed::Unsupported(detail) => {
-            return Err(VisionError::UnsupportedFormat {
-                name: name.to_owned(),
-                detail: detail.to_owned(),
-            });
+            return Err(VisionError::UnsupportedFormat { name: name.to_owned(), detail: detail.to_owned() });
         }
     };
     let (decoded, orientation) = match format {
         Format::Image(format) => {
-            complete::check(format, bytes).map_err(|detail| VisionError::Corrupt {
-                name: name.to_owned(),
-                detail,
-            })?;
+            complete::check(format, bytes).map_err(|detail| VisionError::Corrupt { name: name.to_owned(), detail })?;
             decode_with_image(bytes, format, name, limits)?
         }
         Format::Heif => (heif::decode(bytes, name, limits)?, Orientation::NoTransforms),
@@ -129,15 +110,11 @@ fn decode_with_image(
     // so an oversized image gets our precise message rather than a generic "limits exceeded".
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits.image_limits(false));
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| map_image_error(name, e))?;
+    let mut decoder = reader.into_decoder().map_err(|e| map_image_error(name, e))?;
     let (width, height) = decoder.dimensions();
     check_dimensions(name, width, height, limits)?;
     // Second line of defence: the decoder itself enforces the same bounds while decoding.
-    decoder
-        .set_limits(limits.image_limits(true))
-        .map_err(|e| map_image_error(name, e))?;
+    decoder.set_limits(limits.image_limits(true)).map_err(|e| map_image_error(name, e))?;
 
     let orientation = decoder.orientation().unwrap_or_else(|err| {
         // Damaged EXIF should not cost the user their photo; decode it unrotated.
@@ -152,34 +129,23 @@ fn decode_with_image(
 /// against the file's size before reading it.
 pub fn decode_file(path: &Path, limits: &DecodeLimits) -> Result<RgbImage> {
     let name = path.display().to_string();
-    let io_err = |source| VisionError::Io {
-        name: name.clone(),
-        source,
-    };
+    let io_err = |source| VisionError::Io { name: name.clone(), source };
     let file = File::open(path).map_err(io_err)?;
     let len = file.metadata().map_err(io_err)?.len();
     if len > limits.max_bytes as u64 {
         return Err(too_large(
             &name,
-            format!(
-                "the file is {len} bytes, more than the {} byte limit",
-                limits.max_bytes
-            ),
+            format!("the file is {len} bytes, more than the {} byte limit", limits.max_bytes),
         ));
     }
     // `take` guards against a file that grows between `metadata` and `read`.
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(limits.max_bytes as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_err)?;
+    file.take(limits.max_bytes as u64 + 1).read_to_end(&mut bytes).map_err(io_err)?;
     decode_bytes(&bytes, &name, limits)
 }
 
 fn too_large(name: &str, detail: String) -> VisionError {
-    VisionError::TooLarge {
-        name: name.to_owned(),
-        detail,
-    }
+    VisionError::TooLarge { name: name.to_owned(), detail }
 }
 
 fn check_dimensions(name: &str, width: u32, height: u32, limits: &DecodeLimits) -> Result<()> {
@@ -208,24 +174,17 @@ fn check_dimensions(name: &str, width: u32, height: u32, limits: &DecodeLimits) 
 fn map_image_error(name: &str, err: ImageError) -> VisionError {
     let name = name.to_owned();
     match err {
-        ImageError::Limits(e) => VisionError::TooLarge {
-            name,
-            detail: format!("decoding would exceed the memory limit: {e}"),
-        },
+        ImageError::Limits(e) => {
+            VisionError::TooLarge { name, detail: format!("decoding would exceed the memory limit: {e}") }
+        }
         // e.g. a BMP/PNG sub-variant the decoder does not implement.
         ImageError::Unsupported(e) => VisionError::UnsupportedFormat {
             name,
             detail: format!("{e} (supported: {})", crate::formats::SUPPORTED_FORMATS),
         },
         // Reading from memory only fails with an I/O error when the data ends early.
-        ImageError::IoError(e) => VisionError::Corrupt {
-            name,
-            detail: e.to_string(),
-        },
-        other => VisionError::Corrupt {
-            name,
-            detail: other.to_string(),
-        },
+        ImageError::IoError(e) => VisionError::Corrupt { name, detail: e.to_string() },
+        other => VisionError::Corrupt { name, detail: other.to_string() },
     }
 }
 

@@ -75,47 +75,12 @@ mod tests {
     #[test]
     fn kinds_are_the_documented_codes_and_messages_name_the_file() {
         let cases = [
-            (
-                VisionError::Empty {
-                    name: "a.jpg".into(),
-                },
-                "empty",
-            ),
-            (
-                VisionError::TooLarge {
-                    name: "a.jpg".into(),
-                    detail: "x".into(),
-                },
-                "too_large",
-            ),
-            (
-                VisionError::UnsupportedFormat {
-                    name: "a.jpg".into(),
-                    detail: "x".into(),
-                },
-                "unsupported_format",
-            ),
-            (
-                VisionError::Corrupt {
-                    name: "a.jpg".into(),
-                    detail: "x".into(),
-                },
-                "corrupt",
-            ),
-            (
-                VisionError::Processing {
-                    name: "a.jpg".into(),
-                    detail: "x".into(),
-                },
-                "processing",
-            ),
-            (
-                VisionError::Io {
-                    name: "a.jpg".into(),
-                    source: io::Error::other("boom"),
-                },
-                "io",
-            ),
+            (VisionError::Empty { name: "a.jpg".into() }, "empty"),
+            (VisionError::TooLarge { name: "a.jpg".into(), detail: "x".into() }, "too_large"),
+            (VisionError::UnsupportedFormat { name: "a.jpg".into(), detail: "x".into() }, "unsupported_format"),
+            (VisionError::Corrupt { name: "a.jpg".into(), detail: "x".into() }, "corrupt"),
+            (VisionError::Processing { name: "a.jpg".into(), detail: "x".into() }, "processing"),
+            (VisionError::Io { name: "a.jpg".into(), source: io::Error::other("boom") }, "io"),
         ];
         for (err, kind) in cases {
             assert_eq!(err.kind(), kind);

@@ -10,9 +10,7 @@ pub const SUPPORTED_FORMATS: &str = "JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF";
 
 /// File extensions (lower case) of the formats we decode: the one list every folder scan uses
 /// (catalogs, training sets, galleries, `predict` on a folder).
-pub const IMAGE_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "bmp", "heic", "heif",
-];
+pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "bmp", "heic", "heif"];
 
 /// Whether `path` looks like an image we can decode, by its extension (case-insensitive).
 ///
@@ -20,11 +18,7 @@ pub const IMAGE_EXTENSIONS: &[&str] = &[
 pub fn is_image_path(path: &Path) -> bool {
     path.extension()
         .and_then(|ext| ext.to_str())
-        .is_some_and(|ext| {
-            IMAGE_EXTENSIONS
-                .iter()
-                .any(|known| ext.eq_ignore_ascii_case(known))
-        })
+        .is_some_and(|ext| IMAGE_EXTENSIONS.iter().any(|known| ext.eq_ignore_ascii_case(known)))
 }
 
 /// The canonical file extension of an image in a format we decode, from its bytes: what a file
@@ -62,11 +56,7 @@ pub(crate) fn sniff(bytes: &[u8]) -> Sniffed {
     }
     match image::guess_format(bytes) {
         Ok(
-            format @ (ImageFormat::Jpeg
-            | ImageFormat::Png
-            | ImageFormat::WebP
-            | ImageFormat::Gif
-            | ImageFormat::Bmp),
+            format @ (ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Gif | ImageFormat::Bmp),
         ) => Sniffed::Supported(Format::Image(format)),
         Ok(ImageFormat::Tiff) => Sniffed::Unsupported(
             "TIFF images are not supported (supported: JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF); export as JPEG or PNG",
@@ -77,9 +67,7 @@ pub(crate) fn sniff(bytes: &[u8]) -> Sniffed {
         Err(_) if looks_like_text(bytes) => Sniffed::Unsupported(
             "this is text (an HTML page or error message?), not an image (supported: JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF)",
         ),
-        Err(_) => Sniffed::Unsupported(
-            "not a recognised image (supported: JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF)",
-        ),
+        Err(_) => Sniffed::Unsupported("not a recognised image (supported: JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF)"),
     }
 }
 
@@ -123,9 +111,7 @@ fn iso_media_kind(bytes: &[u8]) -> Option<Sniffed> {
 fn looks_like_text(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(512)];
     !head.is_empty()
-        && head
-            .iter()
-            .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace() || b >= 0x80)
+        && head.iter().all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace() || b >= 0x80)
         && std::str::from_utf8(head).is_ok_and(|s| !s.trim().is_empty())
 }
 
@@ -135,10 +121,7 @@ mod tests {
 
     #[test]
     fn image_paths_by_extension_case_insensitive() {
-        for yes in [
-            "a.jpg", "b/C.JPEG", "x.Png", "y.webp", "z.gif", "w.bmp", "v.jfif", "IMG_0001.HEIC",
-            "u.heif",
-        ] {
+        for yes in ["a.jpg", "b/C.JPEG", "x.Png", "y.webp", "z.gif", "w.bmp", "v.jfif", "IMG_0001.HEIC", "u.heif"] {
             assert!(is_image_path(Path::new(yes)), "{yes}");
         }
         for no in ["a.avif", "b.txt", "noext", "c.jpg.part", ".jpg", "d.heic.tmp"] {
@@ -160,30 +143,12 @@ mod tests {
             b.extend_from_slice(&[0u8; 32]);
             b
         };
-        assert_eq!(
-            sniff(&ftyp(b"heic", &[b"mif1", b"heic"])),
-            Sniffed::Supported(Format::Heif)
-        );
-        assert_eq!(
-            sniff(&ftyp(b"mif1", &[b"heic"])),
-            Sniffed::Supported(Format::Heif)
-        );
-        assert_eq!(
-            sniff(&ftyp(b"msf1", &[b"hevc"])),
-            Sniffed::Unsupported(SEQUENCE_ADVICE)
-        );
-        assert_eq!(
-            sniff(&ftyp(b"avif", &[b"mif1", b"miaf"])),
-            Sniffed::Unsupported(AVIF_ADVICE)
-        );
-        assert_eq!(
-            sniff(&ftyp(b"mif1", &[b"avif"])),
-            Sniffed::Unsupported(AVIF_ADVICE)
-        );
-        assert_eq!(
-            sniff(&ftyp(b"isom", &[b"mp41"])),
-            Sniffed::Unsupported(VIDEO_ADVICE)
-        );
+        assert_eq!(sniff(&ftyp(b"heic", &[b"mif1", b"heic"])), Sniffed::Supported(Format::Heif));
+        assert_eq!(sniff(&ftyp(b"mif1", &[b"heic"])), Sniffed::Supported(Format::Heif));
+        assert_eq!(sniff(&ftyp(b"msf1", &[b"hevc"])), Sniffed::Unsupported(SEQUENCE_ADVICE));
+        assert_eq!(sniff(&ftyp(b"avif", &[b"mif1", b"miaf"])), Sniffed::Unsupported(AVIF_ADVICE));
+        assert_eq!(sniff(&ftyp(b"mif1", &[b"avif"])), Sniffed::Unsupported(AVIF_ADVICE));
+        assert_eq!(sniff(&ftyp(b"isom", &[b"mp41"])), Sniffed::Unsupported(VIDEO_ADVICE));
     }
 
     #[test]
@@ -200,22 +165,10 @@ mod tests {
 
     #[test]
     fn magic_bytes_pick_the_format() {
-        assert_eq!(
-            sniff(b"\xFF\xD8\xFF\xE0rest"),
-            Sniffed::Supported(Format::Image(ImageFormat::Jpeg))
-        );
-        assert_eq!(
-            sniff(b"\x89PNG\r\n\x1a\nrest"),
-            Sniffed::Supported(Format::Image(ImageFormat::Png))
-        );
+        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0rest"), Sniffed::Supported(Format::Image(ImageFormat::Jpeg)));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest"), Sniffed::Supported(Format::Image(ImageFormat::Png)));
         assert_eq!(sniff(b"GIF89a...."), Sniffed::Supported(Format::Image(ImageFormat::Gif)));
-        assert_eq!(
-            sniff(b"RIFF\0\0\0\0WEBPVP8 "),
-            Sniffed::Supported(Format::Image(ImageFormat::WebP))
-        );
-        assert_eq!(
-            sniff(b"BM\0\0\0\0\0\0\0\0"),
-            Sniffed::Supported(Format::Image(ImageFormat::Bmp))
-        );
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Sniffed::Supported(Format::Image(ImageFormat::WebP)));
+        assert_eq!(sniff(b"BM\0\0\0\0\0\0\0\0"), Sniffed::Supported(Format::Image(ImageFormat::Bmp)));
     }
 }

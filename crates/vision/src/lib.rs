@@ -9,7 +9,7 @@ mod formats;
 mod region;
 mod tensor;
 
-pub use background::{BACKGROUND_REMOVAL_AVAILABLE, CutoutConfig, Cutout, composite_on_white, remove_background};
+pub use background::{BACKGROUND_REMOVAL_AVAILABLE, Cutout, CutoutConfig, composite_on_white, remove_background};
 pub use decode::{DecodeLimits, decode_bytes, decode_file};
 pub use error::{Result, VisionError};
 pub use formats::{IMAGE_EXTENSIONS, SUPPORTED_FORMATS, image_extension, is_image_path};

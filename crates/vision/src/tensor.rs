@@ -26,9 +26,7 @@ pub fn resize_exact(img: &RgbImage, width: u32, height: u32) -> RgbImage {
         return dst;
     }
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-    Resizer::new()
-        .resize(img, &mut dst, &options)
-        .expect("source and destination are both non-empty U8x3 images");
+    Resizer::new().resize(img, &mut dst, &options).expect("source and destination are both non-empty U8x3 images");
     dst
 }
 
@@ -55,13 +53,7 @@ pub fn to_tensor(img: &RgbImage, size: u32) -> Vec<f32> {
 /// If `out.len() != 3 × width × height` — a caller bug, not bad input data.
 pub fn normalise_into(img: &RgbImage, out: &mut [f32]) {
     let plane = img.width() as usize * img.height() as usize;
-    assert_eq!(
-        out.len(),
-        3 * plane,
-        "output buffer must hold 3×{}×{} floats",
-        img.width(),
-        img.height()
-    );
+    assert_eq!(out.len(), 3 * plane, "output buffer must hold 3×{}×{} floats", img.width(), img.height());
     // Same float operations as torchvision ToTensor + Normalize, so values match bit for bit.
     let lut: [f32; 256] = std::array::from_fn(|p| (p as f32 / 255.0 - NORM_MEAN) / NORM_STD);
     let (r, rest) = out.split_at_mut(plane);
@@ -82,8 +74,7 @@ mod tests {
     /// Deterministic noisy image (an integer hash of position and seed).
     fn noise(w: u32, h: u32, seed: u32) -> RgbImage {
         RgbImage::from_fn(w, h, |x, y| {
-            let v = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663) ^ seed)
-                .wrapping_mul(2_654_435_761);
+            let v = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663) ^ seed).wrapping_mul(2_654_435_761);
             Rgb([(v >> 8) as u8, (v >> 16) as u8, (v >> 24) as u8])
         })
     }
@@ -129,9 +120,7 @@ mod tests {
     fn downscale_averages_like_an_antialiased_filter() {
         // A 1-px checkerboard shrunk 4× must come out mid-grey; a non-antialiased
         // (sample-two-pixels) bilinear would alias to near black/white.
-        let board = RgbImage::from_fn(64, 64, |x, y| {
-            Rgb([if (x + y) % 2 == 0 { 0 } else { 255 }; 3])
-        });
+        let board = RgbImage::from_fn(64, 64, |x, y| Rgb([if (x + y) % 2 == 0 { 0 } else { 255 }; 3]));
         let small = resize_exact(&board, 16, 16);
         for p in small.pixels() {
             assert!((120..=135).contains(&p[0]), "{p:?}");

@@ -14,10 +14,7 @@ fn decode(bytes: &[u8]) -> sneaker_vision::Result<RgbImage> {
 fn expect_err(bytes: &[u8], kind: &str) -> VisionError {
     let err = decode(bytes).expect_err("decoding should fail");
     assert_eq!(err.kind(), kind, "{err}");
-    assert!(
-        err.to_string().starts_with("photo.upload: "),
-        "message must name the file: {err}"
-    );
+    assert!(err.to_string().starts_with("photo.upload: "), "message must name the file: {err}");
     err
 }
 
@@ -33,10 +30,7 @@ fn zero_bytes_is_empty() {
 #[test]
 fn text_is_unsupported_and_lists_supported_formats() {
     let err = expect_err(b"hello", "unsupported_format");
-    assert!(
-        err.to_string().contains("JPEG, PNG, WebP, GIF, BMP"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("JPEG, PNG, WebP, GIF, BMP"), "{err}");
 }
 
 #[test]
@@ -47,10 +41,7 @@ fn a_jpeg_cut_to_a_third_is_corrupt_not_grey() {
     decode(&full).expect("the untruncated JPEG decodes");
     let err = expect_err(&full[..full.len() / 3], "corrupt");
     let msg = err.to_string();
-    assert!(
-        msg.contains("corrupt or truncated") && msg.contains("end-of-image marker"),
-        "{msg}"
-    );
+    assert!(msg.contains("corrupt or truncated") && msg.contains("end-of-image marker"), "{msg}");
 }
 
 #[test]
@@ -116,61 +107,21 @@ fn png_declaring_30000_square_is_refused_from_the_header() {
 #[test]
 fn limits_on_bytes_width_and_pixels() {
     let bytes = jpeg(&gradient(64, 48));
-    let tight = |l: DecodeLimits| {
-        decode_bytes(&bytes, "x.jpg", &l)
-            .map(|_| ())
-            .map_err(|e| e.kind())
-    };
+    let tight = |l: DecodeLimits| decode_bytes(&bytes, "x.jpg", &l).map(|_| ()).map_err(|e| e.kind());
     let d = DecodeLimits::default();
-    assert_eq!(
-        tight(DecodeLimits {
-            max_bytes: bytes.len() - 1,
-            ..d
-        }),
-        Err("too_large")
-    );
-    assert_eq!(
-        tight(DecodeLimits {
-            max_bytes: bytes.len(),
-            ..d
-        }),
-        Ok(())
-    );
+    assert_eq!(tight(DecodeLimits { max_bytes: bytes.len() - 1, ..d }), Err("too_large"));
+    assert_eq!(tight(DecodeLimits { max_bytes: bytes.len(), ..d }), Ok(()));
     assert_eq!(tight(DecodeLimits { max_width: 63, ..d }), Err("too_large"));
-    assert_eq!(
-        tight(DecodeLimits {
-            max_height: 47,
-            ..d
-        }),
-        Err("too_large")
-    );
-    assert_eq!(
-        tight(DecodeLimits {
-            max_pixels: 64 * 48 - 1,
-            ..d
-        }),
-        Err("too_large")
-    );
-    assert_eq!(
-        tight(DecodeLimits {
-            max_width: 64,
-            max_height: 48,
-            max_pixels: 64 * 48,
-            ..d
-        }),
-        Ok(())
-    );
+    assert_eq!(tight(DecodeLimits { max_height: 47, ..d }), Err("too_large"));
+    assert_eq!(tight(DecodeLimits { max_pixels: 64 * 48 - 1, ..d }), Err("too_large"));
+    assert_eq!(tight(DecodeLimits { max_width: 64, max_height: 48, max_pixels: 64 * 48, ..d }), Ok(()));
 }
 
 #[test]
 fn gif_gives_its_first_frame() {
     let img = decode(&gif(&[[0, 200, 0], [200, 0, 0]])).expect("GIF decodes");
     assert_eq!(img.dimensions(), (8, 6));
-    assert!(
-        img.pixels().all(|&p| close(p, [0, 200, 0], 2)),
-        "{:?}",
-        img.get_pixel(0, 0)
-    );
+    assert!(img.pixels().all(|&p| close(p, [0, 200, 0], 2)), "{:?}", img.get_pixel(0, 0));
 }
 
 #[test]
@@ -210,18 +161,11 @@ fn sixteen_bit_and_grey_become_8bit_rgb() {
     // 16-bit grey 0x8080 = 32896 → 32896/257 = 128 exactly.
     let grey16 = image::ImageBuffer::from_pixel(4, 4, Luma([0x8080u16]));
     let img = decode(&png(&DynamicImage::ImageLuma16(grey16))).expect("16-bit PNG decodes");
-    assert!(
-        img.pixels().all(|p| p.0 == [128, 128, 128]),
-        "{:?}",
-        img.get_pixel(0, 0)
-    );
+    assert!(img.pixels().all(|p| p.0 == [128, 128, 128]), "{:?}", img.get_pixel(0, 0));
 
     let rgba16 = image::ImageBuffer::from_pixel(2, 2, Rgba([65535u16, 0, 0, 0]));
     let img = decode(&png(&DynamicImage::ImageRgba16(rgba16))).expect("16-bit RGBA PNG decodes");
-    assert!(
-        img.pixels().all(|p| p.0 == [255, 255, 255]),
-        "transparent 16-bit → white"
-    );
+    assert!(img.pixels().all(|p| p.0 == [255, 255, 255]), "transparent 16-bit → white");
 
     let grey8 = image::GrayImage::from_pixel(3, 3, Luma([77]));
     let img = decode(&png(&DynamicImage::ImageLuma8(grey8))).expect("grey PNG decodes");
@@ -237,26 +181,15 @@ fn exif_orientation_6_rotates_a_jpeg() {
     let img = decode(&rotated).expect("EXIF JPEG decodes");
     // Orientation 6 = "rotate 90° clockwise to view": the left (red) edge ends up on top.
     assert_eq!(img.dimensions(), (20, 40));
-    assert!(
-        close(*img.get_pixel(10, 2), [255, 0, 0], 40),
-        "{:?}",
-        img.get_pixel(10, 2)
-    );
-    assert!(
-        close(*img.get_pixel(10, 37), [0, 0, 255], 40),
-        "{:?}",
-        img.get_pixel(10, 37)
-    );
+    assert!(close(*img.get_pixel(10, 2), [255, 0, 0], 40), "{:?}", img.get_pixel(10, 2));
+    assert!(close(*img.get_pixel(10, 37), [0, 0, 255], 40), "{:?}", img.get_pixel(10, 37));
 }
 
 #[test]
 fn every_exif_orientation_gives_the_right_shape() {
     for orientation in 1..=8u16 {
-        let img = decode(&splice_exif_into_jpeg(
-            &jpeg(&two_tone()),
-            &exif_orientation(orientation),
-        ))
-        .expect("EXIF JPEG decodes");
+        let img = decode(&splice_exif_into_jpeg(&jpeg(&two_tone()), &exif_orientation(orientation)))
+            .expect("EXIF JPEG decodes");
         let expected = if orientation >= 5 { (20, 40) } else { (40, 20) };
         assert_eq!(img.dimensions(), expected, "orientation {orientation}");
     }
@@ -274,10 +207,7 @@ fn exif_orientation_in_png_is_applied() {
 #[test]
 fn garbage_exif_does_not_lose_the_photo() {
     let bytes = splice_exif_into_jpeg(&jpeg(&two_tone()), b"MM\x00\x2a\xff\xff\xff\xff junk");
-    assert_eq!(
-        decode(&bytes).expect("decodes unrotated").dimensions(),
-        (40, 20)
-    );
+    assert_eq!(decode(&bytes).expect("decodes unrotated").dimensions(), (40, 20));
 }
 
 #[test]
@@ -287,10 +217,7 @@ fn decode_file_reads_names_and_limits() {
     let path = dir.join("shoe.jpg");
     std::fs::write(&path, jpeg(&gradient(32, 16))).expect("write temp JPEG");
     let d = DecodeLimits::default();
-    assert_eq!(
-        decode_file(&path, &d).expect("decodes").dimensions(),
-        (32, 16)
-    );
+    assert_eq!(decode_file(&path, &d).expect("decodes").dimensions(), (32, 16));
 
     let err = decode_file(&path, &DecodeLimits { max_bytes: 10, ..d }).expect_err("too big");
     assert_eq!(err.kind(), "too_large");

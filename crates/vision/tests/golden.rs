@@ -17,14 +17,8 @@ use sneaker_vision::{DecodeLimits, INPUT_LEN, decode_file, to_input_tensor};
 /// (golden name, source image under `../shared`).
 const CASES: &[(&str, &str)] = &[
     ("samba", "datasets/sneakers50/adidas_samba/zal_110.jpg"), // 555×800, downscale
-    (
-        "af1_white",
-        "datasets/sneakers50/nike_air_force_1_low/nikecom_air-force-1-07-lv8-mens-shoes-7bCM7s.jpg",
-    ), // 640×800, downscale
-    (
-        "wild_dunk",
-        "datasets/sneakers50-wild-dev/nike_dunk_low/kg_0001.jpg",
-    ), // 162×108, upscale
+    ("af1_white", "datasets/sneakers50/nike_air_force_1_low/nikecom_air-force-1-07-lv8-mens-shoes-7bCM7s.jpg"), // 640×800, downscale
+    ("wild_dunk", "datasets/sneakers50-wild-dev/nike_dunk_low/kg_0001.jpg"), // 162×108, upscale
 ];
 
 /// Measured with Pillow 13 goldens: samba max |Δ| 0.0157 / mean 0.00012, af1_white 0.0157 /
@@ -45,30 +39,16 @@ fn tensor_matches_pil_reference_preprocessing() {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        assert_eq!(
-            golden.len(),
-            INPUT_LEN,
-            "{name}: golden has shape [1,3,224,224]"
-        );
+        assert_eq!(golden.len(), INPUT_LEN, "{name}: golden has shape [1,3,224,224]");
 
         let img = decode_file(&shared.join(src), &DecodeLimits::default()).expect("decodes");
         let ours = to_input_tensor(&img);
         assert_eq!(ours.len(), INPUT_LEN);
-        let diffs: Vec<f32> = ours
-            .iter()
-            .zip(&golden)
-            .map(|(a, b)| (a - b).abs())
-            .collect();
+        let diffs: Vec<f32> = ours.iter().zip(&golden).map(|(a, b)| (a - b).abs()).collect();
         let max = diffs.iter().copied().fold(0.0, f32::max);
         let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
         eprintln!("{name}: vs PIL golden, max |Δ| = {max:.4}, mean |Δ| = {mean:.5}");
-        assert!(
-            mean < MEAN_ABS_BOUND,
-            "{name}: mean |Δ| {mean} ≥ {MEAN_ABS_BOUND}"
-        );
-        assert!(
-            max < MAX_ABS_BOUND,
-            "{name}: max |Δ| {max} ≥ {MAX_ABS_BOUND}"
-        );
+        assert!(mean < MEAN_ABS_BOUND, "{name}: mean |Δ| {mean} ≥ {MEAN_ABS_BOUND}");
+        assert!(max < MAX_ABS_BOUND, "{name}: max |Δ| {max} ≥ {MAX_ABS_BOUND}");
     }
 }

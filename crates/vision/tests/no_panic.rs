@@ -39,12 +39,7 @@ const SAMPLE_COUNT: usize = 10;
 /// Decode, and if it succeeds push the result through the whole input pipeline too.
 fn exercise(bytes: &[u8]) -> Result<(), String> {
     // Small limits keep any declared-huge image cheap to refuse.
-    let limits = DecodeLimits {
-        max_bytes: 1 << 20,
-        max_width: 4096,
-        max_height: 4096,
-        max_pixels: 4_000_000,
-    };
+    let limits = DecodeLimits { max_bytes: 1 << 20, max_width: 4096, max_height: 4096, max_pixels: 4_000_000 };
     match decode_bytes(bytes, "fuzz.bin", &limits) {
         Ok(img) => {
             assert_eq!(to_input_tensor(&img).len(), 3 * 224 * 224);
@@ -61,8 +56,7 @@ fn exercise(bytes: &[u8]) -> Result<(), String> {
 fn samples_decode() {
     assert_eq!(SAMPLES.len(), SAMPLE_COUNT);
     for (i, bytes) in SAMPLES.iter().enumerate() {
-        decode_bytes(bytes, "sample", &DecodeLimits::default())
-            .unwrap_or_else(|e| panic!("sample {i}: {e}"));
+        decode_bytes(bytes, "sample", &DecodeLimits::default()).unwrap_or_else(|e| panic!("sample {i}: {e}"));
     }
 }
 

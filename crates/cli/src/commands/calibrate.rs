@@ -8,7 +8,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sneaker_catalog::Catalog;
 use sneaker_gallery::run_gallery_dir;
 use sneaker_identify::open_set::{self, Report};
-use sneaker_identify::{CalibrationConfig, Identifier, OPEN_SET_FILE, Outcome, precision_coverage_png, synthetic, write_calibration};
+use sneaker_identify::{
+    CalibrationConfig, Identifier, OPEN_SET_FILE, Outcome, precision_coverage_png, synthetic, write_calibration,
+};
 use sneaker_model::assets::Assets;
 use sneaker_model::classifier::Classifier;
 use sneaker_vision::{DecodeLimits, is_image_path};
@@ -78,7 +80,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let inputs = open_set::inputs(&identifier, Some(&known), Some(&unknown), &not_footwear, generated);
 
     let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(inputs.len() as u64) };
-    bar.set_style(ProgressStyle::with_template("observing [{bar:30}] {pos}/{len} {per_sec} eta {eta}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("observing [{bar:30}] {pos}/{len} {per_sec} eta {eta}").expect("valid template"),
+    );
     let (observations, failures) =
         open_set::observe(&mut classifier, &identifier, inputs, &DecodeLimits::default(), &mut |done, _| {
             bar.set_position(done as u64)
@@ -116,7 +120,8 @@ pub fn check_open_set(
 ) -> anyhow::Result<Outcome> {
     let assets = Assets::locate()?;
     let identifier = Identifier::open(&assets, Some(run), gallery)?.0;
-    let mut classifier = Classifier::from_run(&assets, run).with_context(|| format!("loading run {}", run.display()))?;
+    let mut classifier =
+        Classifier::from_run(&assets, run).with_context(|| format!("loading run {}", run.display()))?;
     let known = Catalog::open(known).with_context(|| format!("reading {}", known.display()))?;
     let unknown = Catalog::open(unknown).with_context(|| format!("reading {}", unknown.display()))?;
     let not_footwear = not_footwear.map(image_files).transpose()?.unwrap_or_default();
@@ -124,7 +129,9 @@ pub fn check_open_set(
     let inputs = open_set::inputs(&identifier, Some(&known), Some(&unknown), &not_footwear, generated);
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(inputs.len() as u64) };
     let (observations, failures) =
-        open_set::observe(&mut classifier, &identifier, inputs, &DecodeLimits::default(), &mut |d, _| bar.set_position(d as u64))?;
+        open_set::observe(&mut classifier, &identifier, inputs, &DecodeLimits::default(), &mut |d, _| {
+            bar.set_position(d as u64)
+        })?;
     bar.finish_and_clear();
     for f in &failures {
         eprintln!("skipped: {f}");
@@ -154,8 +161,12 @@ fn print_report(report: &Report, file: &Path, chart: &Path, json: bool) -> anyho
         return Ok(());
     }
     let t = &report.calibration.thresholds;
-    println!("thresholds: footwear {:.3}, confidence {:.3}, similarity {}", t.footwear, t.confidence,
-        t.similarity.map_or("-".into(), |s| format!("{s:.3}")));
+    println!(
+        "thresholds: footwear {:.3}, confidence {:.3}, similarity {}",
+        t.footwear,
+        t.confidence,
+        t.similarity.map_or("-".into(), |s| format!("{s:.3}"))
+    );
     println!("gallery temperature {:.3}", report.calibration.fusion.temperature);
     println!("{}", header());
     for (name, o) in [
@@ -179,7 +190,14 @@ fn header() -> String {
 fn row(name: &str, o: &Outcome) -> String {
     format!(
         "{name:<26} {:>8.3} {:>9.3} {:>8.3} {:>9.3} {:>9.3} {:>9.3}  {}/{}/{}",
-        o.coverage, o.precision, o.known_correct, o.unknown_rejected, o.not_footwear_rejected, o.footwear_missed,
-        o.n_known, o.n_unknown, o.n_not_footwear
+        o.coverage,
+        o.precision,
+        o.known_correct,
+        o.unknown_rejected,
+        o.not_footwear_rejected,
+        o.footwear_missed,
+        o.n_known,
+        o.n_unknown,
+        o.n_not_footwear
     )
 }

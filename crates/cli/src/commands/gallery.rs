@@ -10,8 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sneaker_catalog::{Catalog, Product};
 use sneaker_gallery::{
-    EnrollReport, Gallery, GalleryConfig, LabelScore, Match, Progress, enroll_product, images_in,
-    label_from_name, read_photo, run_gallery_dir, sync_catalog,
+    EnrollReport, Gallery, GalleryConfig, LabelScore, Match, Progress, enroll_product, images_in, label_from_name,
+    read_photo, run_gallery_dir, sync_catalog,
 };
 use sneaker_model::assets::Assets;
 use sneaker_vision::DecodeLimits;
@@ -119,8 +119,7 @@ impl Target {
         Ok(match &self.model {
             Some(run) => sneaker_gallery::Embedder::from_run(&assets, run)
                 .with_context(|| format!("loading run {}", run.display()))?,
-            None => sneaker_gallery::Embedder::pretrained(&assets)
-                .context("loading the pretrained network")?,
+            None => sneaker_gallery::Embedder::pretrained(&assets).context("loading the pretrained network")?,
         })
     }
 }
@@ -128,8 +127,7 @@ impl Target {
 fn bar(total: usize, what: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-            .expect("valid template"),
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}").expect("valid template"),
     );
     bar.set_message(what);
     bar
@@ -151,28 +149,18 @@ fn summarise(report: &EnrollReport, gallery: &Gallery, path: &Path) {
 }
 
 fn build(args: BuildArgs) -> anyhow::Result<()> {
-    let catalog = Catalog::open(&args.data)
-        .with_context(|| format!("opening catalog {}", args.data.display()))?;
+    let catalog = Catalog::open(&args.data).with_context(|| format!("opening catalog {}", args.data.display()))?;
     if catalog.images().is_empty() {
         anyhow::bail!("{}: the catalog has no images", args.data.display());
     }
     let embedder = args.target.embedder()?;
     let dir = args.target.dir()?;
-    let mut gallery = Gallery::new(
-        embedder.model_id(),
-        embedder.dim(),
-        GalleryConfig::default(),
-    );
+    let mut gallery = Gallery::new(embedder.model_id(), embedder.dim(), GalleryConfig::default());
     let bar = bar(catalog.images().len(), "embedding");
     let limits = DecodeLimits::default();
-    let report = sync_catalog(
-        &mut gallery,
-        || Ok(embedder),
-        &catalog,
-        &limits,
-        Some(&dir),
-        &mut |p: Progress| bar.set_position(p.done as u64),
-    )?;
+    let report = sync_catalog(&mut gallery, || Ok(embedder), &catalog, &limits, Some(&dir), &mut |p: Progress| {
+        bar.set_position(p.done as u64)
+    })?;
     bar.finish_and_clear();
     if gallery.is_empty() {
         anyhow::bail!("no photo of {} could be embedded", args.data.display());
@@ -185,9 +173,8 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
 fn add(args: AddArgs) -> anyhow::Result<()> {
     let label = match &args.label {
         Some(l) => l.clone(),
-        None => label_from_name(&args.product).with_context(|| {
-            format!("cannot make a label from {:?}; pass --label", args.product)
-        })?,
+        None => label_from_name(&args.product)
+            .with_context(|| format!("cannot make a label from {:?}; pass --label", args.product))?,
     };
     let mut photos = Vec::new();
     for input in &args.images {
@@ -206,11 +193,7 @@ fn add(args: AddArgs) -> anyhow::Result<()> {
     let mut gallery = if Gallery::exists(&dir) {
         Gallery::open(&dir, Some(embedder.model_id()), GalleryConfig::default())?
     } else {
-        Gallery::new(
-            embedder.model_id(),
-            embedder.dim(),
-            GalleryConfig::default(),
-        )
+        Gallery::new(embedder.model_id(), embedder.dim(), GalleryConfig::default())
     };
     let product = Product {
         label: label.clone(),
@@ -234,10 +217,7 @@ fn add(args: AddArgs) -> anyhow::Result<()> {
     )?;
     bar.finish_and_clear();
     if report.added == 0 && report.already_enrolled == 0 {
-        anyhow::bail!(
-            "none of the {} photos could be read; the gallery is unchanged",
-            photos.len()
-        );
+        anyhow::bail!("none of the {} photos could be read; the gallery is unchanged", photos.len());
     }
     let path = gallery.save(&dir)?;
     summarise(&report, &gallery, &path);
@@ -287,10 +267,7 @@ fn search(args: SearchArgs) -> anyhow::Result<()> {
         }
     }
     if failures > 0 {
-        anyhow::bail!(
-            "{failures} of {} photos could not be read",
-            args.photos.len()
-        );
+        anyhow::bail!("{failures} of {} photos could not be read", args.photos.len());
     }
     Ok(())
 }
@@ -302,19 +279,8 @@ fn print_found(out: &mut impl Write, found: &Found, json: bool) -> std::io::Resu
     }
     writeln!(out, "{}", found.image)?;
     for (rank, m) in found.matches.iter().enumerate() {
-        let name = m
-            .product
-            .as_ref()
-            .and_then(|p| p.name.as_deref())
-            .unwrap_or("");
-        writeln!(
-            out,
-            "  {}. {:<32} {:>6.3}  {name}  ({})",
-            rank + 1,
-            m.label,
-            m.similarity,
-            m.source
-        )?;
+        let name = m.product.as_ref().and_then(|p| p.name.as_deref()).unwrap_or("");
+        writeln!(out, "  {}. {:<32} {:>6.3}  {name}  ({})", rank + 1, m.label, m.similarity, m.source)?;
     }
     Ok(())
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Serialize;
-use sneaker_model::assets::Assets;
 use sneaker_identify::{Identifier, Verdict};
+use sneaker_model::assets::Assets;
 use sneaker_model::classifier::{Classifier, Scores, top_k};
 use sneaker_vision::{DecodeLimits, decode_file, is_image_path, to_input_tensor};
 
@@ -111,7 +111,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn identifier(assets: &Assets, args: &Args) -> anyhow::Result<Identifier> {
     let (identifier, gallery_dir) = Identifier::open(assets, args.model.as_deref(), args.gallery.as_deref())?;
     if args.gallery.is_some() && identifier.gallery().is_none() {
-        anyhow::bail!("{}: no gallery there (build one with `sneaker-id gallery build`)", gallery_dir.unwrap_or_default().display());
+        anyhow::bail!(
+            "{}: no gallery there (build one with `sneaker-id gallery build`)",
+            gallery_dir.unwrap_or_default().display()
+        );
     }
     Ok(identifier.with_overrides(args.thresholds.overrides())?)
 }

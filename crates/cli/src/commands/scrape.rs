@@ -117,10 +117,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     cfg.validate()?;
     let out = cfg.out.clone();
     let progress = Arc::new(Progress::default());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let bar = (!quiet).then(|| progress_bar(progress.clone()));
     let summary = runtime.block_on(sneaker_scrape::run(cfg, progress.clone()));
     if let Some((bar, ticker)) = bar {
@@ -139,10 +137,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn progress_bar(progress: Arc<Progress>) -> (ProgressBar, std::thread::JoinHandle<()>) {
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} images {msg}",
-        )
-        .expect("template is valid"),
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} images {msg}")
+            .expect("template is valid"),
     );
     let b = bar.clone();
     // A plain thread keeps the bar moving even while the runtime's workers are all busy.
@@ -173,17 +169,9 @@ fn progress_bar(progress: Arc<Progress>) -> (ProgressBar, std::thread::JoinHandl
 fn print_summary(s: &Summary, out: &std::path::Path) {
     let r = &s.run;
     if s.dry_run {
-        println!(
-            "dry run: {} products, {} images would be downloaded",
-            r.products, r.images_planned
-        );
+        println!("dry run: {} products, {} images would be downloaded", r.products, r.images_planned);
         for p in &s.planned {
-            println!(
-                "  {:<40} {:>3} images  {}",
-                p.label,
-                p.images,
-                p.url.as_deref().unwrap_or("")
-            );
+            println!("  {:<40} {:>3} images  {}", p.label, p.images, p.url.as_deref().unwrap_or(""));
         }
         return;
     }
@@ -202,10 +190,7 @@ fn print_summary(s: &Summary, out: &std::path::Path) {
         s.elapsed.as_secs_f64()
     );
     if s.refresh {
-        println!(
-            "refresh: {} pages unchanged (304), {} products updated",
-            r.unchanged, r.updated
-        );
+        println!("refresh: {} pages unchanged (304), {} products updated", r.unchanged, r.updated);
     }
     if r.skipped_pages + r.skipped_images > 0 {
         let hint = if s.refresh {
@@ -219,11 +204,7 @@ fn print_summary(s: &Summary, out: &std::path::Path) {
         );
     }
     if s.failures > 0 {
-        let kinds: Vec<String> = s
-            .failure_kinds
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
+        let kinds: Vec<String> = s.failure_kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
         println!(
             "{} failures logged in {} ({})",
             s.failures,

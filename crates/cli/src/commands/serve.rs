@@ -65,10 +65,7 @@ pub struct Args {
 impl Args {
     fn config(&self) -> anyhow::Result<ServeConfig> {
         let config = ServeConfig {
-            body_limit: self
-                .body_limit_mb
-                .checked_mul(1024 * 1024)
-                .context("--body-limit-mb is too large")?,
+            body_limit: self.body_limit_mb.checked_mul(1024 * 1024).context("--body-limit-mb is too large")?,
             default_top_k: self.top_k,
             thresholds: self.thresholds.overrides(),
             max_batch: self.max_batch,
@@ -90,15 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => Network::pretrained(&assets).context("loading the pretrained network")?,
     };
     // One spelling of the folder, so the gallery recognises its photos whatever path was typed.
-    let catalog_dir = args
-        .catalog
-        .clone()
-        .or_else(|| network.catalog().map(PathBuf::from))
-        .map(|d| d.canonicalize().unwrap_or(d));
-    let catalog = catalog_dir
-        .as_deref()
-        .map(sneaker_serve::open_catalog)
-        .transpose()?;
+    let catalog_dir =
+        args.catalog.clone().or_else(|| network.catalog().map(PathBuf::from)).map(|d| d.canonicalize().unwrap_or(d));
+    let catalog = catalog_dir.as_deref().map(sneaker_serve::open_catalog).transpose()?;
     let gallery_dir = gallery_dir(&args)?;
     if let (None, Some(catalog), Some(dir)) = (&args.model, &catalog, &gallery_dir) {
         update_gallery(&assets, catalog, dir)?;
@@ -108,14 +99,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => new_token(),
     };
     let gallery = gallery_options(&assets, &args, gallery_dir.as_deref(), token.clone())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.addr)
-            .await
-            .with_context(|| format!("listening on {}", args.addr))?;
+        let listener =
+            tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
         let app = App::with_gallery(config, Box::new(network), catalog, Some(gallery))?;
         let addr = listener.local_addr().context("reading the bound address")?;
         // The one line scripts (and the browser test) wait for; the port is the real one.
@@ -147,49 +135,30 @@ fn update_gallery(assets: &Assets, catalog: &Catalog, dir: &Path) -> anyhow::Res
     };
     let products = gallery.products().clone();
     let total = catalog.images().len();
-    eprintln!(
-        "sneaker-id: checking {total} catalog photos against the gallery in {}",
-        dir.display()
-    );
+    eprintln!("sneaker-id: checking {total} catalog photos against the gallery in {}", dir.display());
     let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-            .expect("valid template"),
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}").expect("valid template"),
     );
     bar.set_message("embedding");
     let limits = DecodeLimits::default();
-    let report = sync_catalog(
-        &mut gallery,
-        || Embedder::pretrained(assets),
-        catalog,
-        &limits,
-        Some(dir),
-        &mut |p| {
-            bar.set_position(p.done as u64);
-            if !bar.is_hidden() {
-                return;
-            }
-            // No terminal (a log, CI): a line every 10%.
-            if p.total > 0
-                && (p.done * 10 / p.total) != ((p.done.saturating_sub(BATCH)) * 10 / p.total)
-            {
-                eprintln!(
-                    "sneaker-id: {}/{} catalog photos checked or embedded",
-                    p.done, p.total
-                );
-            }
-        },
-    )?;
+    let report = sync_catalog(&mut gallery, || Embedder::pretrained(assets), catalog, &limits, Some(dir), &mut |p| {
+        bar.set_position(p.done as u64);
+        if !bar.is_hidden() {
+            return;
+        }
+        // No terminal (a log, CI): a line every 10%.
+        if p.total > 0 && (p.done * 10 / p.total) != ((p.done.saturating_sub(BATCH)) * 10 / p.total) {
+            eprintln!("sneaker-id: {}/{} catalog photos checked or embedded", p.done, p.total);
+        }
+    })?;
     bar.finish_and_clear();
     for f in &report.enrolled.failed {
         eprintln!("sneaker-id: skipped {}: {}", f.path.display(), f.error);
     }
-    let changed =
-        report.enrolled.added > 0 || report.removed > 0 || gallery.products() != &products;
+    let changed = report.enrolled.added > 0 || report.removed > 0 || gallery.products() != &products;
     if changed {
-        gallery
-            .save(dir)
-            .with_context(|| format!("saving the gallery in {}", dir.display()))?;
+        gallery.save(dir).with_context(|| format!("saving the gallery in {}", dir.display()))?;
     }
     eprintln!(
         "sneaker-id: gallery {}: {} photos of {} products ({} new, {} unchanged, {} removed, {} unreadable)",
@@ -206,23 +175,13 @@ fn update_gallery(assets: &Assets, catalog: &Catalog, dir: &Path) -> anyhow::Res
 
 /// The gallery (opened if there is one), the run's labels and calibrated thresholds, and the
 /// enrolment token.
-fn gallery_options(
-    assets: &Assets,
-    args: &Args,
-    dir: Option<&Path>,
-    token: String,
-) -> anyhow::Result<GalleryOptions> {
+fn gallery_options(assets: &Assets, args: &Args, dir: Option<&Path>, token: String) -> anyhow::Result<GalleryOptions> {
     let (identifier, dir) = Identifier::open(assets, args.model.as_deref(), dir)?;
     if dir.is_none() {
         tracing::warn!("no gallery folder: enrolled products are kept in memory only");
     }
     let model_id = model_id(assets, args.model.as_deref())?;
-    Ok(GalleryOptions {
-        identifier,
-        dir,
-        model_id,
-        enroll_token: Some(token),
-    })
+    Ok(GalleryOptions { identifier, dir, model_id, enroll_token: Some(token) })
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish requests in flight.

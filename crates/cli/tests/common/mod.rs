@@ -10,11 +10,7 @@ pub const VIEWS: u32 = 8;
 /// A coloured "shoe" on white, shifted by `shift` pixels; `colour` picks one of a few hues.
 pub fn shoe(colour: usize, shift: u32) -> image::RgbImage {
     let mut img = image::RgbImage::from_pixel(64, 48, image::Rgb([250, 250, 250]));
-    let rgb = [
-        (colour * 110 % 256) as u8,
-        (60 + colour * 70 % 190) as u8,
-        (220 - colour * 90 % 220) as u8,
-    ];
+    let rgb = [(colour * 110 % 256) as u8, (60 + colour * 70 % 190) as u8, (220 - colour * 90 % 220) as u8];
     for y in 14..34 {
         for x in (6 + shift)..(36 + shift) {
             img.put_pixel(x, y, image::Rgb(rgb));
@@ -31,9 +27,7 @@ pub fn scraped_catalog(dir: &Path, labels: &[&str], first_colour: usize) {
         std::fs::create_dir_all(dir.join("images").join(label)).unwrap();
         for view in 1..=VIEWS {
             let file = format!("images/{label}/img{view:02}.png");
-            shoe(first_colour + li, view * 3)
-                .save(dir.join(&file))
-                .unwrap();
+            shoe(first_colour + li, view * 3).save(dir.join(&file)).unwrap();
             let angle = Some((view - 1) as f32 * 10.0);
             rows.push(sneaker_catalog::ImageRecord {
                 file,

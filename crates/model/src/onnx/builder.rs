@@ -10,9 +10,8 @@ use prost::Message;
 
 use crate::error::{ModelError, Result};
 use crate::onnx_proto::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType,
-    tensor_proto::DataType, tensor_shape_proto, type_proto,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
+    ValueInfoProto, attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
 };
 
 /// Opset of the default ONNX domain the graphs are written against (Clip takes min/max inputs).
@@ -230,9 +229,7 @@ pub fn encode(model: &ModelProto) -> Vec<u8> {
 fn check_len(name: &str, shape: &[usize], len: usize) -> Result<()> {
     let want: usize = shape.iter().product();
     if want != len {
-        return Err(ModelError::Graph(format!(
-            "initializer {name:?}: shape {shape:?} needs {want} values, got {len}"
-        )));
+        return Err(ModelError::Graph(format!("initializer {name:?}: shape {shape:?} needs {want} values, got {len}")));
     }
     Ok(())
 }
@@ -249,10 +246,7 @@ fn value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
             ..Default::default()
         })
         .collect();
-    let tensor = type_proto::Tensor {
-        elem_type: Some(DataType::Float as i32),
-        shape: Some(TensorShapeProto { dim }),
-    };
+    let tensor = type_proto::Tensor { elem_type: Some(DataType::Float as i32), shape: Some(TensorShapeProto { dim }) };
     ValueInfoProto {
         name: Some(name.to_owned()),
         r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor)), ..Default::default() }),

@@ -10,10 +10,7 @@ use crate::tensor::StateDict;
 pub fn weight(dict: &StateDict, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
     let t = dict.get(name).ok_or_else(|| ModelError::Mismatch(format!("missing tensor {name}")))?;
     if t.shape != shape {
-        return Err(ModelError::Mismatch(format!(
-            "{name} has shape {:?}, the network needs {shape:?}",
-            t.shape
-        )));
+        return Err(ModelError::Mismatch(format!("{name} has shape {:?}, the network needs {shape:?}", t.shape)));
     }
     t.to_f32()
         .filter(|v| v.len() == t.numel())
@@ -86,11 +83,7 @@ impl ConvBn<'_> {
         let w = g.initializer(&format!("{}.weight", self.conv), &shape, &w)?;
         let b = g.initializer(&format!("{}.bias", self.conv), &[self.out_channels], &b)?;
         let (begin, end, out) = same_padding(in_size, self.kernel, self.stride);
-        let win = Window {
-            kernel: [self.kernel; 2],
-            strides: [self.stride; 2],
-            pads: [begin, begin, end, end],
-        };
+        let win = Window { kernel: [self.kernel; 2], strides: [self.stride; 2], pads: [begin, begin, end, end] };
         Ok((g.conv(x, &w, Some(&b), win, self.group), out))
     }
 }

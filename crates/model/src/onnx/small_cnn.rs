@@ -130,7 +130,14 @@ mod tests {
     use super::*;
 
     fn spec() -> SmallCnnSpec {
-        SmallCnnSpec { input_size: 32, in_channels: 3, conv_channels: vec![8, 16], kernel: 3, pool: 2, fc_widths: vec![64, 5] }
+        SmallCnnSpec {
+            input_size: 32,
+            in_channels: 3,
+            conv_channels: vec![8, 16],
+            kernel: 3,
+            pool: 2,
+            fc_widths: vec![64, 5],
+        }
     }
 
     #[test]

@@ -50,13 +50,7 @@ impl Value {
     pub(super) fn depth(&self) -> usize {
         match self {
             Value::Tuple(v) | Value::List(v) => 1 + v.iter().map(Value::depth).max().unwrap_or(0),
-            Value::Dict(v) => {
-                1 + v
-                    .iter()
-                    .map(|(k, x)| k.depth().max(x.depth()))
-                    .max()
-                    .unwrap_or(0)
-            }
+            Value::Dict(v) => 1 + v.iter().map(|(k, x)| k.depth().max(x.depth())).max().unwrap_or(0),
             Value::Call { func, args } => 1 + func.depth().max(args.depth()),
             Value::PersId(v) => 1 + v.depth(),
             _ => 0,
@@ -106,11 +100,7 @@ pub(crate) fn read(data: &[u8], start: usize) -> Result<(Value, usize), String> 
 /// LONG1/LONG4 payload: little-endian two's complement.
 pub(super) fn long(bytes: &[u8]) -> Value {
     if bytes.len() <= 8 {
-        let fill = if bytes.last().is_some_and(|b| b & 0x80 != 0) {
-            0xff
-        } else {
-            0
-        };
+        let fill = if bytes.last().is_some_and(|b| b & 0x80 != 0) { 0xff } else { 0 };
         let mut buf = [fill; 8];
         buf[..bytes.len()].copy_from_slice(bytes);
         Value::Int(i64::from_le_bytes(buf))
@@ -137,14 +127,8 @@ mod tests {
         assert_eq!(
             v,
             Value::Dict(vec![
-                (
-                    s("a"),
-                    Value::List(vec![Value::Int(1), Value::Int(-2), Value::Float(3.5)])
-                ),
-                (
-                    s("b"),
-                    Value::Tuple(vec![s("x"), Value::None, Value::Bool(true)])
-                ),
+                (s("a"), Value::List(vec![Value::Int(1), Value::Int(-2), Value::Float(3.5)])),
+                (s("b"), Value::Tuple(vec![s("x"), Value::None, Value::Bool(true)])),
             ])
         );
     }
@@ -163,47 +147,19 @@ mod tests {
     fn ordered_dicts_become_dicts_even_through_the_memo() {
         // pickle.dumps(OrderedDict([('k', OrderedDict())]), protocol=2): the second OrderedDict
         // class comes from the memo (h\x00), as in torch's state dicts.
-        let p =
-            b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01X\x01\x00\x00\x00kq\x02h\x00)Rq\x03s.";
+        let p = b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01X\x01\x00\x00\x00kq\x02h\x00)Rq\x03s.";
         let (v, _) = read(p, 0).expect("valid pickle");
-        assert_eq!(
-            v,
-            Value::Dict(vec![(Value::Str("k".into()), Value::Dict(vec![]))])
-        );
+        assert_eq!(v, Value::Dict(vec![(Value::Str("k".into()), Value::Dict(vec![]))]));
     }
 
     #[test]
     fn stack_misuse_is_an_error() {
-        assert!(
-            read(b"\x80\x02N\x86.", 0)
-                .unwrap_err()
-                .contains("underflow")
-        );
-        assert!(
-            read(b"\x80\x02N(N\x86.", 0)
-                .unwrap_err()
-                .contains("underflow")
-        );
-        assert!(
-            read(b"\x80\x02NN.", 0)
-                .unwrap_err()
-                .contains("leaves values")
-        );
-        assert!(
-            read(b"\x80\x02h\x05.", 0)
-                .unwrap_err()
-                .contains("memo key 5")
-        );
-        assert!(
-            read(b"\x80\x02Nq\x00q\x00.", 0)
-                .unwrap_err()
-                .contains("redefined")
-        );
-        assert!(
-            read(b"\x80\x02\xff", 0)
-                .unwrap_err()
-                .contains("opcode 0xff")
-        );
+        assert!(read(b"\x80\x02N\x86.", 0).unwrap_err().contains("underflow"));
+        assert!(read(b"\x80\x02N(N\x86.", 0).unwrap_err().contains("underflow"));
+        assert!(read(b"\x80\x02NN.", 0).unwrap_err().contains("leaves values"));
+        assert!(read(b"\x80\x02h\x05.", 0).unwrap_err().contains("memo key 5"));
+        assert!(read(b"\x80\x02Nq\x00q\x00.", 0).unwrap_err().contains("redefined"));
+        assert!(read(b"\x80\x02\xff", 0).unwrap_err().contains("opcode 0xff"));
     }
 
     #[test]
@@ -211,16 +167,8 @@ mod tests {
         // torch's magic number 0x1950a86a20f9469cfc6c, as LONG1 with 10 bytes.
         let p = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
         let (v, _) = read(p, 0).expect("valid pickle");
-        assert_eq!(
-            v,
-            Value::BigInt(vec![
-                0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19
-            ])
-        );
-        assert_eq!(
-            read(b"\x8a\x02\x00\xff.", 0).expect("valid").0,
-            Value::Int(-256)
-        );
+        assert_eq!(v, Value::BigInt(vec![0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]));
+        assert_eq!(read(b"\x8a\x02\x00\xff.", 0).expect("valid").0, Value::Int(-256));
     }
 
     #[test]
@@ -245,10 +193,7 @@ mod tests {
         }
         p.push(b'.');
         let err = read(&p, 0).unwrap_err();
-        assert!(
-            err.contains("expands too much") || err.contains("nested deeper"),
-            "{err}"
-        );
+        assert!(err.contains("expands too much") || err.contains("nested deeper"), "{err}");
     }
 
     #[test]

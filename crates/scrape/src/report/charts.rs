@@ -77,7 +77,14 @@ pub fn draw_all(s: &Stats, out: &Path) -> Result<()> {
 }
 
 /// Vertical bars `(x0, x1, height)` on numeric axes.
-fn bars(area: &Area, title: &str, x_desc: &str, y_desc: &str, x_range: (f64, f64), data: &[(f64, f64, f64)]) -> std::result::Result<(), String> {
+fn bars(
+    area: &Area,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    x_range: (f64, f64),
+    data: &[(f64, f64, f64)],
+) -> std::result::Result<(), String> {
     let y_max = data.iter().map(|d| d.2).fold(1.0, f64::max) * 1.1;
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 26))
@@ -118,8 +125,11 @@ fn images_per_label(area: &Area, s: &Stats) -> std::result::Result<(), String> {
     for &c in &counts {
         hist[(((c - min) as f64 / width) as usize).min(bins - 1)] += 1.0;
     }
-    let data: Vec<(f64, f64, f64)> =
-        hist.iter().enumerate().map(|(i, &h)| (min as f64 + i as f64 * width, min as f64 + (i + 1) as f64 * width, h)).collect();
+    let data: Vec<(f64, f64, f64)> = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &h)| (min as f64 + i as f64 * width, min as f64 + (i + 1) as f64 * width, h))
+        .collect();
     let x_range = (min as f64, min as f64 + bins as f64 * width);
     bars(&right, "Histogram of images per label", "images in the label", "labels", x_range, &data)
 }
@@ -235,7 +245,8 @@ fn views_per_product(area: &Area, s: &Stats) -> std::result::Result<(), String> 
     for (_, n) in &s.views_per_product {
         hist[*n] += 1.0;
     }
-    let data: Vec<(f64, f64, f64)> = hist.iter().enumerate().map(|(v, &h)| (v as f64 + 0.1, v as f64 + 0.9, h)).collect();
+    let data: Vec<(f64, f64, f64)> =
+        hist.iter().enumerate().map(|(v, &h)| (v as f64 + 0.1, v as f64 + 0.9, h)).collect();
     bars(area, "Views per product", "views kept", "products", (0.0, max as f64 + 1.0), &data)
 }
 
@@ -244,9 +255,20 @@ fn angle_coverage(area: &Area, s: &Stats) -> std::result::Result<(), String> {
     if s.angle_images.iter().all(|n| *n == 0) {
         return no_data(area, "Angle coverage", "no image has a known angle (not a spin catalog)");
     }
-    let data: Vec<(f64, f64, f64)> =
-        s.angle_products.iter().enumerate().map(|(i, &n)| (i as f64 * 10.0 + 1.0, i as f64 * 10.0 + 9.0, n as f64)).collect();
-    bars(area, "Angle coverage: products with a view in each 10° sector", "angle (degrees, 0 = img01)", "products", (0.0, 360.0), &data)
+    let data: Vec<(f64, f64, f64)> = s
+        .angle_products
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| (i as f64 * 10.0 + 1.0, i as f64 * 10.0 + 9.0, n as f64))
+        .collect();
+    bars(
+        area,
+        "Angle coverage: products with a view in each 10° sector",
+        "angle (degrees, 0 = img01)",
+        "products",
+        (0.0, 360.0),
+        &data,
+    )
 }
 
 fn quality(area: &Area, s: &Stats) -> std::result::Result<(), String> {
@@ -277,7 +299,11 @@ fn quality(area: &Area, s: &Stats) -> std::result::Result<(), String> {
         .y_labels(n * 2 + 1)
         .y_label_formatter(&|y| {
             let i = y.floor() as usize;
-            if (y.fract() - 0.5).abs() < 0.01 { names.get(n.saturating_sub(i + 1)).cloned().unwrap_or_default() } else { String::new() }
+            if (y.fract() - 0.5).abs() < 0.01 {
+                names.get(n.saturating_sub(i + 1)).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .x_label_formatter(&integer)
         .x_desc("files")

@@ -133,9 +133,8 @@ fn gather(catalog: &Catalog, min_side: u32) -> Result<Stats> {
 
 /// Duplicates counted from a scraped catalog's `duplicates.csv`, and its failure log.
 fn scrape_logs(root: &Path) -> (usize, Vec<Failure>) {
-    let duplicates = std::fs::read_to_string(root.join(DUPLICATES_CSV))
-        .map(|t| t.lines().count().saturating_sub(1))
-        .unwrap_or(0);
+    let duplicates =
+        std::fs::read_to_string(root.join(DUPLICATES_CSV)).map(|t| t.lines().count().saturating_sub(1)).unwrap_or(0);
     let failures = std::fs::read_to_string(root.join(FAILURES_JSONL))
         .map(|text| text.lines().filter_map(|l| serde_json::from_str::<Failure>(l).ok()).collect())
         .unwrap_or_default();
@@ -146,7 +145,11 @@ fn scrape_logs(root: &Path) -> (usize, Vec<Failure>) {
 const FAILURE_ROWS: usize = 200;
 
 fn failure_table(md: &mut String, log: &[Failure]) {
-    let _ = writeln!(md, "\n## Failure log\n\n{} pages, sitemaps and images gave nothing (`{FAILURES_JSONL}`).\n", log.len());
+    let _ = writeln!(
+        md,
+        "\n## Failure log\n\n{} pages, sitemaps and images gave nothing (`{FAILURES_JSONL}`).\n",
+        log.len()
+    );
     let _ = writeln!(md, "| stage | reason | URL | label | detail |\n|---|---|---|---|---|");
     let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
     for f in log.iter().take(FAILURE_ROWS) {
@@ -181,7 +184,8 @@ fn markdown(s: &Stats, dir: &Path) -> String {
     let _ = writeln!(md, "| labels | {} |\n| images | {} |", s.labels, s.images);
     let _ = writeln!(md, "| images per label (min / median / mean / max) | {min} / {median} / {mean:.1} / {max} |");
     let _ = writeln!(md, "| products with pairs sold | {} |", s.top_sold.len());
-    let _ = writeln!(md, "| images with a view index | {} |", s.views_per_product.iter().map(|(_, n)| n).sum::<usize>());
+    let _ =
+        writeln!(md, "| images with a view index | {} |", s.views_per_product.iter().map(|(_, n)| n).sum::<usize>());
     let _ = writeln!(md, "| duplicate groups (files) | {} ({dup_files}) |", s.duplicate_groups.len());
     let _ = writeln!(md, "| rejected files | {} |\n", s.rejected.len());
 
@@ -209,13 +213,21 @@ fn markdown(s: &Stats, dir: &Path) -> String {
         let _ = writeln!(md, "No image has a view index or angle (not a spin catalog).\n");
     } else {
         let covered = s.angle_images.iter().filter(|n| **n > 0).count();
-        let _ = writeln!(md, "{} products have view indices; {covered} of 36 10° sectors have at least one image.\n", s.views_per_product.len());
+        let _ = writeln!(
+            md,
+            "{} products have view indices; {covered} of 36 10° sectors have at least one image.\n",
+            s.views_per_product.len()
+        );
     }
 
     let _ = writeln!(md, "## Duplicates and rejected files\n\n![duplicates and rejected](quality.png)\n");
     if !s.duplicate_groups.is_empty() {
         let cross = s.duplicate_groups.iter().filter(|g| labels_of(g) > 1).count();
-        let _ = writeln!(md, "{} groups of identical files; {cross} span more than one label (label noise).\n", s.duplicate_groups.len());
+        let _ = writeln!(
+            md,
+            "{} groups of identical files; {cross} span more than one label (label noise).\n",
+            s.duplicate_groups.len()
+        );
         let _ = writeln!(md, "| files with identical bytes |\n|---|");
         for g in s.duplicate_groups.iter().take(30) {
             let _ = writeln!(md, "| {} |", g.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(" = "));

@@ -40,9 +40,9 @@ pub fn start(config: ServeConfig) -> App {
 
 /// `$SNEAKER_ID_SHARED` or `<workspace>/../shared`; `None` (after saying so) when absent.
 pub fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("SNEAKER_ID_SHARED").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-    });
+    let dir = std::env::var_os("SNEAKER_ID_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     if dir.is_dir() {
         Some(dir)
     } else {
@@ -53,9 +53,8 @@ pub fn shared() -> Option<PathBuf> {
 
 /// A studio photo of a Nike Air Force 1 Low from sneakers50 (the Makefile's demo photo).
 pub fn shoe_photo() -> Option<Vec<u8>> {
-    let path = shared()?.join(
-        "datasets/sneakers50/nike_air_force_1_low/nikecom_air-force-1-07-lv8-mens-shoes-7bCM7s.jpg",
-    );
+    let path =
+        shared()?.join("datasets/sneakers50/nike_air_force_1_low/nikecom_air-force-1-07-lv8-mens-shoes-7bCM7s.jpg");
     Some(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }
 
@@ -93,10 +92,7 @@ pub fn multipart(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
 
 pub fn post_form(uri: &str, parts: &[(&str, &str, &[u8])]) -> Request<Body> {
     let (content_type, body) = multipart(parts);
-    Request::post(uri)
-        .header(header::CONTENT_TYPE, content_type)
-        .body(Body::from(body))
-        .expect("valid request")
+    Request::post(uri).header(header::CONTENT_TYPE, content_type).body(Body::from(body)).expect("valid request")
 }
 
 pub fn post_raw(uri: &str, bytes: Vec<u8>) -> Request<Body> {
@@ -115,9 +111,7 @@ pub async fn send(app: &App, request: Request<Body>) -> (u16, axum::http::Header
     let response: Response<Body> = app.router().oneshot(request).await.expect("router is infallible");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
-        .await
-        .expect("response body");
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024).await.expect("response body");
     (status, headers, body.to_vec())
 }
 

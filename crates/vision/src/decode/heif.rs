@@ -72,7 +72,7 @@ fn unpremultiply(img: &mut RgbaImage) {
     for Rgba([r, g, b, a]) in img.pixels_mut() {
         let alpha = u32::from(*a);
         for c in [r, g, b] {
-            *c = if alpha == 0 { 0 } else { ((u32::from(*c) * 255 + alpha / 2) / alpha).min(255) as u8 };
+            *c = (u32::from(*c) * 255 + alpha / 2).checked_div(alpha).map_or(0, |v| v.min(255) as u8);
         }
     }
 }

@@ -3,9 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use image::{DynamicImage, Rgb, RgbImage};
-use libheif_rs::{
-    Channel, ColorSpace, CompressionFormat, EncoderQuality, HeifContext, LibHeif, RgbChroma,
-};
+use libheif_rs::{Channel, ColorSpace, CompressionFormat, EncoderQuality, HeifContext, LibHeif, RgbChroma};
 
 /// `img` as a HEIC written by libheif's HEVC encoder (x265, which Debian's libheif links),
 /// losslessly. (For a turned photo, see [`with_irot`].)
@@ -18,24 +16,18 @@ pub fn heic(img: &DynamicImage) -> Vec<u8> {
         (RgbChroma::Rgb, img.to_rgb8().into_raw(), 3)
     };
     let mut image = libheif_rs::Image::new(w, h, ColorSpace::Rgb(chroma)).expect("a libheif image");
-    image
-        .create_plane(Channel::Interleaved, w, h, 8 * channels as u8)
-        .expect("an interleaved plane");
+    image.create_plane(Channel::Interleaved, w, h, 8 * channels as u8).expect("an interleaved plane");
     let plane = image.planes_mut().interleaved.expect("the interleaved plane");
     let row = w as usize * channels;
     for (y, src) in raw.chunks_exact(row).enumerate() {
         plane.data[y * plane.stride..y * plane.stride + row].copy_from_slice(src);
     }
     let lib = LibHeif::new();
-    let mut encoder = lib
-        .encoder_for_format(CompressionFormat::Hevc)
-        .expect("libheif has an HEVC encoder (x265)");
+    let mut encoder = lib.encoder_for_format(CompressionFormat::Hevc).expect("libheif has an HEVC encoder (x265)");
     encoder.set_quality(EncoderQuality::LossLess).expect("lossless");
     // No `Some(EncodingOptions)`: libheif-rs 0.20 frees them before libheif reads them.
     let mut context = HeifContext::new().expect("a HEIF context");
-    context
-        .encode_image(&image, &mut encoder, None)
-        .expect("encoding a small HEIC");
+    context.encode_image(&image, &mut encoder, None).expect("encoding a small HEIC");
     context.write_to_bytes().expect("writing the HEIC")
 }
 

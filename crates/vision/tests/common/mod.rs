@@ -15,30 +15,17 @@ pub use heic::{heic, heic_declaring, with_irot};
 
 /// 40×20: left half red, right half blue — orientation is visible in the output.
 pub fn two_tone() -> RgbImage {
-    RgbImage::from_fn(40, 20, |x, _| {
-        if x < 20 {
-            Rgb([255, 0, 0])
-        } else {
-            Rgb([0, 0, 255])
-        }
-    })
+    RgbImage::from_fn(40, 20, |x, _| if x < 20 { Rgb([255, 0, 0]) } else { Rgb([0, 0, 255]) })
 }
 
 /// A smooth gradient: compresses to a multi-segment JPEG worth truncating.
 pub fn gradient(w: u32, h: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| {
-        Rgb([
-            (x * 255 / w) as u8,
-            (y * 255 / h) as u8,
-            ((x + y) % 256) as u8,
-        ])
-    })
+    RgbImage::from_fn(w, h, |x, y| Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, ((x + y) % 256) as u8]))
 }
 
 pub fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, format)
-        .expect("encoding a small in-memory image");
+    img.write_to(&mut out, format).expect("encoding a small in-memory image");
     out.into_inner()
 }
 
@@ -54,15 +41,9 @@ pub fn png(img: &DynamicImage) -> Vec<u8> {
 pub fn png_with_exif(img: &RgbImage, exif_tiff: Vec<u8>) -> Vec<u8> {
     let mut out = Vec::new();
     let mut enc = PngEncoder::new(&mut out);
-    enc.set_exif_metadata(exif_tiff)
-        .expect("PNG encoder writes eXIf");
-    enc.write_image(
-        img.as_raw(),
-        img.width(),
-        img.height(),
-        image::ExtendedColorType::Rgb8,
-    )
-    .expect("encoding a small PNG");
+    enc.set_exif_metadata(exif_tiff).expect("PNG encoder writes eXIf");
+    enc.write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+        .expect("encoding a small PNG");
     out
 }
 
@@ -71,9 +52,7 @@ pub fn gif(colours: &[[u8; 3]]) -> Vec<u8> {
     let mut out = Vec::new();
     {
         let mut enc = GifEncoder::new(&mut out);
-        let frames = colours
-            .iter()
-            .map(|&[r, g, b]| Frame::new(RgbaImage::from_pixel(8, 6, Rgba([r, g, b, 255]))));
+        let frames = colours.iter().map(|&[r, g, b]| Frame::new(RgbaImage::from_pixel(8, 6, Rgba([r, g, b, 255]))));
         enc.encode_frames(frames).expect("encoding a small GIF");
     }
     out
@@ -83,17 +62,11 @@ pub fn gif(colours: &[[u8; 3]]) -> Vec<u8> {
 pub fn exif_orientation(orientation: u16) -> Vec<u8> {
     use exif::experimental::Writer;
     use exif::{Field, In, Tag, Value};
-    let field = Field {
-        tag: Tag::Orientation,
-        ifd_num: In::PRIMARY,
-        value: Value::Short(vec![orientation]),
-    };
+    let field = Field { tag: Tag::Orientation, ifd_num: In::PRIMARY, value: Value::Short(vec![orientation]) };
     let mut writer = Writer::new();
     writer.push_field(&field);
     let mut buf = Cursor::new(Vec::new());
-    writer
-        .write(&mut buf, false)
-        .expect("writing a one-field EXIF block");
+    writer.write(&mut buf, false).expect("writing a one-field EXIF block");
     buf.into_inner()
 }
 
@@ -116,11 +89,7 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc

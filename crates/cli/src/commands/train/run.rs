@@ -104,10 +104,7 @@ fn ctrl_c_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
     std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
             return;
         };
         if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
@@ -124,24 +121,17 @@ fn ctrl_c_flag() -> Arc<AtomicBool> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = config(&args)?;
     let stop = ctrl_c_flag();
-    let req = Request {
-        data: args.data.clone(),
-        out: args.out.clone(),
-        cfg: cfg.clone(),
-        resume: args.resume,
-        stop: &stop,
-    };
+    let req =
+        Request { data: args.data.clone(), out: args.out.clone(), cfg: cfg.clone(), resume: args.resume, stop: &stop };
     let mut backbone = match cfg.model {
-        ModelKind::Bottleneck | ModelKind::Finetune => Some(
-            sneaker_train::onnx_backbone::OrtBackbone::load()
-                .context("loading the pretrained backbone")?,
-        ),
+        ModelKind::Bottleneck | ModelKind::Finetune => {
+            Some(sneaker_train::onnx_backbone::OrtBackbone::load().context("loading the pretrained backbone")?)
+        }
         _ => None,
     };
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-            .expect("valid template"),
+        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} {per_sec} eta {eta}").expect("valid template"),
     );
     let mut events = |e: Event| match e {
         Event::Extract { what, done, total } => {
@@ -149,13 +139,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         }
-        Event::Fit(Progress::Batch {
-            epoch,
-            done,
-            total,
-            loss,
-            acc,
-        }) => {
+        Event::Fit(Progress::Batch { epoch, done, total, loss, acc }) => {
             bar.set_message(format!("epoch {} loss {loss:.3} acc {acc:.3}", epoch + 1));
             bar.set_length(total as u64);
             bar.set_position(done as u64);
@@ -164,21 +148,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &bar,
             format!(
                 "epoch {:>3}: train loss {:.3} acc {:.3} | val loss {:.3} top-1 {:.3} top-5 {:.3} | {:.0} img/s, {:.1}s",
-                r.epoch,
-                r.train_loss,
-                r.train_acc,
-                r.val_loss,
-                r.val_top1,
-                r.val_top5,
-                r.train_images_per_s,
-                r.seconds
+                r.epoch, r.train_loss, r.train_acc, r.val_loss, r.val_top1, r.val_top5, r.train_images_per_s, r.seconds
             ),
         ),
         Event::Note(n) => say(&bar, n),
     };
-    let pre = backbone
-        .as_mut()
-        .map(|b| b as &mut dyn sneaker_train::train::Pretrained);
+    let pre = backbone.as_mut().map(|b| b as &mut dyn sneaker_train::train::Pretrained);
     let result = sneaker_train::train::train(&req, pre, &mut events);
     bar.finish_and_clear();
     match result {
@@ -196,15 +171,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
             if s.skipped_images > 0 {
                 // Each was named in a warning as the dataset opened; the count is in summary.json.
-                println!("{} photos could not be decoded and were left out (skipped_images in summary.json)", s.skipped_images);
+                println!(
+                    "{} photos could not be decoded and were left out (skipped_images in summary.json)",
+                    s.skipped_images
+                );
             }
             Ok(())
         }
         Err(TrainError::Interrupted(p)) => {
-            anyhow::bail!(
-                "interrupted; resume with `--resume` (checkpoint {})",
-                p.display()
-            )
+            anyhow::bail!("interrupted; resume with `--resume` (checkpoint {})", p.display())
         }
         Err(e) => Err(e).with_context(|| format!("training on {}", args.data.display())),
     }

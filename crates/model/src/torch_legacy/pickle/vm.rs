@@ -35,10 +35,7 @@ impl<'a> Vm<'a> {
     fn take(&mut self, n: usize) -> Result<&[u8], String> {
         let left = self.data.len() - self.pos;
         if n > left {
-            return Err(format!(
-                "truncated: {n} bytes needed at byte {}, {left} left",
-                self.pos
-            ));
+            return Err(format!("truncated: {n} bytes needed at byte {}, {left} left", self.pos));
         }
         let bytes = &self.data[self.pos..self.pos + n];
         self.pos += n;
@@ -60,16 +57,13 @@ impl<'a> Vm<'a> {
 
     /// A length field; `take` later refuses it if it exceeds what is left.
     fn len8(&mut self) -> Result<usize, String> {
-        usize::try_from(u64::from_le_bytes(self.array()?))
-            .map_err(|_| format!("length too large at byte {}", self.pos))
+        usize::try_from(u64::from_le_bytes(self.array()?)).map_err(|_| format!("length too large at byte {}", self.pos))
     }
 
     fn line(&mut self) -> Result<String, String> {
         let rest = &self.data[self.pos..];
-        let n = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or_else(|| format!("unterminated line at byte {}", self.pos))?;
+        let n =
+            rest.iter().position(|&b| b == b'\n').ok_or_else(|| format!("unterminated line at byte {}", self.pos))?;
         let line = self.take(n + 1)?;
         utf8(line[..n].to_vec(), self.pos)
     }
@@ -79,17 +73,12 @@ impl<'a> Vm<'a> {
         if self.stack.len() <= floor {
             return Err(format!("stack underflow at byte {}", self.pos));
         }
-        self.stack
-            .pop()
-            .ok_or_else(|| format!("stack underflow at byte {}", self.pos))
+        self.stack.pop().ok_or_else(|| format!("stack underflow at byte {}", self.pos))
     }
 
     /// Pops everything above the last MARK, and the mark.
     fn pop_mark(&mut self) -> Result<Vec<Value>, String> {
-        let mark = self
-            .marks
-            .pop()
-            .ok_or_else(|| format!("no MARK on the stack at byte {}", self.pos))?;
+        let mark = self.marks.pop().ok_or_else(|| format!("no MARK on the stack at byte {}", self.pos))?;
         if mark > self.stack.len() {
             return Err(format!("stack underflow at byte {}", self.pos));
         }
@@ -98,20 +87,15 @@ impl<'a> Vm<'a> {
 
     fn push(&mut self, v: Value) -> Result<(), String> {
         if v.depth() > MAX_DEPTH {
-            return Err(format!(
-                "values nested deeper than {MAX_DEPTH} at byte {}",
-                self.pos
-            ));
+            return Err(format!("values nested deeper than {MAX_DEPTH} at byte {}", self.pos));
         }
         self.stack.push(v);
         Ok(())
     }
 
     fn charge(&mut self, nodes: usize) -> Result<(), String> {
-        self.budget = self
-            .budget
-            .checked_sub(nodes)
-            .ok_or_else(|| format!("pickle expands too much at byte {}", self.pos))?;
+        self.budget =
+            self.budget.checked_sub(nodes).ok_or_else(|| format!("pickle expands too much at byte {}", self.pos))?;
         Ok(())
     }
 
@@ -120,10 +104,7 @@ impl<'a> Vm<'a> {
         if self.memo.contains_key(&id) {
             return Err(format!("memo key {id} redefined at byte {}", self.pos));
         }
-        let top = self
-            .stack
-            .last_mut()
-            .ok_or_else(|| format!("PUT on empty stack at byte {}", self.pos))?;
+        let top = self.stack.last_mut().ok_or_else(|| format!("PUT on empty stack at byte {}", self.pos))?;
         // The memo takes the object and the stack keeps a reference, so later APPEND/SETITEM calls
         // through either reach the same object, as in Python. Re-memoising a reference makes an
         // alias to the entry it names (which is never itself an alias).
@@ -149,10 +130,7 @@ impl<'a> Vm<'a> {
     /// The container a mutating opcode works on: the stack slot itself, or the memo entry it names.
     fn target(&mut self, index: usize) -> Result<&mut Value, String> {
         let pos = self.pos;
-        let slot = self
-            .stack
-            .get_mut(index)
-            .ok_or_else(|| format!("stack underflow at byte {pos}"))?;
+        let slot = self.stack.get_mut(index).ok_or_else(|| format!("stack underflow at byte {pos}"))?;
         let mut id = match slot {
             Value::Memo(id) => *id,
             _ => return Ok(slot),
@@ -160,25 +138,17 @@ impl<'a> Vm<'a> {
         if let Some(Value::Memo(aliased)) = self.memo.get(&id) {
             id = *aliased;
         }
-        self.memo
-            .get_mut(&id)
-            .ok_or_else(|| format!("memo key {id} not defined at byte {pos}"))
+        self.memo.get_mut(&id).ok_or_else(|| format!("memo key {id} not defined at byte {pos}"))
     }
 
     fn extend(&mut self, items: Vec<Value>) -> Result<(), String> {
         let depth = items.iter().map(Value::depth).max().unwrap_or(0);
         let pos = self.pos;
-        let index = self
-            .stack
-            .len()
-            .checked_sub(1)
-            .ok_or_else(|| format!("stack underflow at byte {pos}"))?;
+        let index = self.stack.len().checked_sub(1).ok_or_else(|| format!("stack underflow at byte {pos}"))?;
         match self.target(index)? {
             Value::List(list) if depth < MAX_DEPTH => list.extend(items),
             Value::List(_) => {
-                return Err(format!(
-                    "values nested deeper than {MAX_DEPTH} at byte {pos}"
-                ));
+                return Err(format!("values nested deeper than {MAX_DEPTH} at byte {pos}"));
             }
             other => return Err(format!("APPEND to {} at byte {pos}", other.kind())),
         }
@@ -191,11 +161,7 @@ impl<'a> Vm<'a> {
             return Err(format!("odd number of items for SETITEMS at byte {pos}"));
         }
         let depth = items.iter().map(Value::depth).max().unwrap_or(0);
-        let index = self
-            .stack
-            .len()
-            .checked_sub(1)
-            .ok_or_else(|| format!("stack underflow at byte {pos}"))?;
+        let index = self.stack.len().checked_sub(1).ok_or_else(|| format!("stack underflow at byte {pos}"))?;
         match self.target(index)? {
             Value::Dict(dict) if depth < MAX_DEPTH => {
                 let mut it = items.into_iter();
@@ -204,9 +170,7 @@ impl<'a> Vm<'a> {
                 }
             }
             Value::Dict(_) => {
-                return Err(format!(
-                    "values nested deeper than {MAX_DEPTH} at byte {pos}"
-                ));
+                return Err(format!("values nested deeper than {MAX_DEPTH} at byte {pos}"));
             }
             other => return Err(format!("SETITEM on {} at byte {pos}", other.kind())),
         }
@@ -291,9 +255,7 @@ impl<'a> Vm<'a> {
                     let name = self.pop()?;
                     let module = self.pop()?;
                     match (self.resolve(module, 0)?, self.resolve(name, 0)?) {
-                        (Value::Str(module), Value::Str(name)) => {
-                            self.push(Value::Global { module, name })?
-                        }
+                        (Value::Str(module), Value::Str(name)) => self.push(Value::Global { module, name })?,
                         _ => return Err(format!("STACK_GLOBAL needs two strings at byte {at}")),
                     }
                 }
@@ -303,10 +265,7 @@ impl<'a> Vm<'a> {
                     let v = if self.is_ordered_dict_call(&func, &args) {
                         Value::Dict(Vec::new())
                     } else {
-                        Value::Call {
-                            func: Box::new(func),
-                            args: Box::new(args),
-                        }
+                        Value::Call { func: Box::new(func), args: Box::new(args) }
                     };
                     self.push(v)?;
                 }
@@ -326,8 +285,7 @@ impl<'a> Vm<'a> {
                     self.memo_put(id)?;
                 }
                 0x94 => {
-                    let id = u32::try_from(self.memo.len())
-                        .map_err(|_| format!("memo overflow at byte {at}"))?;
+                    let id = u32::try_from(self.memo.len()).map_err(|_| format!("memo overflow at byte {at}"))?;
                     self.memo_put(id)?;
                 }
                 b'h' => {
@@ -339,9 +297,7 @@ impl<'a> Vm<'a> {
                     self.memo_get(id)?;
                 }
                 other => {
-                    return Err(format!(
-                        "unsupported pickle opcode 0x{other:02x} at byte {at}"
-                    ));
+                    return Err(format!("unsupported pickle opcode 0x{other:02x} at byte {at}"));
                 }
             }
         }
@@ -376,11 +332,7 @@ impl<'a> Vm<'a> {
             }
             // BINSTRING / SHORT_BINSTRING (py2 str) and BINBYTES / SHORT_BINBYTES.
             b'T' | b'B' | b'U' | b'C' => {
-                let n = if matches!(op, b'T' | b'B') {
-                    self.u32()? as usize
-                } else {
-                    self.u8()?.into()
-                };
+                let n = if matches!(op, b'T' | b'B') { self.u32()? as usize } else { self.u8()?.into() };
                 Value::Bytes(self.take(n)?.to_vec())
             }
             b')' => Value::Tuple(Vec::new()),
@@ -415,24 +367,15 @@ impl<'a> Vm<'a> {
     /// Replaces memo references by copies of what they name, charging the node budget.
     pub(super) fn resolve(&mut self, v: Value, depth: usize) -> Result<Value, String> {
         if depth > MAX_DEPTH {
-            return Err(format!(
-                "values nested deeper than {MAX_DEPTH} (or referring to themselves)"
-            ));
+            return Err(format!("values nested deeper than {MAX_DEPTH} (or referring to themselves)"));
         }
         self.charge(1)?;
         let all = |items: Vec<Value>, vm: &mut Self| {
-            items
-                .into_iter()
-                .map(|x| vm.resolve(x, depth + 1))
-                .collect::<Result<Vec<_>, _>>()
+            items.into_iter().map(|x| vm.resolve(x, depth + 1)).collect::<Result<Vec<_>, _>>()
         };
         Ok(match v {
             Value::Memo(id) => {
-                let target = self
-                    .memo
-                    .get(&id)
-                    .cloned()
-                    .ok_or_else(|| format!("memo key {id} not defined"))?;
+                let target = self.memo.get(&id).cloned().ok_or_else(|| format!("memo key {id} not defined"))?;
                 self.resolve(target, depth + 1)?
             }
             Value::Tuple(items) => Value::Tuple(all(items, self)?),
