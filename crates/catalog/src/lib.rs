@@ -16,7 +16,7 @@ mod write;
 pub use error::{CatalogError, Result};
 pub use open::{Catalog, IMAGE_EXTENSIONS, Layout};
 pub use records::{ImageRecord, Product, is_inside, is_valid_label};
-pub use write::{atomic_write, sync_dir, temp_file_in, write_images, write_products};
+pub use write::{write_images, write_products};
 
 /// Sub-folder of a scraped catalog that holds `<label>/<file>` photos.
 pub const IMAGES_DIR: &str = "images";

@@ -312,14 +312,8 @@ mod tests {
 
     #[test]
     fn reads_the_shared_sneakers50_set() {
-        let shared = std::env::var_os("SNEAKER_ID_SHARED")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+        let Some(shared) = sneaker_test_support::shared("datasets/sneakers50") else { return };
         let dir = shared.join("datasets/sneakers50");
-        if !dir.is_dir() {
-            eprintln!("skipped: ../shared not found");
-            return;
-        }
         let catalog = Catalog::open(&dir).expect("open sneakers50");
         // Counts from ../shared/datasets/README.md: 50 labels, 4212 images.
         assert_eq!(catalog.labels().len(), 50);

@@ -10,40 +10,9 @@ use crate::error::{CatalogError, Result};
 use crate::records::{ImageRecord, Product};
 use crate::{IMAGES_CSV, PRODUCTS_CSV};
 
-/// Writes `path` through a temporary file in the same folder: write, fsync, rename, fsync
-/// the folder (so the rename itself survives a power cut).
-pub fn atomic_write(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = temp_file_in(dir).map_err(|e| CatalogError::io(dir, e))?;
-    let result = (|| {
-        let mut buffered = std::io::BufWriter::new(tmp.as_file_mut());
-        write(&mut buffered)?;
-        buffered.flush()?;
-        drop(buffered);
-        tmp.as_file().sync_all()
-    })();
-    result.map_err(|e| CatalogError::io(path, e))?;
-    tmp.persist(path).map_err(|e| CatalogError::io(path, e.error))?;
-    sync_dir(dir)
-}
-
-/// A hidden temporary file (`.tmp-*`) in `dir` with ordinary file permissions: tempfile's
-/// default 0600 would survive the rename and hide catalog files from other users.
-pub fn temp_file_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".tmp-");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // The process umask still applies, as for any newly created file.
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    builder.tempfile_in(dir)
-}
-
-/// fsync a folder so that entries created or renamed in it are durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| CatalogError::io(dir, e))
+/// Replaces `path` atomically with what `write` writes (see `sneaker_files::atomic`).
+fn atomic_write(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    sneaker_files::write_atomic_with(path, write).map_err(|e| CatalogError::io(path, e))
 }
 
 fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {

@@ -9,19 +9,6 @@ use std::process::Command;
 use serde_json::Value;
 
 const KNOWN: [&str; 4] = ["adidas_alphaboost", "adidas_duramo", "adidas_supernova", "adidas_gazelle_bold"];
-
-fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SNEAKER_ID_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("datasets/multiview-products").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: ../shared not found");
-        None
-    }
-}
-
 fn run(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_sneaker-id")).args(args).output().expect("the binary starts");
     assert!(out.status.success(), "{args:?}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
@@ -45,7 +32,7 @@ fn link(label: &str, photos: &[PathBuf], to: &Path) {
 
 #[test]
 fn calibrated_thresholds_reject_non_footwear_and_keep_known_products() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = sneaker_test_support::shared("datasets/multiview-products") else { return };
     let tmp = tempfile::tempdir().expect("temp dir");
     let (enrolled, known, unknown) =
         (tmp.path().join("enrolled"), tmp.path().join("known"), tmp.path().join("unknown"));

@@ -8,19 +8,6 @@ use std::process::Command;
 use serde_json::Value;
 
 mod common;
-
-fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SNEAKER_ID_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("datasets/multiview-products").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: ../shared not found");
-        None
-    }
-}
-
 fn gallery(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sneaker-id"))
         .arg("gallery")
@@ -61,7 +48,7 @@ fn search(dir: &Path, photo: &Path) -> Value {
 
 #[test]
 fn a_product_enrolled_from_two_photos_is_found_on_a_third() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = sneaker_test_support::shared("datasets/multiview-products") else { return };
     let dataset = shared.join("datasets/multiview-products");
     let tmp = tempfile::tempdir().expect("tempdir");
     let catalog = tmp.path().join("catalog");

@@ -2,25 +2,11 @@
 //! The expected classes are PyTorch's top-1 on the same photos (`../shared/golden/efficientnet-lite0/
 //! cases.json`, made by eager float32 PyTorch with PIL bilinear resizing).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
 mod common;
-
-fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SNEAKER_ID_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: ../shared not found");
-        None
-    }
-}
-
 fn predict(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sneaker-id"))
         .arg("predict")
@@ -31,7 +17,7 @@ fn predict(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn golden_photos_get_pytorchs_top1_class() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = sneaker_test_support::shared("") else { return };
     let golden = shared.join("golden/efficientnet-lite0");
     let cases: Value = serde_json::from_str(&std::fs::read_to_string(golden.join("cases.json")).expect("cases.json"))
         .expect("cases.json is JSON");
@@ -52,7 +38,7 @@ fn golden_photos_get_pytorchs_top1_class() {
 
 #[test]
 fn a_folder_is_read_batched_one_line_per_image() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = sneaker_test_support::shared("") else { return };
     let folder = shared.join("datasets/sneakers50-wild-dev/nike_dunk_low");
     let n = std::fs::read_dir(&folder).expect("folder").count();
     let out = predict(&["--json", folder.to_str().expect("utf-8 path")]);

@@ -25,7 +25,7 @@
 //! per-number parse (1M × 1280 floats); metadata, which is small, is JSON.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -85,7 +85,7 @@ impl Gallery {
         if let Some(hnsw) = self.approximate() {
             let graph = hnsw.to_bytes()?;
             write_atomic(&dir.join(HNSW_FILE), |f| {
-                let mut w = Crc { inner: BufWriter::new(f), crc: crc32fast::Hasher::new() };
+                let mut w = Crc { inner: f, crc: crc32fast::Hasher::new() };
                 w.write_all(HNSW_MAGIC)?;
                 w.write_all(&VERSION.to_le_bytes())?;
                 w.write_all(&crc.to_le_bytes())?;
@@ -101,11 +101,11 @@ impl Gallery {
     }
 
     /// Writes the gallery file and returns its CRC-32.
-    fn write_to(&self, file: &mut std::fs::File) -> std::io::Result<u32> {
+    fn write_to(&self, out: &mut dyn Write) -> std::io::Result<u32> {
         let meta = Meta { entries: self.entries().to_vec(), products: self.products().clone() };
         let meta = serde_json::to_vec(&meta).map_err(std::io::Error::other)?;
         let dim = u32::try_from(self.dim()).map_err(std::io::Error::other)?;
-        let mut w = Crc { inner: BufWriter::new(file), crc: crc32fast::Hasher::new() };
+        let mut w = Crc { inner: out, crc: crc32fast::Hasher::new() };
         w.write_all(MAGIC)?;
         w.write_all(&VERSION.to_le_bytes())?;
         w.write_all(&dim.to_le_bytes())?;
@@ -144,17 +144,9 @@ impl Gallery {
     }
 }
 
-/// Temp file in the same folder, written by `write`, fsynced, renamed over `path`, folder fsynced.
-fn write_atomic(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<u32>) -> Result<u32> {
-    let io = |source| GalleryError::Io { path: path.to_owned(), source };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = sneaker_catalog::temp_file_in(dir).map_err(io)?;
-    let crc = write(tmp.as_file_mut()).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    // The rename is durable only once the folder entry is on disk.
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    Ok(crc)
+/// Replaces `path` atomically with what `write` writes (see `sneaker_files::atomic`).
+fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<u32>) -> Result<u32> {
+    sneaker_files::write_atomic_with(path, write).map_err(|source| GalleryError::Io { path: path.to_owned(), source })
 }
 
 /// The cached HNSW graph of the gallery file whose CRC is `gallery_crc`, if there is a sound one.

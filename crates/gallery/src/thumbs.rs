@@ -1,7 +1,7 @@
 //! Small JPEG thumbnails of enrolled photos, kept beside the gallery file in `thumbs/<sha256>.jpg`,
 //! so an answer can show the enrolled photo it matched without keeping (or serving) the original.
 
-use std::io::{Cursor, Write};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
@@ -49,10 +49,7 @@ pub fn write_thumbnail(gallery_dir: &Path, sha256: &str, jpeg: &[u8]) -> Result<
     let dir = gallery_dir.join(THUMBS_DIR);
     let io = |source| GalleryError::Io { path: path.clone(), source };
     std::fs::create_dir_all(&dir).map_err(io)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
-    tmp.write_all(jpeg).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(&path).map_err(|e| io(e.error))?;
+    sneaker_files::write_atomic(&path, jpeg).map_err(io)?;
     Ok(path)
 }
 

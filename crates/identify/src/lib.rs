@@ -54,12 +54,5 @@ pub fn write_calibration(run_dir: &std::path::Path, calibration: &Calibration) -
 }
 
 pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let io = |source| IdentifyError::Io { path: path.to_owned(), source };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    sneaker_files::write_atomic(path, bytes).map_err(|source| IdentifyError::Io { path: path.to_owned(), source })
 }

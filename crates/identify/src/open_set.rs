@@ -2,8 +2,9 @@
 //!
 //! Photos are run through the network once ([`observe`]); fusion settings and thresholds are
 //! then tried on the stored observations, so calibrating costs one forward pass per photo. A
-//! deterministic split by photo name keeps half of every kind for an honest check of the chosen
-//! thresholds on photos they were not fitted to.
+//! deterministic split by each photo's place in its catalog (`label/file`, not the absolute
+//! path, so every checkout splits alike) keeps part of every kind for an honest check of the
+//! chosen thresholds on photos they were not fitted to.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -31,6 +32,8 @@ pub enum Source {
 
 pub struct Input {
     pub name: String,
+    /// What the held-out split hashes: the catalog-relative file, the file name, or the name.
+    pub key: String,
     pub kind: SampleKind,
     pub label: Option<String>,
     pub source: Source,
@@ -39,6 +42,7 @@ pub struct Input {
 /// What the network and gallery said about one photo.
 pub struct Observation {
     pub name: String,
+    pub key: String,
     pub kind: SampleKind,
     pub label: Option<String>,
     pub scores: Scores,
@@ -70,6 +74,7 @@ pub fn inputs(
             let path = catalog.path_of(img);
             out.push(Input {
                 name: path.display().to_string(),
+                key: img.file.clone(),
                 kind,
                 label: Some(img.label.clone()),
                 source: Source::File(path),
@@ -78,11 +83,13 @@ pub fn inputs(
     }
     out.extend(not_footwear.iter().map(|p| Input {
         name: p.display().to_string(),
+        key: p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into_owned()),
         kind: SampleKind::NotFootwear,
         label: None,
         source: Source::File(p.clone()),
     }));
     out.extend(generated.into_iter().map(|(name, img)| Input {
+        key: name.clone(),
         name,
         kind: SampleKind::NotFootwear,
         label: None,
@@ -124,7 +131,14 @@ pub fn observe(
         let scores = classifier.classify_tensors(&tensors).map_err(|e| IdentifyError::Input(e.to_string()))?;
         for (input, scores) in batch.into_iter().zip(scores) {
             let similarities = identifier.similarities(&scores)?;
-            out.push(Observation { name: input.name, kind: input.kind, label: input.label, scores, similarities });
+            out.push(Observation {
+                name: input.name,
+                key: input.key,
+                kind: input.kind,
+                label: input.label,
+                scores,
+                similarities,
+            });
         }
         on_progress(done, total);
     }
@@ -161,8 +175,8 @@ pub struct Report {
     pub held_out_uncalibrated: Outcome,
 }
 
-/// Whether a photo belongs to the held-out part: a hash of its name, so the split is the same
-/// on every run and does not depend on the order photos were listed in.
+/// Whether a photo belongs to the held-out part: a hash of its key, so the split is the same
+/// on every run and machine and does not depend on the order photos were listed in.
 pub fn is_held_out(name: &str, fraction: f32) -> bool {
     // FNV-1a: stable across platforms and releases, unlike std's hasher.
     let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
@@ -178,7 +192,7 @@ pub fn fit(
     source: &str,
 ) -> Result<Report> {
     let (held, fit_part): (Vec<&Observation>, Vec<&Observation>) =
-        observations.iter().partition(|o| is_held_out(&o.name, held_out_fraction));
+        observations.iter().partition(|o| is_held_out(&o.key, held_out_fraction));
     let mut best: Option<Calibration> = None;
     let temperatures: &[f32] = if identifier.gallery().is_some() { &TEMPERATURES } else { &TEMPERATURES[1..2] };
     for &temperature in temperatures {

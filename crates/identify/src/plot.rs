@@ -2,43 +2,27 @@
 //! often answers are right, as the confidence threshold rises; the chosen threshold is marked.
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use plotters::prelude::*;
 
 use crate::calibrate::Calibration;
 use crate::error::{IdentifyError, Result};
 
-/// Registers DejaVu Sans (bytes from the `dejavu` crate) once, so no system font is needed.
 /// A curve of the chart: its legend, colour and the rate it plots.
 type Series = (&'static str, RGBColor, fn(&crate::CurvePoint) -> f32);
 
-fn font_ready() -> bool {
-    static READY: OnceLock<bool> = OnceLock::new();
-    *READY.get_or_init(|| {
-        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok()
-    })
-}
-
 /// Writes the chart as PNG (atomically).
 pub fn precision_coverage_png(path: &Path, c: &Calibration, title: &str) -> Result<()> {
-    let err = |detail: String| IdentifyError::Plot { path: path.to_owned(), detail };
-    let size = (720u32, 480u32);
-    let mut buf = vec![255u8; (size.0 * size.1 * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
-        draw(&root, c, title, font_ready()).map_err(err)?;
-        root.present().map_err(|e| err(e.to_string()))?;
-    }
-    let img = image::RgbImage::from_raw(size.0, size.1, buf).expect("buffer was sized for the image");
-    let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).map_err(|e| err(e.to_string()))?;
-    crate::write_atomic(path, &png)
+    sneaker_files::chart::write_png(path, (720, 480), |root, text| draw(root, c, title, text))
+        .map_err(|e| IdentifyError::Plot { path: path.to_owned(), detail: e.to_string() })
 }
 
-type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
-
-fn draw(root: &Area<'_>, c: &Calibration, title: &str, text: bool) -> std::result::Result<(), String> {
+fn draw(
+    root: &sneaker_files::chart::Area<'_>,
+    c: &Calibration,
+    title: &str,
+    text: bool,
+) -> std::result::Result<(), String> {
     let s = |e: &dyn std::fmt::Display| e.to_string();
     root.fill(&WHITE).map_err(|e| s(&e))?;
     let mut b = ChartBuilder::on(root);

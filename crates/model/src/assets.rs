@@ -5,7 +5,6 @@
 //! `${XDG_CACHE_HOME:-$HOME/.cache}/sneaker-id/assets`, where `scripts/fetch-assets.sh` puts them.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::efficientnet_lite::{BuildOptions, EfficientNetLite, GRAPH_VERSION};
@@ -107,19 +106,10 @@ fn asset_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
     Some(cache.join("sneaker-id").join("assets"))
 }
 
-/// Writes `bytes` to `path` so readers see the old file or the new one, never half of one: a
-/// temporary file in the same directory, fsync, rename. Concurrent writers of the same content
-/// are harmless; the last rename wins.
+/// Writes `bytes` to `path` so readers see the old file or the new one, never half of one.
+/// Concurrent writers of the same content are harmless; the last rename wins.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| ModelError::Io { path: path.to_owned(), source };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    // The rename itself is durable only once the directory entry is on disk.
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    Ok(())
+    sneaker_files::write_atomic(path, bytes).map_err(|source| ModelError::Io { path: path.to_owned(), source })
 }
 
 #[cfg(test)]
@@ -149,15 +139,5 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         let err = Assets::at(empty.path()).unwrap_err().to_string();
         assert!(err.contains(RUNTIME_LIBRARY) && err.contains("make assets"), "{err}");
-    }
-
-    #[test]
-    fn atomic_write_replaces_whole_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.bin");
-        write_atomic(&path, b"first").unwrap();
-        write_atomic(&path, b"second, longer").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary files left behind");
     }
 }

@@ -2,7 +2,6 @@
 //! reads this simple, bounds-checked format (via the `safetensors` crate) instead of pickles.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -32,7 +31,7 @@ pub fn save(dict: &StateDict, path: &Path) -> Result<()> {
     }
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| bad(e.to_string()))?;
-    write_atomic(path, &bytes)?;
+    crate::assets::write_atomic(path, &bytes)?;
     tracing::debug!(path = %path.display(), tensors = dict.len(), bytes = bytes.len(), "wrote safetensors");
     Ok(())
 }
@@ -60,24 +59,6 @@ pub fn convert(pth: &Path, out: &Path) -> Result<()> {
     let dict = torch_legacy::load(pth)?;
     save(&dict, out)?;
     tracing::info!(from = %pth.display(), to = %out.display(), tensors = dict.len(), "converted weights");
-    Ok(())
-}
-
-/// Temp file in the same directory, fsync, rename, then fsync the directory entry.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let io = |source| ModelError::Io { path: path.to_path_buf(), source };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    // Makes the rename itself durable; not possible on every platform, so failure is not fatal.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
     Ok(())
 }
 

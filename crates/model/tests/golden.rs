@@ -2,7 +2,7 @@
 //! tensors from PyTorch (`../shared/golden/efficientnet-lite0`, made by eager float32 PyTorch from
 //! the same `.pth`; see its `cases.json`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ndarray::{Array2, Array4, ArrayView1, Axis, concatenate, s};
 use serde_json::Value;
@@ -10,20 +10,6 @@ use sneaker_model::assets::Assets;
 use sneaker_model::efficientnet_lite::{self as enet, BuildOptions, EfficientNetLite, Output, Start};
 use sneaker_model::onnx::encode;
 use sneaker_model::runtime::{Backbone, Runtime, Session};
-
-/// `$SNEAKER_ID_SHARED`, else `<workspace root>/../shared`; `None` (test skipped) when absent.
-fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SNEAKER_ID_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: ../shared not found");
-        None
-    }
-}
-
 fn read_f32(path: &Path, len: usize) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(bytes.len(), len * 4, "{} should hold {len} float32 values", path.display());
@@ -81,7 +67,7 @@ fn backbone() -> Backbone {
 
 #[test]
 fn matches_pytorch_on_golden_cases() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = sneaker_test_support::shared("") else { return };
     let mut net = backbone();
     for case in cases(&shared) {
         let out = net.run(case.input.view()).expect("backbone runs");
@@ -101,7 +87,7 @@ fn matches_pytorch_on_golden_cases() {
 
 #[test]
 fn batch_of_three_equals_one_by_one() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = sneaker_test_support::shared("") else { return };
     let mut net = backbone();
     let cases = cases(&shared);
     let views: Vec<_> = cases.iter().map(|c| c.input.view()).collect();

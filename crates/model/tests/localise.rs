@@ -2,26 +2,10 @@
 //! cluttered canvas must be found, cropped around, and classified as footwear more surely than
 //! the whole canvas.
 
-use std::path::{Path, PathBuf};
-
 use image::RgbImage;
 use sneaker_model::assets::Assets;
 use sneaker_model::localise::{Decision, LocaliseConfig, Localiser, Whole};
 use sneaker_vision::{DecodeLimits, Rect, crop, decode_file};
-
-/// `$SNEAKER_ID_SHARED`, else `<workspace root>/../shared`; `None` (test skipped) when absent.
-fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("SNEAKER_ID_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: ../shared not found");
-        None
-    }
-}
-
 /// A wooden floor: planks 60 px high, each its own shade, with a faint grain. Nothing shoe-like.
 fn canvas(width: u32, height: u32) -> RgbImage {
     RgbImage::from_fn(width, height, |x, y| {
@@ -42,7 +26,7 @@ fn overlap(a: Rect, b: Rect) -> f64 {
 
 #[test]
 fn a_small_shoe_in_a_large_photo_is_found_and_cropped() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = sneaker_test_support::shared("") else { return };
     let assets = Assets::locate().expect("assets present (run `make assets`)");
     let mut localiser = Localiser::load(&assets, LocaliseConfig::default()).expect("localiser loads");
     let path = shared.join("datasets/sneakers50/nike_air_force_1_low/nikecom_air-force-1-07-lv8-mens-shoes-7bCM7s.jpg");

@@ -128,7 +128,7 @@ impl Journal {
             tracing::warn!(path = %path.display(), cut = len - good_len, "cutting a torn last journal line");
             file.set_len(good_len).and_then(|_| file.sync_all()).map_err(|e| ScrapeError::io(&path, e))?;
         }
-        sneaker_catalog::sync_dir(&dir)?;
+        sneaker_files::sync_dir(&dir).map_err(|e| ScrapeError::io(&dir, e))?;
         Ok((Journal { file: Mutex::new(file), path, _lock: lock }, entries))
     }
 

@@ -41,3 +41,11 @@ pub use store::{DUPLICATES_CSV, FAILURES_JSONL};
 pub(crate) fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
+
+/// Replaces `path` atomically with what `write` writes (see `sneaker_files::atomic`).
+pub(crate) fn write_atomic_with(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::result::Result<(), ScrapeError> {
+    sneaker_files::write_atomic_with(path, write).map_err(|e| ScrapeError::io(path, e))
+}

@@ -3,7 +3,6 @@
 //! folder), and only then the journal line and the CSV row.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -200,10 +199,7 @@ impl Store {
         let dir = self.out.join(IMAGES_DIR).join(label);
         std::fs::create_dir_all(&dir).map_err(|e| ScrapeError::io(&dir, e))?;
         let path = self.out.join(&file);
-        let mut tmp = sneaker_catalog::temp_file_in(&dir).map_err(|e| ScrapeError::io(&dir, e))?;
-        tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).map_err(|e| ScrapeError::io(tmp.path(), e))?;
-        tmp.persist(&path).map_err(|e| ScrapeError::io(&path, e.error))?;
-        sneaker_catalog::sync_dir(&dir)?;
+        sneaker_files::write_atomic(&path, bytes).map_err(|e| ScrapeError::io(&path, e))?;
         Ok(ImageRecord {
             file,
             label: label.to_owned(),
@@ -238,7 +234,7 @@ impl Store {
         sneaker_catalog::write_products(&self.out, &products)?;
         sneaker_catalog::write_images(&self.out, images.iter().copied())?;
         write_folder_annotations(&self.out, &images, &products)?;
-        sneaker_catalog::atomic_write(&self.out.join(DUPLICATES_CSV), |w| {
+        crate::write_atomic_with(&self.out.join(DUPLICATES_CSV), |w| {
             let mut csv = csv::Writer::from_writer(w);
             csv.write_record(["url", "label", "view", "sha256", "same_as"])?;
             for row in dups {
@@ -246,7 +242,7 @@ impl Store {
             }
             csv.flush()
         })?;
-        sneaker_catalog::atomic_write(&self.out.join(FAILURES_JSONL), |w| {
+        crate::write_atomic_with(&self.out.join(FAILURES_JSONL), |w| {
             for f in &failures {
                 serde_json::to_writer(&mut *w, f)?;
                 w.write_all(b"\n")?;
@@ -318,7 +314,7 @@ impl State {
 fn write_folder_annotations(out: &Path, images: &[&ImageRecord], products: &[Product]) -> Result<()> {
     let by_label: HashMap<&str, &Product> = products.iter().map(|p| (p.label.as_str(), p)).collect();
     let path = out.join(IMAGES_DIR).join(sneaker_catalog::ANNOTATIONS_CSV);
-    sneaker_catalog::atomic_write(&path, |w| {
+    crate::write_atomic_with(&path, |w| {
         let mut csv = csv::Writer::from_writer(w);
         csv.write_record([
             "file",

@@ -1,7 +1,7 @@
 //! `catalog report` on a small hand-made catalog (duplicates, a truncated file, a tiny
 //! image) and, when present, on ../shared/datasets/sneakers50.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sneaker_scrape::report::{REPORT_MD, write_report};
 
@@ -49,14 +49,8 @@ fn report_finds_duplicates_and_rejects() {
 
 #[test]
 fn report_on_sneakers50() {
-    let shared = std::env::var_os("SNEAKER_ID_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let Some(shared) = sneaker_test_support::shared("datasets/sneakers50") else { return };
     let dir = shared.join("datasets/sneakers50");
-    if !dir.is_dir() {
-        eprintln!("skipped: ../shared not found");
-        return;
-    }
     let out = tempfile::tempdir().expect("temp dir");
     let stats = write_report(&dir, out.path(), 32).expect("report");
     // ../shared/datasets/README.md: 50 labels, 4212 images, 32 / 77 / 165 per label.

@@ -101,16 +101,9 @@ fn wait_ready(url: &str) {
     panic!("{url} never became ready");
 }
 
-/// `../shared` (or `$SNEAKER_ID_SHARED`); `None` after saying so when absent, except on CI.
+/// `../shared`, or `None` after saying the test is skipped (a failure under `CI=true`).
 fn shared() -> Option<PathBuf> {
-    let shared =
-        std::env::var_os("SNEAKER_ID_SHARED").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("../shared"));
-    if shared.is_dir() {
-        return Some(shared);
-    }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but {} is missing", shared.display());
-    skip("../shared not found");
-    None
+    sneaker_test_support::shared("")
 }
 
 /// Chromium, the node folder and the binary, or `None` after saying which is missing.

@@ -89,10 +89,7 @@ fn write_entry(path: &Path, values: &[f32]) -> Result<()> {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     // Temp file + rename: a crash leaves no half entry under the final name. No fsync: a lost
     // entry is only recomputed, and fsync per file would dominate the run.
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| TrainError::io(dir, e))?;
-    std::io::Write::write_all(&mut tmp, &bytes).map_err(|e| TrainError::io(path, e))?;
-    tmp.persist(path).map_err(|e| TrainError::io(path, e.error))?;
-    Ok(())
+    sneaker_files::write_unsynced(path, &bytes).map_err(|e| TrainError::io(path, e))
 }
 
 /// sha256 of every sample file, hex (computed in parallel).

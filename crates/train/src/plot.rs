@@ -1,50 +1,31 @@
 //! PNG charts drawn with plotters' pure-Rust bitmap backend: training curves, confusion
 //! matrices and bar charts (accuracy by view angle, run comparisons).
 //!
-//! Text uses DejaVu Sans embedded by the `dejavu` crate (the same font `catalog report` charts
-//! use), registered with plotters' `ab_glyph` path, so no system font library is needed.
+//! The canvas and its embedded font come from `sneaker_files::chart`, as for every chart.
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use plotters::prelude::*;
+use sneaker_files::chart::{Area, fonts_ready};
 
 use crate::error::{Result, TrainError};
 use crate::fit::EpochRecord;
 
-/// Registers the font under "sans-serif" once; charts are drawn without text if that fails.
-fn font_ready() -> bool {
-    static READY: OnceLock<bool> = OnceLock::new();
-    *READY.get_or_init(|| {
-        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok()
-    })
-}
-
-type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 type Drawn = std::result::Result<(), String>;
 
 fn s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-/// Draws into an RGB buffer and writes it as PNG atomically (temp file + fsync + rename).
+/// Draws a chart and writes it as PNG atomically.
 fn render(path: &Path, size: (u32, u32), draw: impl FnOnce(Area<'_>) -> Drawn) -> Result<()> {
-    let err = |detail: String| TrainError::Plot { path: path.to_owned(), detail };
-    let mut buf = vec![255u8; size.0 as usize * size.1 as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
-        draw(root.clone()).map_err(err)?;
-        root.present().map_err(|e| err(e.to_string()))?;
-    }
-    let img = image::RgbImage::from_raw(size.0, size.1, buf).expect("buffer was sized for the image");
-    let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).map_err(|e| err(e.to_string()))?;
-    crate::run::atomic_write(path, &png)
+    sneaker_files::chart::write_png(path, size, |root, _| draw(root.clone()))
+        .map_err(|e| TrainError::Plot { path: path.to_owned(), detail: e.to_string() })
 }
 
 /// Loss (left) and accuracy (right) per epoch, train vs validation.
 pub fn curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
-    let text = font_ready();
+    let text = fonts_ready();
     render(path, (1100, 420), |root| draw_curves(root, history, text))
 }
 
@@ -99,7 +80,7 @@ fn draw_curves(root: Area<'_>, history: &[EpochRecord], text: bool) -> Drawn {
 
 /// Horizontal bars (label, value in [0, 1]), e.g. accuracy by view angle or top-1 per run.
 pub fn bars(path: &Path, title: &str, items: &[(String, f64)]) -> Result<()> {
-    let text = font_ready();
+    let text = fonts_ready();
     let h = (80 + 28 * items.len()).min(4000) as u32;
     render(path, (900, h), |root| {
         root.fill(&WHITE).map_err(s)?;
@@ -136,7 +117,7 @@ pub fn bars(path: &Path, title: &str, items: &[(String, f64)]) -> Result<()> {
 
 /// Confusion matrix as a heat map, rows = truth, columns = prediction, each row normalised.
 pub fn confusion(path: &Path, matrix: &[Vec<usize>], labels: &[String]) -> Result<()> {
-    let text = font_ready();
+    let text = fonts_ready();
     let m = matrix.len().max(1);
     let cell = (900 / m).clamp(4, 40) as u32;
     let margin = if text { 230 } else { 10 };

@@ -7,7 +7,6 @@
 //! epoch), `curves.png`, `summary.json`, and while training `checkpoint.safetensors`.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -52,15 +51,9 @@ pub struct Summary {
     pub wall_seconds: f64,
 }
 
-/// Writes `bytes` to `path` so a crash leaves the old file or the new one, never half of one:
-/// temp file in the same folder, fsync, rename.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| TrainError::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| TrainError::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| TrainError::io(path, e))?;
-    tmp.persist(path).map_err(|e| TrainError::io(path, e.error))?;
-    Ok(())
+/// Writes `bytes` to `path` so a crash leaves the old file or the new one, never half of one.
+pub(crate) fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    sneaker_files::write_atomic(path, bytes).map_err(|e| TrainError::io(path, e))
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {

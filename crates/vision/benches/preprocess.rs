@@ -13,9 +13,7 @@ use sneaker_vision::{
 
 /// First packshot (sorted, so runs compare like with like), else a generated photo-like JPEG.
 fn sample_jpeg() -> (String, Vec<u8>) {
-    let shared = std::env::var_os("SNEAKER_ID_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let shared = sneaker_test_support::shared_root();
     let dir = shared.join("datasets/packshots-nike-adidas");
     let mut brands: Vec<PathBuf> =
         std::fs::read_dir(&dir).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();

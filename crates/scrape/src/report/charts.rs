@@ -1,13 +1,11 @@
-//! The report's PNG charts, drawn with plotters into an RGB buffer and saved through
-//! `image` (plotters' own encoder would pull in a second `image` version). Text uses
-//! DejaVu Sans embedded from the `dejavu` crate, so no system font package is needed.
+//! The report's PNG charts, on the canvas every chart uses (`sneaker_files::chart`: embedded
+//! DejaVu Sans, atomic PNG writes).
 
 use std::path::Path;
-use std::sync::Once;
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use sneaker_files::chart::{Area, ChartError};
 
 use super::{Stats, summary};
 use crate::error::{Result, ScrapeError};
@@ -17,34 +15,13 @@ const H: u32 = 600;
 const BAR: RGBColor = RGBColor(52, 101, 164);
 const ACCENT: RGBColor = RGBColor(204, 0, 0);
 
-fn register_fonts() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        for (style, bytes) in [(FontStyle::Normal, dejavu::sans::regular()), (FontStyle::Bold, dejavu::sans::bold())] {
-            if plotters::style::register_font("sans-serif", style, bytes).is_err() {
-                tracing::error!("the embedded DejaVu Sans font did not load; charts will have no text");
-            }
-        }
-    });
-}
-
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
-
 /// Draws into a fresh white canvas and saves it as `out/name`.
 fn png(out: &Path, name: &str, draw: impl FnOnce(&Area) -> std::result::Result<(), String>) -> Result<()> {
-    register_fonts();
-    let mut buf = vec![255u8; (W * H * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, (W, H)).into_drawing_area();
-        draw(&root).map_err(|e| ScrapeError::Config(format!("drawing {name}: {e}")))?;
-        root.present().map_err(|e| ScrapeError::Config(format!("drawing {name}: {e}")))?;
-    }
-    let img = image::RgbImage::from_raw(W, H, buf).expect("buffer is W*H*3 bytes");
     let path = out.join(name);
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut bytes, image::ImageFormat::Png).map_err(|e| ScrapeError::io(&path, std::io::Error::other(e)))?;
-    sneaker_catalog::atomic_write(&path, |w| w.write_all(bytes.get_ref()))?;
-    Ok(())
+    sneaker_files::chart::write_png(&path, (W, H), |root, _| draw(root)).map_err(|e| match e {
+        ChartError::Draw(e) => ScrapeError::Config(format!("drawing {name}: {e}")),
+        ChartError::Io(e) => ScrapeError::io(&path, e),
+    })
 }
 
 /// Tick label for counts: whole numbers only, so small ranges do not read "0 0 0 1 1".

@@ -60,7 +60,7 @@ pub fn write_report(dir: &Path, out: &Path, min_side: u32) -> Result<Stats> {
     let stats = gather(&catalog, min_side)?;
     charts::draw_all(&stats, out)?;
     let md = markdown(&stats, dir);
-    sneaker_catalog::atomic_write(&out.join(REPORT_MD), |w| w.write_all(md.as_bytes()))?;
+    crate::write_atomic_with(&out.join(REPORT_MD), |w| w.write_all(md.as_bytes()))?;
     Ok(stats)
 }
 

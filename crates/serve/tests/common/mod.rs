@@ -38,17 +38,9 @@ pub fn start(config: ServeConfig) -> App {
     panic!("the network did not warm up within 30 s");
 }
 
-/// `$SNEAKER_ID_SHARED` or `<workspace>/../shared`; `None` (after saying so) when absent.
+/// `../shared`, or `None` after saying the test is skipped (a failure under `CI=true`).
 pub fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("SNEAKER_ID_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: ../shared not found");
-        None
-    }
+    sneaker_test_support::shared("")
 }
 
 /// A studio photo of a Nike Air Force 1 Low from sneakers50 (the Makefile's demo photo).

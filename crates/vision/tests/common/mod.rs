@@ -107,16 +107,8 @@ pub fn png_declaring(w: u32, h: u32) -> Vec<u8> {
     bytes
 }
 
-/// `../shared` (datasets, golden tensors), or `None` when this checkout has none.
+/// `../shared` (datasets, golden tensors), or `None` after saying the test is skipped (a failure
+/// under `CI=true`).
 pub fn shared_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("SNEAKER_ID_SHARED") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-    };
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: ../shared not found");
-        None
-    }
+    sneaker_test_support::shared("")
 }

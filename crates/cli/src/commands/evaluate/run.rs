@@ -36,7 +36,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         value["open_set"] = serde_json::to_value(o)?;
     }
     let json = value.to_string();
-    sneaker_train::run::atomic_write(&out.join("scores.json"), json.as_bytes())?;
+    let path = out.join("scores.json");
+    sneaker_files::write_atomic(&path, json.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     sneaker_train::evaluate::write_charts(&eval, &labels, &out)?;
     if args.json {
         println!("{json}");
