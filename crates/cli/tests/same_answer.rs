@@ -26,14 +26,15 @@ fn predict(gallery: &Path, flags: &[String], photos: &Path) -> Vec<Value> {
     run_ok(&args).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
 }
 
-/// Starts `serve` on a free loopback port and returns it with its base URL (from its start-up line).
-fn serve(gallery: &Path, flags: &[String]) -> (Server, String) {
+/// Starts `serve` on a free loopback port, its log going to `log`, and returns it with its base URL
+/// (from its start-up line).
+fn serve(gallery: &Path, flags: &[String], log: &Path) -> (Server, String) {
     let mut server = Server(
         Command::new(BIN)
             .args(["serve", "--addr", "127.0.0.1:0", "--gallery", gallery.to_str().expect("utf-8 path")])
             .args(flags)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(log).expect("a log file"))
             .spawn()
             .expect("the server should start"),
     );
@@ -89,7 +90,8 @@ async fn predict_and_serve_give_the_same_answer_for_the_same_photo() {
             .into();
 
     let cli = predict(&gallery, &flags, &photos);
-    let (_server, url) = serve(&gallery, &flags);
+    let log = tmp.path().join("serve.log");
+    let (_server, url) = serve(&gallery, &flags, &log);
     let http = reqwest::Client::new();
     for _ in 0..600 {
         if http.get(format!("{url}/v2/health/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
@@ -121,6 +123,19 @@ async fn predict_and_serve_give_the_same_answer_for_the_same_photo() {
         }
     }
     assert!(verdicts.len() >= 2, "the thresholds should split the photos: {verdicts:?}");
+
+    // The access log: one line per identify request, with its route, status and batch size.
+    let log = std::fs::read_to_string(&log).expect("the server's log");
+    let answered = log
+        .lines()
+        .filter(|l| {
+            l.contains("route=/api/v1/identify")
+                && l.contains("status=200")
+                && l.contains("batch_size=1")
+                && l.contains("latency_ms=")
+        })
+        .count();
+    assert_eq!(answered, cli.len(), "{log}");
 
     let model = http.get(format!("{url}/api/v1/model")).send().await.expect("the server answers");
     let model: Value = serde_json::from_slice(&model.bytes().await.expect("a body")).expect("JSON");

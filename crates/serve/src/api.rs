@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sneaker_catalog::Product;
 use sneaker_identify::{ThresholdsInForce, Verdict};
 
-use crate::app::AppState;
+use crate::app::{AppState, off_runtime};
 use crate::classifier::{ModelKind, Scores, top_k};
 use crate::error::{ErrorBody, Result, ServeError};
 use crate::prepare::{PrepareOptions, Prepared, prepare};
@@ -110,6 +110,7 @@ pub struct BatchAnswer {
     pub results: Vec<BatchItem>,
 }
 
+#[derive(Debug, Clone, Copy)]
 struct Options {
     top_k: usize,
     prepare: PrepareOptions,
@@ -151,7 +152,11 @@ pub async fn identify(
         .next()
         .ok_or_else(|| ServeError::Internal("the network returned no scores".into()))?;
     let timing = BatchTiming { queue: answer.queued, inference: answer.inference, batch_size: answer.batch_size };
-    Ok(Json(identification(&state, &options, upload.name, prepared, scores, timing)?))
+    tracing::Span::current().record("batch_size", answer.batch_size);
+    let shared = state.clone();
+    let found =
+        off_runtime("identify", move || identification(&shared, &options, upload.name, prepared, scores, timing));
+    Ok(Json(found.await?))
 }
 
 /// `POST /api/v1/identify/batch`: several `image` fields; each gets its own answer or error.
@@ -173,22 +178,29 @@ pub async fn identify_batch(
     let timing =
         answer.as_ref().map(|a| BatchTiming { queue: a.queued, inference: a.inference, batch_size: a.batch_size });
     let mut scores = answer.map(|a| a.scores).unwrap_or_default().into_iter();
-    let mut results = Vec::with_capacity(prepared.len());
-    for (name, item) in prepared {
-        results.push(match item {
-            Ok(prepared) => {
-                let s = scores.next().ok_or_else(|| ServeError::Internal("too few scores".into()))?;
-                let timing = timing.expect("some photo was classified");
-                BatchItem::Ok(Box::new(identification(&state, &options, name, prepared, s, timing)?))
-            }
-            Err(e) => BatchItem::Err {
-                name,
-                status: e.status().as_u16(),
-                error: ErrorBody { error: e.to_string(), kind: e.kind().to_owned() },
-            },
-        });
+    if let Some(t) = &timing {
+        tracing::Span::current().record("batch_size", t.batch_size);
     }
-    Ok(Json(BatchAnswer { results }))
+    let shared = state.clone();
+    let results = off_runtime("identify", move || {
+        let mut results = Vec::with_capacity(prepared.len());
+        for (name, item) in prepared {
+            results.push(match item {
+                Ok(prepared) => {
+                    let s = scores.next().ok_or_else(|| ServeError::Internal("too few scores".into()))?;
+                    let timing = timing.expect("some photo was classified");
+                    BatchItem::Ok(Box::new(identification(&shared, &options, name, prepared, s, timing)?))
+                }
+                Err(e) => BatchItem::Err {
+                    name,
+                    status: e.status().as_u16(),
+                    error: ErrorBody { error: e.to_string(), kind: e.kind().to_owned() },
+                },
+            });
+        }
+        Ok(results)
+    });
+    Ok(Json(BatchAnswer { results: results.await? }))
 }
 
 pub(crate) async fn prepare_blocking(
@@ -198,9 +210,7 @@ pub(crate) async fn prepare_blocking(
     options: PrepareOptions,
 ) -> Result<Prepared> {
     let limits = state.config.decode_limits();
-    tokio::task::spawn_blocking(move || prepare(&bytes, &name, &limits, options))
-        .await
-        .map_err(|e| ServeError::Internal(format!("the decode task failed: {e}")))?
+    off_runtime("decode", move || prepare(&bytes, &name, &limits, options)).await
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -329,14 +339,22 @@ pub struct GallerySummary {
 }
 
 pub async fn model(State(state): State<AppState>) -> Result<Json<ModelDescription>> {
+    let shared = state.clone();
+    let (thresholds, gallery) = off_runtime("model", move || {
+        let identifier = shared
+            .gallery
+            .identifier
+            .read()
+            .map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
+        let gallery = GallerySummary {
+            photos: identifier.gallery().map_or(0, |g| g.len()),
+            labels: identifier.gallery().map_or(0, |g| g.labels().len()),
+            enrollment: shared.gallery.enrollment_enabled(),
+        };
+        Ok((identifier.thresholds_in_force(), gallery))
+    })
+    .await?;
     let info = state.batcher.info();
-    let identifier =
-        state.gallery.identifier.read().map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
-    let gallery = GallerySummary {
-        photos: identifier.gallery().map_or(0, |g| g.len()),
-        labels: identifier.gallery().map_or(0, |g| g.labels().len()),
-        enrollment: state.gallery.enrollment_enabled(),
-    };
     Ok(Json(ModelDescription {
         kind: info.kind,
         name: info.name.clone(),
@@ -346,7 +364,7 @@ pub async fn model(State(state): State<AppState>) -> Result<Json<ModelDescriptio
         labels: info.labels.clone(),
         products: state.products.len(),
         max_batch: state.batcher.max_batch(),
-        thresholds: identifier.thresholds_in_force(),
+        thresholds,
         ready: state.batcher.is_ready(),
         gallery,
     }))

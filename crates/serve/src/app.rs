@@ -14,6 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, get, on};
 use sneaker_catalog::Product;
+use tower_http::trace::TraceLayer;
 
 use crate::batcher::Batcher;
 use crate::config::ServeConfig;
@@ -102,7 +103,37 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), record))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(log_answer)
+                .on_failure(()),
+        )
         .with_state(state)
+}
+
+/// Runs `work` on tokio's blocking pool: decoding, gallery search (which takes the identifier's
+/// lock, held for long while an enrolment rebuilds the index) and file writes never stall the
+/// async workers that accept and answer requests.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> crate::error::Result<T> + Send + 'static,
+) -> crate::error::Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ServeError::Internal(format!("the {what} task failed: {e}")))?
+}
+
+/// The span of one request (target `access`): its method and route, and the network batch its
+/// photos went through, recorded by the identify handlers.
+fn request_span(request: &Request) -> tracing::Span {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str());
+    tracing::info_span!(target: "access", "request", method = %request.method(), route = %route, batch_size = tracing::field::Empty)
+}
+
+/// One line per request, as it is answered: status and latency, inside the request's span.
+fn log_answer(response: &Response, latency: std::time::Duration, _span: &tracing::Span) {
+    let latency_ms = (latency.as_secs_f64() * 1e5).round() / 100.0;
+    tracing::info!(target: "access", status = response.status().as_u16(), latency_ms, "answered");
 }
 
 async fn not_found(request: Request) -> ServeError {

@@ -21,7 +21,7 @@ use sneaker_gallery::{Entry, Gallery, GalleryConfig, label_from_name, thumbnail_
 use sneaker_identify::Identifier;
 use sneaker_model::efficientnet_lite::FEATURE_DIM;
 
-use crate::app::AppState;
+use crate::app::{AppState, off_runtime};
 use crate::error::{Result, ServeError};
 use crate::photos::Thumbnails;
 use crate::prepare::PrepareOptions;
@@ -164,14 +164,17 @@ pub async fn enroll(
     let thumbs: Vec<(String, Vec<u8>)> =
         photos.iter_mut().map(|(_, sha, _, t)| (sha.clone(), std::mem::take(t))).collect();
     let store = gallery.clone();
-    tokio::task::spawn_blocking(move || {
-        thumbs.into_iter().try_for_each(|(sha, jpeg)| store.thumbnails.store(&sha, jpeg))
-    })
-    .await
-    .map_err(|e| ServeError::Internal(format!("the thumbnail task failed: {e}")))??;
+    off_runtime("thumbnail", move || thumbs.into_iter().try_for_each(|(sha, jpeg)| store.thumbnails.store(&sha, jpeg)))
+        .await?;
 
+    // One enrolment at a time; the identifier's lock is taken off the async runtime, since adding
+    // photos may rebuild the HNSW index while every search waits.
     let _writing = gallery.writing.lock().await;
-    let (added, duplicates, size) = {
+    let store = gallery.clone();
+    let (enrolled, scores) = (label.clone(), answer.scores);
+    let (added, duplicates, size) = off_runtime("enrolment", move || {
+        let gallery = store;
+        let label = enrolled;
         let mut identifier = gallery.identifier.write().map_err(|_| poisoned())?;
         if identifier.gallery().is_none() {
             identifier.set_gallery(Some(Gallery::new(gallery.model_id.clone(), FEATURE_DIM, GalleryConfig::default())));
@@ -188,7 +191,7 @@ pub async fn enroll(
         };
         g.set_product(product).map_err(|e| ServeError::BadRequest(e.to_string()))?;
         let (mut added, mut duplicates) = (0, 0);
-        for ((name, sha, _, _), scores) in photos.into_iter().zip(answer.scores) {
+        for ((name, sha, _, _), scores) in photos.into_iter().zip(scores) {
             if g.contains_image(&sha) {
                 duplicates += 1;
                 continue;
@@ -197,8 +200,9 @@ pub async fn enroll(
             g.add(entry, &scores.features).map_err(|e| ServeError::BadRequest(format!("{name}: {e}")))?;
             added += 1;
         }
-        (added, duplicates, g.len())
-    };
+        Ok((added, duplicates, g.len()))
+    })
+    .await?;
     let saved = save(&gallery).await?;
     tracing::info!(%label, added, duplicates, size, "enrolled a product");
     Ok((StatusCode::CREATED, Json(Enrolled { label, added, duplicates, gallery_size: size, saved })))
@@ -245,19 +249,18 @@ impl EnrollQuery {
 /// A small JPEG of an uploaded photo for the gallery's thumbnails, made off the async runtime.
 async fn thumbnail_blocking(state: &AppState, bytes: axum::body::Bytes, name: String) -> Result<Vec<u8>> {
     let limits = state.config.decode_limits();
-    tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
+    off_runtime("thumbnail", move || {
         let image = sneaker_vision::decode_bytes(&bytes, &name, &limits)?;
         thumbnail_jpeg(&image).map_err(|e| ServeError::Internal(format!("{name}: {e}")))
     })
     .await
-    .map_err(|e| ServeError::Internal(format!("the thumbnail task failed: {e}")))?
 }
 
 /// Writes the gallery (temp file + rename inside `Gallery::save`) off the async runtime.
 async fn save(gallery: &Arc<GalleryState>) -> Result<bool> {
     let Some(dir) = gallery.dir.clone() else { return Ok(false) };
     let state = gallery.clone();
-    tokio::task::spawn_blocking(move || {
+    off_runtime("gallery write", move || {
         let identifier = state.identifier.read().map_err(|_| poisoned())?;
         match identifier.gallery() {
             Some(g) => g.save(&dir).map(|_| true).map_err(|e| ServeError::Internal(format!("saving the gallery: {e}"))),
@@ -265,7 +268,6 @@ async fn save(gallery: &Arc<GalleryState>) -> Result<bool> {
         }
     })
     .await
-    .map_err(|e| ServeError::Internal(format!("the gallery write failed: {e}")))?
 }
 
 fn poisoned() -> ServeError {

@@ -86,18 +86,21 @@ pub fn nearest_photos(gallery: &Gallery, thumbs: &Thumbnails, features: &[f32], 
 /// `GET /api/v1/gallery/photos/{id}`: the thumbnail of an enrolled photo.
 pub async fn photo(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let index: usize = id.parse().map_err(|_| ServeError::BadRequest(format!("photo id {id:?} is not a number")))?;
-    let missing = || ServeError::NotFound(format!("no enrolled photo {index}"));
+    let missing = move || ServeError::NotFound(format!("no enrolled photo {index}"));
     let gallery = state.gallery.clone();
-    let sha = {
-        let identifier =
-            gallery.identifier.read().map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
-        identifier.gallery().and_then(|g| g.entries().get(index)).and_then(|e| e.sha256.clone()).ok_or_else(missing)?
-    };
-    let store = gallery.clone();
-    let jpeg = tokio::task::spawn_blocking(move || store.thumbnails.load(&sha))
-        .await
-        .map_err(|e| ServeError::Internal(format!("thumbnail task: {e}")))?
-        .ok_or_else(missing)?;
+    let jpeg = crate::app::off_runtime("thumbnail", move || {
+        let sha = {
+            let identifier =
+                gallery.identifier.read().map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
+            identifier
+                .gallery()
+                .and_then(|g| g.entries().get(index))
+                .and_then(|e| e.sha256.clone())
+                .ok_or_else(missing)?
+        };
+        gallery.thumbnails.load(&sha).ok_or_else(missing)
+    })
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
