@@ -9,11 +9,13 @@
 //!   bring their own photos.
 
 mod error;
+mod folder;
 mod open;
 mod records;
 mod write;
 
 pub use error::{CatalogError, Result};
+pub use folder::images_in;
 pub use open::{Catalog, IMAGE_EXTENSIONS, Layout};
 pub use records::{ImageRecord, Product, is_inside, is_valid_label};
 pub use write::{write_images, write_products};

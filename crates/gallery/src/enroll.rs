@@ -189,25 +189,6 @@ pub fn label_from_name(name: &str) -> Option<String> {
     (!label.is_empty()).then_some(label)
 }
 
-/// Image files directly in `dir` or below it, sorted.
-pub fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
-    let io = |source| GalleryError::Io { path: dir.to_owned(), source };
-    let mut stack = vec![dir.to_owned()];
-    let mut found = Vec::new();
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).map_err(io)? {
-            let path = entry.map_err(io)?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if sneaker_vision::is_image_path(&path) {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    Ok(found)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,20 +200,5 @@ mod tests {
         assert_eq!(label_from_name("../../etc").as_deref(), Some("etc"));
         assert_eq!(label_from_name("!!!"), None);
         assert!(sneaker_catalog::is_valid_label(&label_from_name("Yeezy 350 V2 \"Zebra\"").unwrap()));
-    }
-
-    #[test]
-    fn images_in_walks_folders_and_skips_other_files() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("sub")).unwrap();
-        for f in ["b.jpg", "a.PNG", "notes.txt", "sub/c.webp"] {
-            std::fs::write(dir.path().join(f), b"x").unwrap();
-        }
-        let names: Vec<String> = images_in(dir.path())
-            .unwrap()
-            .iter()
-            .map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string())
-            .collect();
-        assert_eq!(names, vec!["a.PNG", "b.jpg", "sub/c.webp"]);
     }
 }

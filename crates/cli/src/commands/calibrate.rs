@@ -13,7 +13,7 @@ use sneaker_identify::{
 };
 use sneaker_model::assets::Assets;
 use sneaker_model::classifier::Classifier;
-use sneaker_vision::{DecodeLimits, is_image_path};
+use sneaker_vision::DecodeLimits;
 
 /// Generated non-footwear pictures used unless told otherwise.
 const GENERATED_DEFAULT: usize = 60;
@@ -146,13 +146,7 @@ pub fn open_set_table(o: &Outcome) -> String {
 }
 
 fn image_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && is_image_path(p))
-        .collect();
-    files.sort();
-    Ok(files)
+    Ok(sneaker_catalog::images_in(dir)?)
 }
 
 fn print_report(report: &Report, file: &Path, chart: &Path, json: bool) -> anyhow::Result<()> {

@@ -10,8 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sneaker_catalog::{Catalog, Product};
 use sneaker_gallery::{
-    EnrollReport, Gallery, GalleryConfig, LabelScore, Match, Progress, enroll_product, images_in, label_from_name,
-    read_photo, run_gallery_dir, sync_catalog,
+    EnrollReport, Gallery, GalleryConfig, LabelScore, Match, Progress, enroll_product, label_from_name, read_photo,
+    run_gallery_dir, sync_catalog,
 };
 use sneaker_model::assets::Assets;
 use sneaker_vision::DecodeLimits;
@@ -179,7 +179,7 @@ fn add(args: AddArgs) -> anyhow::Result<()> {
     let mut photos = Vec::new();
     for input in &args.images {
         if input.is_dir() {
-            let found = images_in(input)?;
+            let found = sneaker_catalog::images_in(input)?;
             if found.is_empty() {
                 anyhow::bail!("{}: no images in this folder", input.display());
             }

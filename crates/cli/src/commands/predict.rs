@@ -10,7 +10,7 @@ use serde::Serialize;
 use sneaker_identify::{Identifier, Verdict};
 use sneaker_model::assets::Assets;
 use sneaker_model::classifier::{Classifier, Scores, top_k};
-use sneaker_vision::{DecodeLimits, decode_file, is_image_path, to_input_tensor};
+use sneaker_vision::{DecodeLimits, decode_file, to_input_tensor};
 
 /// Images per ONNX Runtime call: large enough to use both cores well, small enough to keep
 /// memory flat on big folders.
@@ -174,17 +174,10 @@ fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             files.push(input.clone());
             continue;
         }
-        let mut found = Vec::new();
-        for entry in walkdir::WalkDir::new(input) {
-            let entry = entry.with_context(|| format!("reading {}", input.display()))?;
-            if entry.file_type().is_file() && is_image_path(entry.path()) {
-                found.push(entry.into_path());
-            }
-        }
+        let found = sneaker_catalog::images_in(input)?;
         if found.is_empty() {
             anyhow::bail!("{}: no images in this folder", input.display());
         }
-        found.sort();
         files.extend(found);
     }
     Ok(files)
