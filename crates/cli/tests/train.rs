@@ -87,6 +87,16 @@ fn all_four_models_train_evaluate_and_predict() {
         .expect("predict --json prints one object per photo");
         let top = pred["predictions"][0]["label"].as_str().unwrap_or_else(|| panic!("{model}: {pred}"));
         assert!(LABELS.contains(&top), "{model}: predicted {top}, not one of the catalog's labels");
+
+        // Every run type embeds (its own features, or the pretrained backbone's), and predict
+        // searches the gallery built with the run under the same model id.
+        ok(run(&["gallery", "build", "--model", out_s, "--data", data_s], &cache), "gallery build");
+        let pred: Value = serde_json::from_str(&ok(
+            run(&["predict", "--model", out_s, "--json", photo.to_str().unwrap()], &cache),
+            "predict with the run's gallery",
+        ))
+        .expect("one object");
+        assert!(pred["predictions"][0]["similarity"].is_number(), "{model}: the gallery answered: {pred}");
     }
     // Plain colour blocks are easy once the network is pretrained: the bottleneck run must learn them.
     let eval: Value = serde_json::from_str(&ok(

@@ -1,6 +1,8 @@
 //! Photos → gallery embeddings: the L2-normalised 1280-d pooled `features` of EfficientNet-Lite0,
-//! from the pretrained backbone or from a trained run's `model.onnx` (whose `features` output
-//! carries the run's fine-tuned backbone, when it has one).
+//! from a trained run's `model.onnx` when its graph has a `features` output (bottleneck and
+//! finetune runs: the run's own backbone), else from the pretrained backbone (the scratch CNN and
+//! the random baseline have none). `sneaker_model::Classifier` hands the identifier the same
+//! features, so every run type can embed and a gallery always matches what is searched.
 //!
 //! Each embedder is named by a model id that includes a digest of its graph file, so a gallery
 //! is never searched with vectors from a different network.
@@ -62,20 +64,19 @@ impl Embedder {
         Ok(Embedder { network: Network::Pretrained(backbone), model_id })
     }
 
-    /// A trained run folder's `model.onnx`, which must have a `features` output.
+    /// A trained run folder's embedding: its graph's `features` output, or the pretrained
+    /// backbone's for a run whose graph has none (see the module comment).
     pub fn from_run(assets: &Assets, run_dir: &Path) -> Result<Embedder> {
-        let path = run_dir.join(RUN_MODEL);
-        let session = Session::from_file(&Runtime::from_assets(assets)?, &path)?;
-        if !session.output_names().iter().any(|n| n == FEATURES) {
-            return Err(ModelError::Mismatch(format!(
-                "{}: the graph has no `{FEATURES}` output to embed with (outputs: {:?})",
-                path.display(),
-                session.output_names()
-            ))
-            .into());
+        match run_session(assets, run_dir)? {
+            Some(session) => {
+                let model_id = format!("run-model@{}", file_digest(&run_dir.join(RUN_MODEL))?);
+                Ok(Embedder { network: Network::Run(session), model_id })
+            }
+            None => {
+                tracing::info!(run = %run_dir.display(), "the run's graph has no `{FEATURES}` output: embedding with the pretrained backbone");
+                Embedder::pretrained(assets)
+            }
         }
-        let model_id = model_id(assets, Some(run_dir))?;
-        Ok(Embedder { network: Network::Run(session), model_id })
     }
 
     /// Names the network; stored in the gallery and compared on load.
@@ -153,13 +154,20 @@ pub fn read_bytes(path: &Path, limits: &DecodeLimits) -> Result<(String, Vec<u8>
     Ok((hex::encode(Sha256::digest(&bytes)), bytes))
 }
 
-/// The id [`Embedder`] would carry for the pretrained backbone (`run_dir` `None`) or a run,
-/// without loading the network: what a gallery is checked against when opened for search.
+/// The id [`Embedder`] would carry for the pretrained backbone (`run_dir` `None`) or a run: what
+/// a gallery is checked against when opened for search. A run's graph is opened (not run) to see
+/// whether it embeds with its own features.
 pub fn model_id(assets: &Assets, run_dir: Option<&Path>) -> Result<String> {
     Ok(match run_dir {
-        None => format!("efficientnet-lite0-imagenet@{}", file_digest(&assets.backbone_onnx()?)?),
-        Some(dir) => format!("run-model@{}", file_digest(&dir.join(RUN_MODEL))?),
+        Some(dir) if run_session(assets, dir)?.is_some() => format!("run-model@{}", file_digest(&dir.join(RUN_MODEL))?),
+        _ => format!("efficientnet-lite0-imagenet@{}", file_digest(&assets.backbone_onnx()?)?),
     })
+}
+
+/// The run's graph, when it has a `features` output to embed with.
+fn run_session(assets: &Assets, run_dir: &Path) -> Result<Option<Session>> {
+    let session = Session::from_file(&Runtime::from_assets(assets)?, &run_dir.join(RUN_MODEL))?;
+    Ok(session.output_names().iter().any(|n| n == FEATURES).then_some(session))
 }
 
 /// The folder a run keeps its gallery in.
