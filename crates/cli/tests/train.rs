@@ -55,6 +55,10 @@ fn all_four_models_train_evaluate_and_predict() {
         for file in ["config.json", "labels.json", "model.onnx", "summary.json"] {
             assert!(out_dir.join(file).is_file(), "{model}: RUN/{file} missing");
         }
+        // What the server shows as the run's id and date.
+        let summary: Value = serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
+        assert!(summary["run_id"].as_str().is_some_and(|id| id.starts_with(&format!("{model}-2"))), "{summary}");
+        assert!(summary["created"].as_str().is_some_and(|c| c.ends_with('Z')), "{summary}");
         if model != "random" {
             for file in ["weights.safetensors", "metrics.csv", "curves.png"] {
                 assert!(out_dir.join(file).is_file(), "{model}: RUN/{file} missing");

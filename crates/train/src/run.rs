@@ -28,6 +28,13 @@ pub const CHECKPOINT: &str = "checkpoint.safetensors";
 /// Facts about a finished run, for `report`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Summary {
+    /// Names this run in the server's `GET /api/v1/model`: the folder's name and when it was
+    /// written (`finetune-20261203T100512Z`).
+    #[serde(default)]
+    pub run_id: String,
+    /// When training finished, RFC 3339 (UTC).
+    #[serde(default)]
+    pub created: String,
     pub model: String,
     pub data: PathBuf,
     pub classes: usize,

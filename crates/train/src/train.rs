@@ -108,7 +108,11 @@ pub fn finish(
     let best = history.iter().find(|r| r.epoch == best_epoch);
     let train_seconds: f64 = history.iter().map(|r| r.seconds).sum();
     let imgs: f64 = history.iter().map(|r| r.train_images_per_s).sum::<f64>() / history.len().max(1) as f64;
+    let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let folder = p.run.path.file_name().map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
     let s = Summary {
+        run_id: format!("{folder}-{}", created.replace(['-', ':'], "")),
+        created,
         model: cfg.model.name().into(),
         data: p.data.root.clone(),
         classes: p.data.labels.len(),
