@@ -16,6 +16,7 @@ run: assets build
 	$(BIN) serve --addr $(ADDR) $(if $(MODEL),--model $(MODEL))
 
 test: assets test-deps lint
+	scripts/prune-target.sh
 	cargo test --workspace
 
 # CI gates: rustfmt, clippy -D warnings, no unused dependency (scripts/lint.sh).
