@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use sneaker_catalog::Product;
 use sneaker_identify::{ThresholdsInForce, Verdict};
 
-use crate::app::{AppState, off_runtime};
 use crate::classifier::{ModelKind, Scores, top_k};
 use crate::error::{ErrorBody, Result, ServeError};
-use crate::prepare::{PrepareOptions, Prepared, prepare};
+use crate::prepare::{PrepareOptions, Prepared};
+use crate::state::{AppState, off_runtime, prepare_blocking};
 use crate::upload::{Upload, read_uploads};
 
 /// Query parameters of the identify routes.
@@ -203,16 +203,6 @@ pub async fn identify_batch(
     Ok(Json(BatchAnswer { results: results.await? }))
 }
 
-pub(crate) async fn prepare_blocking(
-    state: &AppState,
-    bytes: axum::body::Bytes,
-    name: String,
-    options: PrepareOptions,
-) -> Result<Prepared> {
-    let limits = state.config.decode_limits();
-    off_runtime("decode", move || prepare(&bytes, &name, &limits, options)).await
-}
-
 #[derive(Debug, Clone, Copy)]
 struct BatchTiming {
     queue: Duration,
@@ -278,7 +268,9 @@ fn answer(state: &AppState, options: &Options, scores: &Scores) -> Result<(Verdi
     }
     let nearest = identifier
         .gallery()
-        .map(|g| crate::photos::nearest_photos(g, &gallery.thumbnails, &scores.features, sneaker_identify::NEIGHBOURS))
+        .map(|g| {
+            crate::thumbnails::nearest_photos(g, &gallery.thumbnails, &scores.features, sneaker_identify::NEIGHBOURS)
+        })
         .unwrap_or_default();
     let predictions = answer
         .ranking
@@ -286,7 +278,7 @@ fn answer(state: &AppState, options: &Options, scores: &Scores) -> Result<(Verdi
         .take(options.top_k)
         .map(|r| {
             let enrolled = identifier.gallery().and_then(|g| g.product(&r.label)).cloned();
-            let photo = nearest.get(&r.label).map(|&id| crate::photos::photo_url(id));
+            let photo = nearest.get(&r.label).map(|&id| crate::thumbnails::photo_url(id));
             prediction(state, r.label, r.probability, r.similarity, enrolled, photo)
         })
         .collect();
@@ -302,10 +294,7 @@ fn prediction(
     photo: Option<String>,
 ) -> Prediction {
     let product = state.products.get(&label).cloned().or(enrolled);
-    let thumbnail = state
-        .thumbnails
-        .contains_key(&label)
-        .then(|| format!("/api/v1/thumbnails/{}", crate::page::percent_encode(&label)));
+    let thumbnail = state.thumbnails.contains_key(&label).then(|| crate::thumbnails::catalog_photo_url(&label));
     Prediction { label, probability, similarity, product, thumbnail, photo }
 }
 

@@ -1,9 +1,6 @@
-//! The router: routes, shared state, and the middleware every request passes (timeout, metrics,
+//! The router: routes and the middleware every request passes (timeout, metrics,
 //! JSON errors for whatever axum answers by itself).
 
-use std::collections::HashMap;
-use std::ops::Deref;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -13,46 +10,11 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, get, on};
-use sneaker_catalog::Product;
 use tower_http::trace::TraceLayer;
 
-use crate::batcher::Batcher;
-use crate::config::ServeConfig;
 use crate::error::ServeError;
-use crate::metrics::Metrics;
+use crate::state::AppState;
 use crate::{api, gallery, openapi, page, photos};
-
-/// What every handler sees.
-pub struct Shared {
-    pub config: ServeConfig,
-    pub batcher: Batcher,
-    pub metrics: Metrics,
-    /// Catalog products by label, empty without a catalog.
-    pub products: HashMap<String, Product>,
-    /// A catalog photo per label, served as its thumbnail.
-    pub thumbnails: HashMap<String, std::path::PathBuf>,
-    /// Whether `remove_background=true` can be honoured.
-    pub background_removal: bool,
-    /// The identifier every answer comes from (labels, gallery, thresholds), and enrolment.
-    pub gallery: Arc<crate::gallery::GalleryState>,
-}
-
-/// Cheap-to-clone handle on [`Shared`].
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl AppState {
-    pub fn new(shared: Shared) -> AppState {
-        AppState(Arc::new(shared))
-    }
-}
-
-impl Deref for AppState {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
 
 /// The routes as declared: the router, and the API routes it serves (method, path), which the
 /// OpenAPI test compares with what is documented, both ways.
@@ -111,16 +73,6 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(()),
         )
         .with_state(state)
-}
-
-/// Runs `work` on tokio's blocking pool: decoding, gallery search (which takes the identifier's
-/// lock, held for long while an enrolment rebuilds the index) and file writes never stall the
-/// async workers that accept and answer requests.
-pub(crate) async fn off_runtime<T: Send + 'static>(
-    what: &'static str,
-    work: impl FnOnce() -> crate::error::Result<T> + Send + 'static,
-) -> crate::error::Result<T> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| ServeError::Internal(format!("the {what} task failed: {e}")))?
 }
 
 /// The span of one request (target `access`): its method and route, and the network batch its
@@ -182,4 +134,17 @@ async fn record(State(state): State<AppState>, request: Request, next: Next) -> 
     let response = next.run(request).await;
     state.metrics.observe_request(&route, &method, response.status().as_u16(), started.elapsed());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_routes_served_are_the_routes_documented() {
+        let served: std::collections::BTreeSet<(String, String)> =
+            routes().api.into_iter().map(|(m, p)| (m, p.to_owned())).collect();
+        let documented = crate::openapi::PATHS.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+        assert_eq!(served, documented, "served (left) and documented (right) API routes differ");
+    }
 }

@@ -10,6 +10,9 @@ use sneaker_vision::DecodeLimits;
 use crate::batcher::BatchPolicy;
 use crate::error::{Result, ServeError};
 
+/// Photos accepted per enrolment.
+pub const MAX_ENROLL_PHOTOS: usize = 10;
+
 /// Everything the web app needs besides the network itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]

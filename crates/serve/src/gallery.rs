@@ -7,106 +7,26 @@
 //! Jupyter does); without a token enrolment is off. The gallery file is rewritten atomically after
 //! each enrolment, so a crash never loses or corrupts it; a small thumbnail of each photo is kept.
 
-use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sneaker_catalog::{Product, is_valid_label};
 use sneaker_gallery::{Entry, Gallery, GalleryConfig, label_from_name, thumbnail_jpeg};
-use sneaker_identify::Identifier;
 use sneaker_model::efficientnet_lite::FEATURE_DIM;
 
-use crate::app::{AppState, off_runtime};
+use crate::config::MAX_ENROLL_PHOTOS;
 use crate::error::{Result, ServeError};
-use crate::photos::Thumbnails;
 use crate::prepare::PrepareOptions;
+use crate::state::{AppState, GalleryState, off_runtime, prepare_blocking};
 use crate::upload::read_uploads;
-
-const DISABLED: &str = "enrolment is disabled on this server (it was started without an enrolment token)";
-
-/// Photos accepted per enrolment.
-pub const MAX_ENROLL_PHOTOS: usize = 10;
-
-/// What `App::with_identifier` needs to identify against a gallery and enroll into it.
-pub struct GalleryOptions {
-    pub identifier: Identifier,
-    /// Where the gallery is saved after an enrolment; `None` keeps enrolments in memory only.
-    pub dir: Option<PathBuf>,
-    /// Embedding model id stored with a gallery created by the first enrolment.
-    pub model_id: String,
-    /// Enrolment is refused unless this is set and presented.
-    pub enroll_token: Option<String>,
-}
-
-impl GalleryOptions {
-    /// No labels, no gallery, enrolment off: the bare ImageNet network's identifier.
-    pub fn without_gallery() -> GalleryOptions {
-        GalleryOptions {
-            identifier: Identifier::new(None, None, None),
-            dir: None,
-            // Only read when enrolling, which needs a token.
-            model_id: String::new(),
-            enroll_token: None,
-        }
-    }
-}
 
 /// Longest accepted product name, brand, colourway, style id or URL, in characters.
 const MAX_FIELD_CHARS: usize = 300;
-
-/// Shared, lockable identification state.
-pub struct GalleryState {
-    pub identifier: RwLock<Identifier>,
-    dir: Option<PathBuf>,
-    model_id: String,
-    token: Option<String>,
-    /// Thumbnails of enrolled photos, shown with matches.
-    pub thumbnails: Thumbnails,
-    /// One enrolment (and gallery write) at a time.
-    writing: tokio::sync::Mutex<()>,
-}
-
-impl GalleryState {
-    pub fn new(options: GalleryOptions) -> GalleryState {
-        GalleryState {
-            identifier: RwLock::new(options.identifier),
-            thumbnails: Thumbnails::new(options.dir.clone()),
-            dir: options.dir,
-            model_id: options.model_id,
-            token: options.enroll_token.filter(|t| !t.is_empty()),
-            writing: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    pub fn enrollment_enabled(&self) -> bool {
-        self.token.is_some()
-    }
-
-    fn check_token(&self, headers: &HeaderMap) -> Result<()> {
-        let Some(expected) = &self.token else {
-            return Err(ServeError::Forbidden(DISABLED.into()));
-        };
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ServeError::Unauthorized("enrolment needs the header `Authorization: Bearer TOKEN`".into())
-            })?;
-        // Compare digests so the time taken does not reveal how much of the token matched.
-        if Sha256::digest(given.as_bytes()) != Sha256::digest(expected.as_bytes()) {
-            return Err(ServeError::Unauthorized(
-                "wrong enrolment token: use the one `sneaker-id serve` printed when it started".into(),
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// Query of `POST /api/v1/gallery/products`: the product's label and details.
 #[derive(Debug, Deserialize)]
@@ -153,8 +73,7 @@ pub async fn enroll(
         let sha = hex::encode(Sha256::digest(&upload.bytes));
         // The checks a photo to identify meets come first (and give the same errors).
         let mut prepared =
-            crate::api::prepare_blocking(&state, upload.bytes.clone(), upload.name.clone(), PrepareOptions::default())
-                .await?;
+            prepare_blocking(&state, upload.bytes.clone(), upload.name.clone(), PrepareOptions::default()).await?;
         let thumb = thumbnail_blocking(&state, upload.bytes, upload.name.clone()).await?;
         photos.push((upload.name, sha, std::mem::take(&mut prepared.tensor), thumb));
     }

@@ -16,6 +16,8 @@ mod page;
 mod photos;
 pub mod prepare;
 pub mod setup;
+mod state;
+mod thumbnails;
 mod upload;
 
 use std::collections::HashMap;
@@ -24,14 +26,16 @@ use std::net::SocketAddr;
 pub use api::{BatchAnswer, BatchItem, Footwear, Identification, ModelDescription, Prediction};
 pub use batcher::BatchPolicy;
 pub use classifier::{Classifier, ModelInfo, ModelKind, Scores, top_k};
+pub use config::MAX_ENROLL_PHOTOS;
 pub use config::ServeConfig;
 pub use error::{ErrorBody, Result, ServeError};
-pub use gallery::{Enrolled, GalleryOptions, MAX_ENROLL_PHOTOS};
+pub use gallery::Enrolled;
 pub use network::Network;
 pub use openapi::PATHS as DOCUMENTED_PATHS;
 pub use page::PAGE_COMMANDS;
 use sneaker_catalog::Catalog;
 pub use sneaker_identify::Verdict;
+pub use state::GalleryOptions;
 
 /// Opens the catalog folder `dir`, whose `products.csv` and photos describe the labels.
 pub fn open_catalog(dir: &std::path::Path) -> Result<Catalog> {
@@ -80,14 +84,14 @@ impl App {
         }
         let metrics = metrics::Metrics::new();
         let batcher = batcher::Batcher::start(classifier, config.batch_policy(), metrics.clone())?;
-        let state = app::AppState::new(app::Shared {
+        let state = state::AppState::new(state::Shared {
             config,
             batcher: batcher.clone(),
             metrics,
             products,
             thumbnails,
             background_removal: sneaker_vision::BACKGROUND_REMOVAL_AVAILABLE,
-            gallery: std::sync::Arc::new(gallery::GalleryState::new(gallery)),
+            gallery: std::sync::Arc::new(state::GalleryState::new(gallery)),
         });
         Ok(App { router: app::router(state), batcher })
     }

@@ -5,9 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::app::AppState;
 use crate::classifier::ModelKind;
 use crate::error::ServeError;
+use crate::state::AppState;
 
 const INDEX: &str = include_str!("../assets/index.html");
 const SCRIPT: &str = include_str!("../assets/app.js");
@@ -105,7 +105,7 @@ pub async fn index(State(state): State<AppState>) -> Html<String> {
         .replace("{{BG_NOTE}}", bg_note)
         .replace("{{TOP_K_OPTIONS}}", &options)
         .replace("{{ENROLL_HIDDEN}}", if enrollment { "" } else { " hidden" })
-        .replace("{{MAX_ENROLL_PHOTOS}}", &crate::gallery::MAX_ENROLL_PHOTOS.to_string());
+        .replace("{{MAX_ENROLL_PHOTOS}}", &crate::config::MAX_ENROLL_PHOTOS.to_string());
     Html(html)
 }
 
@@ -118,19 +118,6 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ServeError> {
         _ => return Err(ServeError::NotFound(format!("no asset named {file}"))),
     };
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(mime))], body).into_response())
-}
-
-/// Percent-encodes everything but unreserved URL characters, for labels in paths.
-pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Largest catalog photo served as a thumbnail; catalog photos are downscaled product shots.
@@ -190,12 +177,6 @@ mod tests {
         for v in [sneaker_identify::Verdict::NotSure, sneaker_identify::Verdict::NotASneaker] {
             assert!(SCRIPT.contains(&format!("\"{}\"", v.name())), "app.js does not handle {}", v.name());
         }
-    }
-
-    #[test]
-    fn percent_encode_keeps_unreserved_and_encodes_the_rest() {
-        assert_eq!(percent_encode("nike_air-max.90~"), "nike_air-max.90~");
-        assert_eq!(percent_encode("a b/é"), "a%20b%2F%C3%A9");
     }
 
     #[test]
