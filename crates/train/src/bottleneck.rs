@@ -12,8 +12,8 @@ use crate::error::{Result, TrainError};
 use crate::features::{self, FeatureTable};
 use crate::fit::{self, Examples};
 use crate::head::{self, Head, HeadSpec};
+use crate::pipeline::{Event, Pretrained, Request, checkpoint, finish, prepare, read_checkpoint};
 use crate::run::{self, Summary};
-use crate::train::{Event, Pretrained, Request, checkpoint, finish, prepare, read_checkpoint};
 
 /// Rows of a feature table used as training or validation examples.
 pub struct FeatureExamples<'a> {

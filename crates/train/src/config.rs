@@ -249,14 +249,14 @@ impl TrainConfig {
                 self.image_size
             ));
         }
-        if self.model == ModelKind::Scratch && crate::scratch::flat_features(self.image_size).is_none() {
+        if self.model == ModelKind::Scratch && crate::arch::flat_features(self.image_size).is_none() {
             return bad(format!("image_size {} is too small for four conv+pool stages", self.image_size));
         }
         if self.model == ModelKind::Finetune && self.init_from.is_none() {
             return bad("finetune needs init_from (a bottleneck run folder)".into());
         }
         if self.model == ModelKind::Finetune {
-            crate::tail::cut_point(self.unfreeze_blocks)?;
+            crate::arch::cut_point(self.unfreeze_blocks)?;
         }
         Ok(())
     }

@@ -16,9 +16,9 @@ use crate::error::{Result, TrainError};
 use crate::features::{self, FeatureTable};
 use crate::fit::{self, Examples};
 use crate::head::{Head, HeadSpec};
+use crate::pipeline::{Event, Pretrained, Request, checkpoint, finish, prepare, read_checkpoint};
 use crate::run::{self, RunDir, Summary};
 use crate::tail::{self, Tail};
-use crate::train::{Event, Pretrained, Request, checkpoint, finish, prepare, read_checkpoint};
 
 /// Cached activations at the freeze point as 4-D training examples.
 pub struct ActivationExamples<'a> {
@@ -65,7 +65,7 @@ fn init_head(init: &Path, labels: &[String], dropout: f64, device: &Device) -> R
 pub fn train(req: &Request<'_>, pre: &mut dyn Pretrained, events: &mut dyn FnMut(Event)) -> Result<Summary> {
     let started = Instant::now();
     let cfg = &req.cfg;
-    let cut = tail::cut_point(cfg.unfreeze_blocks)?;
+    let cut = crate::arch::cut_point(cfg.unfreeze_blocks)?;
     let init = cfg
         .init_from
         .clone()

@@ -5,6 +5,7 @@
 //! (`RUN/model.onnx`, input `input` → output `probs`) so serving and evaluation only need
 //! ONNX Runtime.
 
+mod arch;
 pub mod augment;
 pub mod background;
 pub mod bottleneck;
@@ -19,6 +20,7 @@ pub mod fit;
 pub mod head;
 pub mod metrics;
 pub mod onnx_backbone;
+mod pipeline;
 pub mod plot;
 pub mod random;
 pub mod report;

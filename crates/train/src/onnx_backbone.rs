@@ -18,7 +18,7 @@ use crate::error::{Result, TrainError};
 use crate::export;
 use crate::features::Extractor;
 use crate::head::HeadSpec;
-use crate::train::Pretrained;
+use crate::pipeline::Pretrained;
 
 /// Shape check shared by the runners: `n` CHW images of [`sneaker_vision::INPUT_SIZE`]².
 fn image_view(input: &[f32], n: usize) -> Result<ArrayView4<'_, f32>> {

@@ -9,8 +9,8 @@ use sneaker_model::onnx::{Attr, BATCH, Dim, GraphBuilder};
 use crate::error::Result;
 use crate::fit::EpochRecord;
 use crate::metrics;
+use crate::pipeline::{Event, Request, finish, prepare};
 use crate::run;
-use crate::train::{Event, Request, finish, prepare};
 
 /// ONNX graph `input` [N,3,S,S] → `probs` [N,M] = 1/M everywhere.
 ///

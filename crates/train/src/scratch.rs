@@ -16,27 +16,13 @@ use rayon::prelude::*;
 use sneaker_model::StateDict;
 use sneaker_model::onnx::{SmallCnn, SmallCnnSpec};
 
+pub use crate::arch::{CONV_CHANNELS, flat_features};
 use crate::dataset::Dataset;
 use crate::error::{Result, TrainError};
 use crate::fit::{self, Examples, Net};
 use crate::head::{linear_from_torch, linear_to_torch};
+use crate::pipeline::{Event, Request, checkpoint, finish, prepare, read_checkpoint};
 use crate::run::{self, Summary};
-use crate::train::{Event, Request, checkpoint, finish, prepare, read_checkpoint};
-
-/// Filters of the four conv layers of the reference network.
-pub const CONV_CHANNELS: [usize; 4] = [16, 32, 32, 64];
-
-/// Length of the flattened conv output for a `size`² input, `None` when a stage would be empty.
-pub fn flat_features(size: u32) -> Option<usize> {
-    let mut s = size as usize;
-    for _ in CONV_CHANNELS {
-        s = s.checked_sub(2)? / 2;
-        if s == 0 {
-            return None;
-        }
-    }
-    Some(CONV_CHANNELS[3] * s * s)
-}
 
 /// The ONNX-side description of the same network.
 pub fn onnx_spec(size: u32, classes: usize) -> SmallCnnSpec {

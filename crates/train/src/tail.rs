@@ -9,6 +9,7 @@
 //! conv weight + an identity BN (γ=1, β=bias, μ=0, σ²=1-ε), which the stock graph writer folds
 //! back to the same numbers.
 
+pub use crate::arch::cut_point;
 use burn::module::{Module, Param};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -72,16 +73,6 @@ pub struct Tail {
     pub head: Head,
     #[module(skip)]
     pub first: usize,
-}
-
-/// The block after which a tail of `unfreeze` blocks starts (its input activation), or a
-/// config error naming what is possible.
-pub fn cut_point(unfreeze: usize) -> Result<usize> {
-    if unfreeze == 0 || unfreeze >= NUM_BLOCKS {
-        // Unfreezing all 16 would need the stem in burn too, and then nothing is left to cache.
-        return Err(TrainError::Config(format!("unfreeze_blocks must be in 1..={}, got {unfreeze}", NUM_BLOCKS - 1)));
-    }
-    Ok(NUM_BLOCKS - 1 - unfreeze)
 }
 
 /// A conv with TF "SAME" padding for a square `in_size` input (asymmetric at stride 2, as the
@@ -283,14 +274,6 @@ mod tests {
         let (c, bn, shape, _) = head_conv_spec();
         put(c, bn, shape);
         d
-    }
-
-    #[test]
-    fn cut_points_cover_one_to_fifteen_blocks() {
-        assert_eq!(cut_point(1).unwrap(), 14);
-        assert_eq!(cut_point(5).unwrap(), 10);
-        assert!(cut_point(0).unwrap_err().to_string().contains("unfreeze_blocks"));
-        assert!(cut_point(16).is_err());
     }
 
     #[test]

@@ -1,0 +1,167 @@
+//! What every model kind's training shares: the request, the events it reports, the pretrained
+//! network's interface, and the steps before and after fitting (validate, open, split, create the
+//! run folder; write weights, metrics, curves and summary; checkpoints). The model kinds depend on
+//! this module, and [`crate::train`] on them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use crate::config::TrainConfig;
+use crate::dataset::Dataset;
+use crate::error::{Result, TrainError};
+use crate::features::Extractor;
+use crate::fit::{EpochRecord, Progress};
+use crate::head::HeadSpec;
+use crate::run::{self, RunDir, Summary};
+
+/// What training reports while it works, for the CLI's progress bars.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Frozen activations: `done` of `total` (image, draw) pairs ready.
+    Extract {
+        what: &'static str,
+        done: usize,
+        total: usize,
+    },
+    Fit(Progress),
+    /// A one-line status message.
+    Note(String),
+}
+
+/// The pretrained network and ONNX Runtime, as training needs them. Implemented over
+/// `sneaker-model` by [`crate::onnx_backbone::OrtBackbone`].
+pub trait Pretrained {
+    /// Stable identity of the backbone weights (part of cache keys).
+    fn id(&self) -> String;
+    /// Pooled features `[N, 1280]` of normalised input images.
+    fn features(&mut self) -> Result<&mut dyn Extractor>;
+    /// The whole classifier — backbone + `head` — as ONNX bytes: input `input`, outputs
+    /// `probs` (and `features`).
+    fn export_with_head(&self, head: &sneaker_model::StateDict, spec: HeadSpec) -> Result<Vec<u8>>;
+    /// A runner for an ONNX graph with input `input` and output `probs` of width `classes`.
+    fn open_classifier(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>>;
+    /// The ImageNet weights (PyTorch names, BatchNorm unfolded), for fine-tuning.
+    fn weights(&self) -> Result<&sneaker_model::StateDict>;
+    /// Activations after block `after_block` `[N, C·H·W]` of normalised input images.
+    fn activations(&self, after_block: usize) -> Result<Box<dyn Extractor>>;
+}
+
+/// A training request: data, run folder, settings.
+pub struct Request<'a> {
+    pub data: PathBuf,
+    pub out: PathBuf,
+    pub cfg: TrainConfig,
+    /// Continue from `out/checkpoint.safetensors`.
+    pub resume: bool,
+    /// Set by the Ctrl-C handler; training then writes a checkpoint and stops.
+    pub stop: &'a AtomicBool,
+}
+
+/// The split a run used, in sample indices.
+pub struct Prepared {
+    pub data: Dataset,
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+    pub run: RunDir,
+}
+
+/// Shared first steps: validate, open, split, create the run folder with config and labels.
+pub fn prepare(req: &Request<'_>) -> Result<Prepared> {
+    req.cfg.validate()?;
+    let data = Dataset::open(&req.data, None)?;
+    let (train, val) = data.split(req.cfg.split, req.cfg.val_fraction, req.cfg.seed);
+    if train.is_empty() || val.is_empty() {
+        return Err(TrainError::Catalog {
+            path: req.data.clone(),
+            detail: "too few images for a train/validation split".into(),
+        });
+    }
+    let run = RunDir::create(&req.out)?;
+    if !req.resume && run.file(run::CHECKPOINT).exists() {
+        tracing::warn!("ignoring the checkpoint in {} (no --resume)", run.path.display());
+    }
+    run.write_config(&req.cfg)?;
+    run.write_labels(&data.labels)?;
+    Ok(Prepared { data, train, val, run })
+}
+
+/// Shared last steps: weights, metrics, curves and summary.
+#[allow(clippy::too_many_arguments)]
+pub fn finish(
+    p: &Prepared,
+    cfg: &TrainConfig,
+    weights: &sneaker_model::StateDict,
+    history: &[EpochRecord],
+    best_epoch: usize,
+    extract_seconds: f64,
+    started: Instant,
+) -> Result<Summary> {
+    let meta = HashMap::from([
+        ("model".to_string(), cfg.model.name().to_string()),
+        ("best_epoch".to_string(), best_epoch.to_string()),
+    ]);
+    run::write_safetensors(&p.run.file(run::WEIGHTS), weights, &meta)?;
+    p.run.write_metrics(history)?;
+    if !history.is_empty() {
+        crate::plot::curves(&p.run.file(run::CURVES_PNG), history)?;
+    }
+    let best = history.iter().find(|r| r.epoch == best_epoch);
+    let train_seconds: f64 = history.iter().map(|r| r.seconds).sum();
+    let imgs: f64 = history.iter().map(|r| r.train_images_per_s).sum::<f64>() / history.len().max(1) as f64;
+    let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let folder = p.run.path.file_name().map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
+    let s = Summary {
+        run_id: format!("{folder}-{}", created.replace(['-', ':'], "")),
+        created,
+        model: cfg.model.name().into(),
+        data: p.data.root.clone(),
+        classes: p.data.labels.len(),
+        train_images: p.train.len(),
+        val_images: p.val.len(),
+        skipped_images: p.data.skipped.len(),
+        best_epoch,
+        epochs_run: history.last().map_or(0, |r| r.epoch),
+        val_top1: best.map_or(f64::NAN, |r| r.val_top1),
+        val_top5: best.map_or(f64::NAN, |r| r.val_top5),
+        val_log_loss: best.map_or(f64::NAN, |r| r.val_loss),
+        extract_seconds,
+        train_seconds,
+        train_images_per_s: imgs,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    p.run.write_summary(&s)?;
+    let _ = std::fs::remove_file(p.run.file(run::CHECKPOINT));
+    Ok(s)
+}
+
+/// Writes a checkpoint (weights + next epoch + history so far) and returns the
+/// `Interrupted` error that tells the caller where it is.
+pub fn checkpoint(run: &RunDir, weights: &sneaker_model::StateDict, history: &[EpochRecord]) -> TrainError {
+    let path = run.file(run::CHECKPOINT);
+    let next = history.last().map_or(0, |r| r.epoch);
+    let meta = HashMap::from([
+        ("next_epoch".to_string(), next.to_string()),
+        ("history".to_string(), serde_json::to_string(history).expect("records serialise")),
+    ]);
+    match run::write_safetensors(&path, weights, &meta) {
+        Ok(()) => TrainError::Interrupted(path),
+        Err(e) => e,
+    }
+}
+
+/// Reads a checkpoint: weights, the epoch to continue from and the history so far.
+pub fn read_checkpoint(run: &RunDir) -> Result<(sneaker_model::StateDict, usize, Vec<EpochRecord>)> {
+    let path = run.file(run::CHECKPOINT);
+    let (dict, meta) = run::read_safetensors(&path)?;
+    let next =
+        meta.get("next_epoch").and_then(|v| v.parse().ok()).ok_or_else(|| TrainError::parse(&path, "no next_epoch"))?;
+    let history = meta
+        .get("history")
+        .map(|h| serde_json::from_str(h))
+        .transpose()
+        .map_err(|e| TrainError::parse(&path, e))?
+        .unwrap_or_default();
+    Ok((dict, next, history))
+}
