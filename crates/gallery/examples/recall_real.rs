@@ -15,41 +15,10 @@ use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sneaker_gallery::{ExactIndex, Gallery, GalleryConfig, HnswConfig, HnswIndex, VectorIndex, l2_normalise};
+use sneaker_gallery::{ExactIndex, Gallery, GalleryConfig, HnswConfig, HnswIndex, VectorIndex};
 
-fn random_unit(rng: &mut impl Rng, dim: usize) -> Vec<f32> {
-    let mut v: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-    l2_normalise(&mut v).expect("random vector is non-zero");
-    v
-}
-
-/// `base` tilted towards a random direction so that cos(result, base) ≈ `cos`.
-fn near(rng: &mut impl Rng, base: &[f32], cos: f32) -> Vec<f32> {
-    let noise = random_unit(rng, base.len());
-    let sin = (1.0 - cos * cos).sqrt();
-    let mut v: Vec<f32> = base.iter().zip(&noise).map(|(b, n)| cos * b + sin * n).collect();
-    l2_normalise(&mut v).expect("non-zero");
-    v
-}
-
-/// p50 single-query latency (ms) and the ids each query returned (k = 10).
-fn run(index: &dyn VectorIndex, queries: &[Vec<f32>]) -> (f64, Vec<Vec<u64>>) {
-    let mut ms = Vec::with_capacity(queries.len());
-    let mut ids = Vec::with_capacity(queries.len());
-    for q in queries {
-        let t = Instant::now();
-        let hits = index.search(q, 10).expect("search");
-        ms.push(t.elapsed().as_secs_f64() * 1e3);
-        ids.push(hits.into_iter().map(|h| h.id).collect());
-    }
-    ms.sort_by(f64::total_cmp);
-    (ms[ms.len() / 2], ids)
-}
-
-fn recall(truth: &[Vec<u64>], got: &[Vec<u64>]) -> f64 {
-    let found: usize = truth.iter().zip(got).map(|(t, g)| g.iter().filter(|id| t.contains(id)).count()).sum();
-    found as f64 / truth.iter().map(Vec::len).sum::<usize>() as f64
-}
+mod common;
+use common::{near, recall, time_queries};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -85,10 +54,10 @@ fn main() {
         let t = Instant::now();
         let hnsw = HnswIndex::from_exact(&exact, HnswConfig::default()).expect("hnsw build");
         let build_s = t.elapsed().as_secs_f64();
-        let (e_held, truth_held) = run(&exact, &held);
-        let (_, truth_near) = run(&exact, &near_q);
-        let (h_held, got_held) = run(&hnsw, &held);
-        let (_, got_near) = run(&hnsw, &near_q);
+        let (e_held, _, truth_held) = time_queries(&exact, &held);
+        let (_, _, truth_near) = time_queries(&exact, &near_q);
+        let (h_held, _, got_held) = time_queries(&hnsw, &held);
+        let (_, _, got_near) = time_queries(&hnsw, &near_q);
         let line = serde_json::json!({
             "n": total, "real": kept.len(), "dim": dim, "queries": held.len(),
             "recall10_new_photos": recall(&truth_held, &got_held),
