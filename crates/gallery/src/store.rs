@@ -36,7 +36,7 @@ use crate::error::{GalleryError, Result};
 use crate::gallery::{Entry, Gallery, GalleryConfig};
 
 /// Sub-folder of a run folder that holds its gallery.
-pub const GALLERY_DIR: &str = "gallery";
+pub use sneaker_model::run_layout::GALLERY_DIR;
 /// The gallery file inside a gallery folder.
 pub const GALLERY_FILE: &str = "gallery.bin";
 /// The cached HNSW graph inside a gallery folder.

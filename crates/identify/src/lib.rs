@@ -32,7 +32,7 @@ pub use identifier::{Identifier, NEIGHBOURS};
 pub use plot::precision_coverage_png;
 
 /// File in a run folder holding the calibrated [`Calibration`] (thresholds + fusion settings).
-pub const OPEN_SET_FILE: &str = "open_set.json";
+pub use sneaker_model::run_layout::OPEN_SET as OPEN_SET_FILE;
 
 /// Reads a run's calibration, if it has one.
 pub fn read_calibration(run_dir: &std::path::Path) -> Result<Option<Calibration>> {

@@ -19,8 +19,7 @@ use crate::runtime::{Backbone, Runtime, Session};
 /// Output of a trained run's graph: class probabilities `[N, M]`.
 pub const PROBS: &str = "probs";
 /// A run's graph file and label list, relative to the run folder.
-pub const RUN_MODEL: &str = "model.onnx";
-pub const RUN_LABELS: &str = "labels.json";
+pub use crate::run_layout::{LABELS as RUN_LABELS, MODEL as RUN_MODEL};
 
 /// What the network says about one image.
 #[derive(Debug, Clone, PartialEq)]

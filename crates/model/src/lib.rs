@@ -10,6 +10,7 @@ pub mod error;
 pub mod imagenet;
 pub mod localise;
 pub mod onnx;
+pub mod run_layout;
 pub mod runtime;
 pub mod safetensors_io;
 pub mod tensor;

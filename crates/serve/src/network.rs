@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sneaker_model::assets::Assets;
 use sneaker_model::classifier::{Classifier as ModelClassifier, RUN_MODEL};
+use sneaker_model::run_layout;
 use sneaker_vision::INPUT_SIZE;
 
 use crate::classifier::{Classifier, ModelInfo, ModelKind, Scores};
@@ -62,8 +63,8 @@ impl Network {
     pub fn from_run(assets: &Assets, dir: &Path) -> Result<Network> {
         let inner = ModelClassifier::from_run(assets, dir)
             .map_err(|e| ServeError::Setup(format!("run {}: {e}", dir.display())))?;
-        let config = read_facts(&dir.join("config.json"))?;
-        let summary = read_facts(&dir.join("summary.json"))?;
+        let config = read_facts(&dir.join(run_layout::CONFIG))?;
+        let summary = read_facts(&dir.join(run_layout::SUMMARY))?;
         let run_id = config
             .run_id
             .or(summary.run_id)

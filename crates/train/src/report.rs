@@ -11,7 +11,7 @@ use crate::plot;
 use crate::run::RunDir;
 
 /// Sub-folder of a run where `evaluate` stores one folder per evaluated set.
-pub const EVAL_DIR: &str = "eval";
+pub use sneaker_model::run_layout::EVAL_DIR;
 
 #[derive(Debug, Deserialize)]
 struct SavedScores {
@@ -53,7 +53,7 @@ pub fn read_run(path: &Path) -> Result<RunRow> {
         let mut names: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
         names.sort();
         for dir in names {
-            let file = dir.join("scores.json");
+            let file = dir.join(sneaker_model::run_layout::SCORES);
             if let Ok(text) = std::fs::read_to_string(&file) {
                 let v: SavedScores = serde_json::from_str(&text).map_err(|e| TrainError::parse(&file, e))?;
                 let set = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -16,14 +16,10 @@ use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
 use crate::fit::EpochRecord;
 
-pub const CONFIG_JSON: &str = "config.json";
-pub const LABELS_JSON: &str = "labels.json";
-pub const WEIGHTS: &str = "weights.safetensors";
-pub const MODEL_ONNX: &str = "model.onnx";
-pub const METRICS_CSV: &str = "metrics.csv";
-pub const CURVES_PNG: &str = "curves.png";
-pub const SUMMARY_JSON: &str = "summary.json";
-pub const CHECKPOINT: &str = "checkpoint.safetensors";
+pub use sneaker_model::run_layout::{
+    CHECKPOINT, CONFIG as CONFIG_JSON, CURVES as CURVES_PNG, LABELS as LABELS_JSON, METRICS as METRICS_CSV,
+    MODEL as MODEL_ONNX, SUMMARY as SUMMARY_JSON, WEIGHTS,
+};
 
 /// Facts about a finished run, for `report`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

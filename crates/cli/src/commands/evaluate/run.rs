@@ -36,7 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         value["open_set"] = serde_json::to_value(o)?;
     }
     let json = value.to_string();
-    let path = out.join("scores.json");
+    let path = out.join(sneaker_model::run_layout::SCORES);
     sneaker_files::write_atomic(&path, json.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     sneaker_train::evaluate::write_charts(&eval, &labels, &out)?;
     if args.json {
