@@ -49,11 +49,16 @@ impl Identifier {
     }
 
     /// The same identifier with thresholds set by hand replacing the calibrated ones.
-    pub fn with_overrides(mut self, overrides: ThresholdOverrides) -> Result<Identifier> {
+    pub fn with_overrides(self, overrides: ThresholdOverrides) -> Result<Identifier> {
         overrides.validate()?;
+        Ok(self.overridden(overrides))
+    }
+
+    /// `overrides` (already validated) in force on top of the calibrated thresholds.
+    fn overridden(mut self, overrides: ThresholdOverrides) -> Identifier {
         self.overrides = overrides;
         self.thresholds = overrides.applied_to(self.calibrated_thresholds);
-        Ok(self)
+        self
     }
 
     /// What `predict`, `serve`, `calibrate` and `evaluate` all open: a run's labels
@@ -83,10 +88,7 @@ impl Identifier {
     /// given earlier still win.
     pub fn with_calibration(self, calibration: Option<&Calibration>) -> Identifier {
         let overrides = self.overrides;
-        let mut id = Identifier::new(self.labels, self.gallery, calibration);
-        id.thresholds = overrides.applied_to(id.calibrated_thresholds);
-        id.overrides = overrides;
-        id
+        Identifier::new(self.labels, self.gallery, calibration).overridden(overrides)
     }
 
     /// Opens the gallery in `dir` if there is one there, checked against the embedding model.
