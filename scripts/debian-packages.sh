@@ -7,7 +7,9 @@
 #   libopencv-dev, clang, libclang-dev  the `opencv` crate's generated bindings (it loads libclang)
 #                                       and GrabCut background removal in crates/vision
 #   libheif-dev, pkg-config             HEIC/HEIF photos (iPhones' default) through libheif-rs
-BUILD_PACKAGES=(libopencv-dev clang libclang-dev libheif-dev pkg-config)
+#   nasm                                libjpeg-turbo's SIMD code in the `mozjpeg` crate (scaled
+#                                       JPEG decoding, crates/vision/src/decode/scaled.rs)
+BUILD_PACKAGES=(libopencv-dev clang libclang-dev libheif-dev pkg-config nasm)
 
 # Running the test suite (`make test`), on top of the build packages:
 #   chromium, fonts-dejavu-core         the browser tests' headless Chromium and a font for it

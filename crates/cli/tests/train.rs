@@ -52,9 +52,21 @@ fn all_four_models_train_evaluate_and_predict() {
             args.extend(["--init-from", init.to_str().unwrap()]);
         }
         ok(run(&args, &cache), &format!("train --model {model}"));
-        for file in ["config.json", "labels.json", "model.onnx", "summary.json"] {
+        for file in ["config.json", "labels.json", "model.onnx", "summary.json", "run.json"] {
             assert!(out_dir.join(file).is_file(), "{model}: RUN/{file} missing");
         }
+        // The manifest every reader goes by: labels, graph, and which features the run embeds with.
+        let manifest: Value = serde_json::from_slice(&std::fs::read(out_dir.join("run.json")).unwrap()).unwrap();
+        assert_eq!(manifest["kind"], model, "{manifest}");
+        assert_eq!(manifest["labels"].as_array().map(Vec::len), Some(LABELS.len()), "{manifest}");
+        assert_eq!(manifest["input_size"], if model == "scratch" { 48 } else { 224 }, "{manifest}");
+        let own_features = matches!(model, "bottleneck" | "finetune");
+        let outputs = manifest["outputs"].as_array().expect("outputs listed");
+        assert!(outputs.contains(&"probs".into()), "{manifest}");
+        assert_eq!(outputs.contains(&"features".into()), own_features, "{manifest}");
+        assert_eq!(manifest["embedding"]["source"], if own_features { "run" } else { "pretrained" }, "{manifest}");
+        let id = manifest["embedding"]["model_id"].as_str().unwrap_or_default();
+        assert!(id.starts_with(if own_features { "run-model@" } else { "efficientnet-lite0-imagenet@" }), "{id}");
         // What the server shows as the run's id and date.
         let summary: Value = serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
         assert!(summary["run_id"].as_str().is_some_and(|id| id.starts_with(&format!("{model}-2"))), "{summary}");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 use sneaker_catalog::{Catalog, Product};
-use sneaker_vision::{DecodeLimits, decode_bytes, to_input_tensor};
+use sneaker_vision::{DecodeLimits, INPUT_SIZE, decode_bytes_for_input, to_input_tensor};
 
 use crate::embed::{Embedder, read_bytes};
 use crate::error::{GalleryError, Result};
@@ -101,7 +101,7 @@ pub fn enroll_with(
         let decoded: Vec<_> = new
             .par_iter()
             .map(|(photo, _, bytes)| -> Result<(Vec<f32>, Option<Vec<u8>>)> {
-                let image = decode_bytes(bytes, &photo.path.display().to_string(), limits)?;
+                let image = decode_bytes_for_input(bytes, &photo.path.display().to_string(), limits, INPUT_SIZE)?;
                 let thumb = thumbs.map(|_| thumbnail_jpeg(&image)).transpose()?;
                 Ok((to_input_tensor(&image), thumb))
             })

@@ -23,7 +23,7 @@ mod thumbs;
 #[cfg(feature = "pgvector")]
 pub use self::pgvector::{AnnKind, PG_URL_ENV, PgConfig, PgVectorIndex};
 pub use approx::{HnswConfig, HnswIndex};
-pub use embed::{Embedder, model_id, read_bytes, read_photo, run_gallery_dir};
+pub use embed::{Embedder, read_bytes, read_photo, run_gallery_dir};
 pub use enroll::{
     BATCH, EnrollReport, Failure, Photo, Progress, enroll, enroll_catalog, enroll_product, enroll_with, label_from_name,
 };

@@ -3,9 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use sneaker_gallery::{Gallery, GalleryConfig, model_id, run_gallery_dir};
-use sneaker_model::assets::Assets;
-use sneaker_model::classifier::{RUN_LABELS, Scores, read_labels};
+use sneaker_gallery::{Gallery, GalleryConfig, run_gallery_dir};
+use sneaker_model::predictor::{Predictor, Scores};
 
 use crate::calibrate::Calibration;
 use crate::decide::{Answer, ThresholdOverrides, Thresholds, ThresholdsInForce, decide};
@@ -61,20 +60,17 @@ impl Identifier {
         self
     }
 
-    /// What `predict`, `serve`, `calibrate` and `evaluate` all open: a run's labels
-    /// (`RUN/labels.json`), the gallery in `gallery_dir` (default `RUN/gallery`) when one is there,
-    /// and the calibration (`RUN/open_set.json`, or the gallery folder's without a run). Returns
-    /// the gallery folder it looked in, for callers that save enrolments or report a missing one.
-    pub fn open(
-        assets: &Assets,
-        run: Option<&Path>,
-        gallery_dir: Option<&Path>,
-    ) -> Result<(Identifier, Option<PathBuf>)> {
-        let input = |e: &dyn std::fmt::Display| IdentifyError::Input(e.to_string());
+    /// What `predict`, `serve`, `calibrate` and `evaluate` all open beside `predictor`: its run's
+    /// labels, the gallery in `gallery_dir` (default `RUN/gallery`) when one is there, checked
+    /// against the predictor's embedding, and the calibration (`RUN/open_set.json`, or the
+    /// gallery folder's without a run). Returns the gallery folder it looked in, for callers that
+    /// save enrolments or report a missing one.
+    pub fn open(predictor: &Predictor, gallery_dir: Option<&Path>) -> Result<(Identifier, Option<PathBuf>)> {
+        let run = predictor.run_dir();
         let dir = gallery_dir.map(Path::to_owned).or_else(|| run.map(run_gallery_dir));
-        let labels = run.map(|r| read_labels(&r.join(RUN_LABELS))).transpose().map_err(|e| input(&e))?;
+        let labels = predictor.run().map(|r| r.labels().to_vec());
         let gallery = match &dir {
-            Some(d) => Identifier::open_gallery(d, &model_id(assets, run).map_err(|e| input(&e))?)?,
+            Some(d) => Identifier::open_gallery(d, predictor.embedding_id())?,
             None => None,
         };
         let calibration = match run.or(dir.as_deref()) {

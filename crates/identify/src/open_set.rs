@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use image::RgbImage;
 use serde::Serialize;
 use sneaker_catalog::Catalog;
-use sneaker_model::classifier::{Classifier, Scores};
-use sneaker_vision::{DecodeLimits, decode_file, to_input_tensor};
+use sneaker_model::predictor::{Predictor, Scores};
+use sneaker_vision::{DecodeLimits, INPUT_SIZE, decode_file_for_input, to_input_tensor};
 
 use crate::calibrate::{Calibration, CalibrationConfig, Outcome, Sample, SampleKind, calibrate, evaluate_at};
 use crate::error::{IdentifyError, Result};
@@ -101,7 +101,7 @@ pub fn inputs(
 /// Runs every input through the network and the gallery. Unreadable photos are skipped and
 /// returned as messages naming the file.
 pub fn observe(
-    classifier: &mut Classifier,
+    predictor: &mut Predictor,
     identifier: &Identifier,
     inputs: Vec<Input>,
     limits: &DecodeLimits,
@@ -116,7 +116,7 @@ pub fn observe(
         let mut tensors = Vec::with_capacity(BATCH);
         for input in inputs.by_ref().take(BATCH) {
             let image = match &input.source {
-                Source::File(path) => decode_file(path, limits),
+                Source::File(path) => decode_file_for_input(path, limits, INPUT_SIZE),
                 Source::Image(img) => Ok(img.clone()),
             };
             match image {
@@ -128,7 +128,7 @@ pub fn observe(
             }
             done += 1;
         }
-        let scores = classifier.classify_tensors(&tensors).map_err(|e| IdentifyError::Input(e.to_string()))?;
+        let scores = predictor.scores_of_tensors(&tensors).map_err(|e| IdentifyError::Input(e.to_string()))?;
         for (input, scores) in batch.into_iter().zip(scores) {
             let similarities = identifier.similarities(&scores)?;
             out.push(Observation {

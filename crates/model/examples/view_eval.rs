@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sneaker_model::assets::Assets;
-use sneaker_model::classifier::{Classifier, top_k};
 use sneaker_model::localise::{LocaliseConfig, Localiser};
+use sneaker_model::predictor::{Predictor, top_k};
 use sneaker_vision::{
     CutoutConfig, DecodeLimits, crop, decode_file, is_image_path, remove_background, to_input_tensor,
 };
@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let per_label: usize = rest.first().map(|s| s.parse()).transpose()?.unwrap_or(usize::MAX);
     let assets = Assets::locate()?;
-    let mut classifier = Classifier::from_run(&assets, Path::new(run))?;
+    let mut classifier = Predictor::open(&assets, Some(Path::new(run)))?;
     let mut localiser = Localiser::load(&assets, LocaliseConfig::default())?;
     let cutout = CutoutConfig::default();
     let photos = list(Path::new(data), classifier.labels(), per_label)?;
@@ -63,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let views = [&image, view, &cut.image, &cut_shoe.image, &cut_inset.image];
         let tensors: Vec<Vec<f32>> = views.iter().map(|v| to_input_tensor(v)).collect();
         let t = Instant::now();
-        let scores = classifier.classify_tensors(&tensors)?;
+        let scores = classifier.scores_of_tensors(&tensors)?;
         time[4] += t.elapsed() / 5;
         for ((tally, s), applied) in tallies.iter_mut().zip(&scores).zip(applied) {
             let top = top_k(&s.probs, 5);

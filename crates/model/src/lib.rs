@@ -4,12 +4,13 @@
 //! graphs that ONNX Runtime executes: serving and feature extraction never need Python.
 
 pub mod assets;
-pub mod classifier;
 pub mod efficientnet_lite;
 pub mod error;
 pub mod imagenet;
 pub mod localise;
 pub mod onnx;
+pub mod predictor;
+pub mod run;
 pub mod run_layout;
 pub mod runtime;
 pub mod safetensors_io;

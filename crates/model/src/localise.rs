@@ -15,7 +15,6 @@ use ndarray::{Array4, ArrayView4, Axis, Ix4};
 use sneaker_vision::{INPUT_LEN, Rect, to_input_tensor};
 
 use crate::assets::{Assets, write_atomic};
-use crate::classifier::softmax_rows;
 use crate::efficientnet_lite::{
     BuildOptions, EfficientNetLite, FEATURE_DIM, FEATURE_MAP, GRAPH_VERSION, IMAGENET_CLASSES, INPUT_SIZE, LOGITS,
     Output, Start,
@@ -23,6 +22,7 @@ use crate::efficientnet_lite::{
 use crate::error::{ModelError, Result};
 use crate::imagenet::FOOTWEAR;
 use crate::onnx::{encode, weight};
+use crate::predictor::softmax_rows;
 use crate::runtime::{Runtime, Session, SessionConfig};
 
 /// Side of the feature map (224 / 32).

@@ -26,3 +26,6 @@ pub const GALLERY_DIR: &str = "gallery";
 pub const EVAL_DIR: &str = "eval";
 /// An evaluation's numbers, in its `eval/<set>/` folder.
 pub const SCORES: &str = "scores.json";
+/// The run's manifest ([`crate::run::RunManifest`]): labels, input size, graph outputs, embedding,
+/// when it was made, from which catalog, what it measured.
+pub const MANIFEST: &str = "run.json";

@@ -31,7 +31,7 @@ pub fn save(dict: &StateDict, path: &Path) -> Result<()> {
     }
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| bad(e.to_string()))?;
-    crate::assets::write_atomic(path, &bytes)?;
+    sneaker_files::write_atomic(path, &bytes).map_err(|source| ModelError::Io { path: path.to_owned(), source })?;
     tracing::debug!(path = %path.display(), tensors = dict.len(), bytes = bytes.len(), "wrote safetensors");
     Ok(())
 }

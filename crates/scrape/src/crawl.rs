@@ -16,8 +16,8 @@ use crate::error::{Result, ScrapeError};
 use crate::fetch::Fetcher;
 use crate::images::{Job, worker};
 use crate::journal::{Entry, ImageJob};
-use crate::pages::Replay;
 use crate::progress::{Planned, Progress, Summary};
+use crate::replay::Replay;
 use crate::store::Store;
 
 pub(crate) struct Crawl {

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use reqwest::Url;
 use serde_json::{Map, Value};
 
-use crate::extract::PageProduct;
 use crate::lenient::{decode_entities, parse_lenient};
+use crate::product::PageProduct;
 
 /// What the JSON-LD scripts of one page hold.
 #[derive(Debug, Default)]

@@ -6,8 +6,8 @@
 use reqwest::Url;
 use scraper::{ElementRef, Html, Selector};
 
-use crate::extract::PageProduct;
 use crate::lenient::decode_entities;
+use crate::product::PageProduct;
 
 /// One property value.
 enum Prop<'a> {

@@ -13,7 +13,8 @@ fn main() {
     let batch: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(32);
     let seconds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let assets = Assets::locate().expect("assets present (run `make assets`)");
-    let mut net = Network::pretrained(&assets).expect("the pretrained network loads");
+    let mut net =
+        Network::new(sneaker_model::predictor::Predictor::pretrained(&assets).expect("the pretrained network loads"));
     let side = sneaker_vision::INPUT_SIZE as usize;
     let inputs: Vec<Vec<f32>> =
         (0..batch).map(|b| (0..3 * side * side).map(|i| ((i * 7 + b) % 255) as f32 / 127.5 - 1.0).collect()).collect();

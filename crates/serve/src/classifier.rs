@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
-pub use sneaker_model::classifier::{Scores, top_k};
+pub use sneaker_model::predictor::{Scores, top_k};
 
 /// Which kind of model is answering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

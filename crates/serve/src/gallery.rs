@@ -169,7 +169,7 @@ impl EnrollQuery {
 async fn thumbnail_blocking(state: &AppState, bytes: axum::body::Bytes, name: String) -> Result<Vec<u8>> {
     let limits = state.config.decode_limits();
     off_runtime("thumbnail", move || {
-        let image = sneaker_vision::decode_bytes(&bytes, &name, &limits)?;
+        let image = sneaker_vision::decode_bytes_for_input(&bytes, &name, &limits, sneaker_vision::INPUT_SIZE)?;
         thumbnail_jpeg(&image).map_err(|e| ServeError::Internal(format!("{name}: {e}")))
     })
     .await

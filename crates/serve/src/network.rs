@@ -1,18 +1,10 @@
-//! The real network behind the server: `sneaker_model`'s classifier (the pretrained
-//! EfficientNet-Lite0 alone, or a trained run folder with the footwear check from the pretrained
-//! head), plus what the page and `GET /api/v1/model` say about it.
-//!
-//! From a run folder (as `sneaker-id train` writes it) the server reads `model.onnx` and
-//! `labels.json` through `sneaker_model`, and `config.json` / `summary.json` when present for
-//! `run_id`, `created` (RFC 3339) and `data` (the catalog whose `products.csv` describes the
-//! labels). Missing facts fall back to the folder name and `model.onnx`'s modification time.
+//! The real network behind the server: `sneaker_model`'s [`Predictor`] (the pretrained
+//! EfficientNet-Lite0 alone, or a trained run with the footwear check from the pretrained head),
+//! plus what the page and `GET /api/v1/model` say about it, read from the run's manifest.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde::Deserialize;
-use sneaker_model::assets::Assets;
-use sneaker_model::classifier::{Classifier as ModelClassifier, RUN_MODEL};
-use sneaker_model::run_layout;
+use sneaker_model::predictor::{Predictor, PredictorKind};
 use sneaker_vision::INPUT_SIZE;
 
 use crate::classifier::{Classifier, ModelInfo, ModelKind, Scores};
@@ -20,74 +12,39 @@ use crate::error::{Result, ServeError};
 
 const BACKBONE_NAME: &str = "EfficientNet-Lite0 (ImageNet)";
 
-/// The fields of `config.json` / `summary.json` the server uses; others are ignored.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct RunFacts {
-    run_id: Option<String>,
-    created: Option<String>,
-    data: Option<PathBuf>,
-}
-
-fn read_facts(path: &Path) -> Result<RunFacts> {
-    if !path.is_file() {
-        return Ok(RunFacts::default());
-    }
-    let bytes = std::fs::read(path).map_err(|e| ServeError::Setup(format!("{}: {e}", path.display())))?;
-    serde_json::from_slice(&bytes).map_err(|e| ServeError::Setup(format!("{}: {e}", path.display())))
-}
-
 /// The network the server runs, with its description.
 pub struct Network {
-    inner: ModelClassifier,
+    inner: Predictor,
     info: ModelInfo,
     catalog: Option<PathBuf>,
 }
 
 impl Network {
-    /// The pretrained network alone: labels are the 1000 ImageNet class names.
-    pub fn pretrained(assets: &Assets) -> Result<Network> {
-        let inner = ModelClassifier::pretrained(assets).map_err(|e| ServeError::Setup(e.to_string()))?;
+    /// Serves `predictor`: labels are the 1000 ImageNet class names for the pretrained network,
+    /// the run's sneaker models otherwise.
+    pub fn new(predictor: Predictor) -> Network {
+        let labels = predictor.labels().to_vec();
+        let run = predictor.run();
         let info = ModelInfo {
-            kind: ModelKind::Imagenet,
-            name: BACKBONE_NAME.to_owned(),
-            labels: inner.labels().to_vec(),
-            input_size: INPUT_SIZE,
-            run_id: None,
-            created: None,
-        };
-        Ok(Network { inner, info, catalog: None })
-    }
-
-    /// A trained run folder.
-    pub fn from_run(assets: &Assets, dir: &Path) -> Result<Network> {
-        let inner = ModelClassifier::from_run(assets, dir)
-            .map_err(|e| ServeError::Setup(format!("run {}: {e}", dir.display())))?;
-        let config = read_facts(&dir.join(run_layout::CONFIG))?;
-        let summary = read_facts(&dir.join(run_layout::SUMMARY))?;
-        let run_id = config
-            .run_id
-            .or(summary.run_id)
-            .or_else(|| dir.canonicalize().ok()?.file_name().map(|n| n.to_string_lossy().into_owned()));
-        let created = config.created.or(summary.created).or_else(|| {
-            let modified = std::fs::metadata(dir.join(RUN_MODEL)).ok()?.modified().ok()?;
-            Some(humantime::format_rfc3339_seconds(modified).to_string())
-        });
-        let labels = inner.labels().to_vec();
-        let info = ModelInfo {
-            kind: ModelKind::Trained,
-            name: format!("{BACKBONE_NAME} + trained head ({} sneaker models)", labels.len()),
+            kind: match predictor.kind() {
+                PredictorKind::Imagenet => ModelKind::Imagenet,
+                PredictorKind::Trained => ModelKind::Trained,
+            },
+            name: match run {
+                None => BACKBONE_NAME.to_owned(),
+                Some(_) => format!("{BACKBONE_NAME} + trained head ({} sneaker models)", labels.len()),
+            },
             labels,
             input_size: INPUT_SIZE,
-            run_id,
-            created,
+            run_id: run.map(|r| r.manifest().run_id.clone()),
+            created: run.map(|r| r.manifest().created.clone()).filter(|c| !c.is_empty()),
         };
-        let catalog = summary.data.or(config.data).map(|c| if c.is_absolute() { c } else { dir.join(c) });
-        Ok(Network { inner, info, catalog })
+        let catalog = run.and_then(|r| r.catalog());
+        Network { inner: predictor, info, catalog }
     }
 
-    /// The catalog the run was trained on, as its `summary.json` names it.
-    pub fn catalog(&self) -> Option<&Path> {
+    /// The catalog the run was trained on, as its manifest names it.
+    pub fn catalog(&self) -> Option<&std::path::Path> {
         self.catalog.as_deref()
     }
 }
@@ -98,6 +55,6 @@ impl Classifier for Network {
     }
 
     fn classify(&mut self, batch: &[Vec<f32>]) -> Result<Vec<Scores>> {
-        self.inner.classify_tensors(batch).map_err(|e| ServeError::Internal(e.to_string()))
+        self.inner.scores_of_tensors(batch).map_err(|e| ServeError::Internal(e.to_string()))
     }
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use image::RgbImage;
 use sneaker_vision::{
-    CutoutConfig, DecodeLimits, INPUT_LEN, INPUT_SIZE, decode_bytes, normalise_into, remove_background, resize_exact,
+    CutoutConfig, DecodeLimits, INPUT_LEN, INPUT_SIZE, decode_bytes_for_input, normalise_into, remove_background,
+    resize_exact,
 };
 
 use crate::error::{Result, ServeError};
@@ -45,7 +46,7 @@ pub struct Prepared {
 /// Decodes and preprocesses one upload. `name` appears in error messages.
 pub fn prepare(bytes: &[u8], name: &str, limits: &DecodeLimits, options: PrepareOptions) -> Result<Prepared> {
     let started = Instant::now();
-    let mut image = decode_bytes(bytes, name, limits)?;
+    let mut image = decode_bytes_for_input(bytes, name, limits, INPUT_SIZE)?;
     let decoded = Instant::now();
     let (width, height) = image.dimensions();
     let mut background_removed = false;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::http::header;
 use common::*;
-use sneaker_gallery::{Gallery, GalleryConfig, model_id};
+use sneaker_gallery::{Gallery, GalleryConfig};
 use sneaker_identify::Identifier;
 use sneaker_serve::{App, GalleryOptions, Network, ServeConfig};
 
@@ -22,10 +22,11 @@ fn gallery_app(dir: &std::path::Path) -> App {
     let options = GalleryOptions {
         identifier: Identifier::new(None, None, None),
         dir: Some(dir.to_owned()),
-        model_id: model_id(&assets, None).expect("model id"),
+        model_id: sneaker_model::run::pretrained_embedding_id(&assets).expect("model id"),
         enroll_token: Some(TOKEN.into()),
     };
-    let net = Network::pretrained(&assets).expect("the pretrained network loads");
+    let net =
+        Network::new(sneaker_model::predictor::Predictor::pretrained(&assets).expect("the pretrained network loads"));
     let app = App::with_gallery(ServeConfig::default(), Box::new(net), None, Some(options)).expect("the app starts");
     for _ in 0..600 {
         if app.is_ready() {
@@ -90,7 +91,7 @@ async fn enrolled_products_are_identified_on_their_next_photo() {
     assert_eq!((status, body["added"].clone(), body["duplicates"].clone()), (201, 0.into(), 1.into()), "{body}");
 
     // What was enrolled is on disk, under the embedding model's id.
-    let id = model_id(&assets(), None).expect("model id");
+    let id = sneaker_model::run::pretrained_embedding_id(&assets()).expect("model id");
     let saved = Gallery::open(dir.path(), Some(&id), GalleryConfig::default()).expect("the saved gallery opens");
     assert_eq!(saved.len(), 9);
     assert_eq!(saved.product("adidas_duramo").and_then(|p| p.brand.as_deref()), Some("adidas"));

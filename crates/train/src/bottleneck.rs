@@ -2,17 +2,18 @@
 //! augmentation draw) + a top model trained in burn, exported as one ONNX graph.
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use sneaker_model::StateDict;
 
-use crate::augment::Augmenter;
-use crate::config::{AugmentConfig, TrainConfig};
+use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
-use crate::features::{self, FeatureTable};
-use crate::fit::{self, Examples};
+use crate::evaluate::Decode;
+use crate::features::FeatureTable;
+use crate::fit::Examples;
 use crate::head::{self, Head, HeadSpec};
-use crate::pipeline::{Event, Pretrained, Request, checkpoint, finish, prepare, read_checkpoint};
+use crate::pipeline::{Event, Prepared, Pretrained, Request};
+use crate::recipe::{self, Labelled, Recipe};
 use crate::run::{self, Summary};
 
 /// Rows of a feature table used as training or validation examples.
@@ -20,13 +21,6 @@ pub struct FeatureExamples<'a> {
     pub table: &'a FeatureTable,
     /// Label of each row.
     pub labels: Vec<usize>,
-}
-
-impl<'a> FeatureExamples<'a> {
-    pub fn new(table: &'a FeatureTable, sample_labels: impl Fn(usize) -> usize) -> Self {
-        let labels = table.sample.iter().map(|&s| sample_labels(s)).collect();
-        FeatureExamples { table, labels }
-    }
 }
 
 impl Examples<2> for FeatureExamples<'_> {
@@ -51,72 +45,72 @@ fn spec_for(cfg: &TrainConfig, inputs: usize, classes: usize) -> HeadSpec {
     HeadSpec { inputs, hidden: cfg.hidden, classes }
 }
 
+/// Frozen features once per (image, augmentation draw), then a top model on them.
+struct Bottleneck<'a> {
+    pre: &'a mut dyn Pretrained,
+    cfg: &'a TrainConfig,
+    /// Train and validation features, with each row's label.
+    tables: Option<[Labelled; 2]>,
+}
+
+impl Bottleneck<'_> {
+    fn tables(&self) -> Result<&[Labelled; 2]> {
+        self.tables.as_ref().ok_or_else(|| TrainError::Config("features used before they were extracted".into()))
+    }
+
+    fn spec(&self, p: &Prepared) -> Result<HeadSpec> {
+        Ok(spec_for(self.cfg, self.tables()?[0].0.dim, p.data.labels.len()))
+    }
+}
+
+impl Recipe<2> for Bottleneck<'_> {
+    type Model = Head;
+
+    fn load(&mut self, p: &Prepared, events: &mut dyn FnMut(Event)) -> Result<f64> {
+        let (tables, seconds) = recipe::extract_split(p, self.cfg, self.pre.features()?, "features", events)?;
+        self.tables = Some(tables);
+        Ok(seconds)
+    }
+
+    fn examples(&self) -> Result<(Box<dyn Examples<2> + '_>, Box<dyn Examples<2> + '_>)> {
+        let [(tr, tl), (va, vl)] = self.tables()?;
+        Ok((
+            Box::new(FeatureExamples { table: tr, labels: tl.clone() }),
+            Box::new(FeatureExamples { table: va, labels: vl.clone() }),
+        ))
+    }
+
+    fn fresh(&self, p: &Prepared, device: &Device) -> Result<Head> {
+        Ok(Head::new(self.spec(p)?, self.cfg.dropout, device))
+    }
+
+    fn restore(&self, p: &Prepared, weights: &StateDict, device: &Device) -> Result<Head> {
+        Head::from_state_dict(self.spec(p)?, self.cfg.dropout, weights, device)
+    }
+
+    fn weights(&self, model: &Head) -> StateDict {
+        model.state_dict()
+    }
+
+    fn export(&self, model: &Head) -> Result<Vec<u8>> {
+        self.pre.export_with_head(&model.state_dict(), model.spec())
+    }
+
+    fn export_pair(&self, model: &Head, p: &Prepared, n: usize) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
+        let val = &self.tables()?[1].0;
+        let feats: Vec<f32> = (0..n).flat_map(|r| val.row(r).to_vec()).collect();
+        let burn = head::predict(model, &feats, &Device::flex())?;
+        // Row r of the validation table is p.val[r]: one draw per validation image.
+        let mut runner = self.pre.open_classifier(&p.run.file(run::MODEL_ONNX), p.data.labels.len())?;
+        let onnx =
+            crate::evaluate::predict_images(&p.data, &p.val[..n], runner.as_mut(), 8, Decode::Full, &mut |_, _| {})?;
+        Ok(Some((burn, onnx)))
+    }
+}
+
 /// Trains the top model and writes the run folder, `model.onnx` included.
 pub fn train(req: &Request<'_>, pre: &mut dyn Pretrained, events: &mut dyn FnMut(Event)) -> Result<Summary> {
-    let started = Instant::now();
-    let cfg = &req.cfg;
-    let p = prepare(req)?;
-    let cache = cfg.cache_dir.clone().unwrap_or_else(features::default_cache_dir);
-    let train_aug = Augmenter::new(cfg.augment.clone(), cfg.image_size);
-    let plain = Augmenter::new(AugmentConfig::none(), cfg.image_size);
-    let ex = pre.features()?;
-    let (train_t, s1) = features::extract(
-        &p.data,
-        &p.train,
-        cfg.augment.draws,
-        &train_aug,
-        cfg.seed,
-        ex,
-        &cache,
-        32,
-        &mut |done, total| events(Event::Extract { what: "train features", done, total }),
-    )?;
-    let (val_t, s2) = features::extract(&p.data, &p.val, 1, &plain, cfg.seed, ex, &cache, 32, &mut |done, total| {
-        events(Event::Extract { what: "validation features", done, total })
-    })?;
-    events(Event::Note(format!(
-        "features: {} cached, {} computed in {:.0}s",
-        s1.cached + s2.cached,
-        s1.computed + s2.computed,
-        s1.seconds + s2.seconds
-    )));
-    let labels = |s: usize| p.data.samples[s].label;
-    let (tr, va) = (FeatureExamples::new(&train_t, labels), FeatureExamples::new(&val_t, labels));
-    let m = p.data.labels.len();
-    let spec = spec_for(cfg, train_t.dim, m);
-    let device = Device::flex().autodiff();
-    device.seed(cfg.seed);
-    let (model, start, mut history) = if req.resume {
-        let (dict, next, h) = read_checkpoint(&p.run)?;
-        (Head::from_state_dict(spec, cfg.dropout, &dict, &device)?, next, h)
-    } else {
-        (Head::new(spec, cfg.dropout, &device), 0, Vec::new())
-    };
-    let fitted = fit::fit(model, &tr, &va, m, cfg, &device, start, req.stop, &mut |e| events(Event::Fit(e)))?;
-    history.extend(fitted.history.iter().cloned());
-    if fitted.interrupted {
-        return Err(checkpoint(&p.run, &fitted.last.state_dict(), &history));
-    }
-    let best = fitted.best;
-    let dict = best.state_dict();
-    let onnx = pre.export_with_head(&dict, spec)?;
-    run::atomic_write(&p.run.file(run::MODEL_ONNX), &onnx)?;
-    // The exported graph must give what burn gives: check on a few validation images.
-    let n = va.len().min(8);
-    let feats: Vec<f32> = (0..n).flat_map(|r| val_t.row(r).to_vec()).collect();
-    let burn_probs = head::predict(&best, &feats, &Device::flex())?;
-    let idx: Vec<usize> = p.val[..n].to_vec();
-    let mut runner = pre.open_classifier(&p.run.file(run::MODEL_ONNX), m)?;
-    let ort_probs = crate::evaluate::predict_images(&p.data, &idx, runner.as_mut(), 8, &mut |_, _| {})?;
-    let delta = burn_probs.iter().zip(&ort_probs).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-    events(Event::Note(format!("ONNX vs burn on {n} validation images: max |Δprob| = {delta:.2e}")));
-    if delta > 1e-3 {
-        return Err(TrainError::Run {
-            path: p.run.path.clone(),
-            detail: format!("exported graph disagrees with burn: max |Δprob| {delta}"),
-        });
-    }
-    finish(&p, cfg, &dict, &history, fitted.best_epoch, s1.seconds + s2.seconds, started)
+    recipe::run(req, &mut Bottleneck { pre, cfg: &req.cfg, tables: None }, events)
 }
 
 /// Loads the trained top model of a bottleneck run (for fine-tuning or tests).

@@ -34,12 +34,22 @@ pub struct Evaluation {
     pub images_per_s: f64,
 }
 
+/// How photos are decoded for [`predict_images`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decode {
+    /// In full, as training extracts its features: for checking an export against burn.
+    Full,
+    /// At the smallest JPEG scale still ≥ the input size, as predict and the server do.
+    ForInput,
+}
+
 /// Probabilities `[n × classes]` of `model` on the plain (un-augmented) images `which`.
 pub fn predict_images(
     data: &Dataset,
     which: &[usize],
     model: &mut dyn Extractor,
     batch: usize,
+    decode: Decode,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<f32>> {
     let limits = sneaker_vision::DecodeLimits::default();
@@ -49,7 +59,12 @@ pub fn predict_images(
         let inputs: Vec<Vec<f32>> = chunk
             .par_iter()
             .map(|&i| {
-                Ok(sneaker_vision::to_tensor(&sneaker_vision::decode_file(&data.samples[i].path, &limits)?, size))
+                let path = &data.samples[i].path;
+                let image = match decode {
+                    Decode::Full => sneaker_vision::decode_file(path, &limits)?,
+                    Decode::ForInput => sneaker_vision::decode_file_for_input(path, &limits, size)?,
+                };
+                Ok(sneaker_vision::to_tensor(&image, size))
             })
             .collect::<Result<_>>()?;
         out.extend(model.run(&inputs.concat(), chunk.len())?);
@@ -67,7 +82,7 @@ pub fn evaluate(
 ) -> Result<Evaluation> {
     let started = Instant::now();
     let all: Vec<usize> = (0..data.samples.len()).collect();
-    let probs = predict_images(data, &all, model, batch, progress)?;
+    let probs = predict_images(data, &all, model, batch, Decode::ForInput, progress)?;
     let labels: Vec<usize> = data.samples.iter().map(|s| s.label).collect();
     let scores = metrics::score(&probs, &data.labels, &labels);
     let m = data.labels.len();

@@ -4,19 +4,20 @@
 //! cached on disk, so only the tail runs forward and backward. The result is exported as one
 //! ONNX classifier with the same inputs and outputs as a bottleneck run.
 
-use std::path::Path;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
 
 use burn::nn::DropoutConfig;
 use burn::tensor::{Device, Tensor, TensorData};
+use sneaker_model::StateDict;
 
-use crate::augment::Augmenter;
-use crate::config::{AugmentConfig, ModelKind};
+use crate::config::{ModelKind, TrainConfig};
 use crate::error::{Result, TrainError};
-use crate::features::{self, FeatureTable};
-use crate::fit::{self, Examples};
-use crate::head::{Head, HeadSpec};
-use crate::pipeline::{Event, Pretrained, Request, checkpoint, finish, prepare, read_checkpoint};
+use crate::evaluate::Decode;
+use crate::features::FeatureTable;
+use crate::fit::Examples;
+use crate::head::Head;
+use crate::pipeline::{Event, Prepared, Pretrained, Request};
+use crate::recipe::{self, Labelled, Recipe};
 use crate::run::{self, RunDir, Summary};
 use crate::tail::{self, Tail};
 
@@ -61,82 +62,89 @@ fn init_head(init: &Path, labels: &[String], dropout: f64, device: &Device) -> R
     Ok(head)
 }
 
+/// Activations at the freeze point once per (image, augmentation draw), then the tail of the
+/// network and the top model on them, starting from the ImageNet blocks and a bottleneck run.
+struct Finetune<'a> {
+    pre: &'a mut dyn Pretrained,
+    cfg: &'a TrainConfig,
+    /// Freeze point: the tail starts after this block.
+    cut: usize,
+    /// The bottleneck run the top model starts from.
+    init: PathBuf,
+    /// Train and validation activations, with each row's label.
+    tables: Option<[Labelled; 2]>,
+}
+
+impl Finetune<'_> {
+    fn tables(&self) -> Result<&[Labelled; 2]> {
+        self.tables.as_ref().ok_or_else(|| TrainError::Config("activations used before they were extracted".into()))
+    }
+
+    fn examples_of(&self, which: usize) -> Result<ActivationExamples<'_>> {
+        let (table, labels) = &self.tables()?[which];
+        let shape = sneaker_model::efficientnet_lite::activation_shape(self.cut)?;
+        Ok(ActivationExamples { table, shape, labels: labels.clone() })
+    }
+}
+
+impl Recipe<4> for Finetune<'_> {
+    type Model = Tail;
+
+    fn check(&self, p: &Prepared) -> Result<()> {
+        init_head(&self.init, &p.data.labels, self.cfg.dropout, &Device::flex()).map(drop)
+    }
+
+    fn load(&mut self, p: &Prepared, events: &mut dyn FnMut(Event)) -> Result<f64> {
+        let mut ex = self.pre.activations(self.cut)?;
+        let what = format!("activations after block {}", self.cut);
+        let (tables, seconds) = recipe::extract_split(p, self.cfg, ex.as_mut(), &what, events)?;
+        self.tables = Some(tables);
+        Ok(seconds)
+    }
+
+    fn examples(&self) -> Result<(Box<dyn Examples<4> + '_>, Box<dyn Examples<4> + '_>)> {
+        Ok((Box::new(self.examples_of(0)?), Box::new(self.examples_of(1)?)))
+    }
+
+    fn fresh(&self, p: &Prepared, device: &Device) -> Result<Tail> {
+        let head = init_head(&self.init, &p.data.labels, self.cfg.dropout, device)?;
+        Tail::from_backbone(self.pre.weights()?, self.cut, head, device)
+    }
+
+    fn restore(&self, p: &Prepared, weights: &StateDict, device: &Device) -> Result<Tail> {
+        let spec = init_head(&self.init, &p.data.labels, self.cfg.dropout, device)?.spec();
+        let head = Head::from_state_dict(spec, self.cfg.dropout, weights, device)?;
+        Tail::from_backbone(&tail::overlay(self.pre.weights()?, weights), self.cut, head, device)
+    }
+
+    fn weights(&self, model: &Tail) -> StateDict {
+        model.state_dict()
+    }
+
+    fn export(&self, model: &Tail) -> Result<Vec<u8>> {
+        let dict = model.state_dict();
+        crate::export::classifier(&tail::overlay(self.pre.weights()?, &dict), &dict, model.head.spec())
+    }
+
+    fn export_pair(&self, model: &Tail, p: &Prepared, n: usize) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
+        // The exported graph (frozen front + tuned tail) against burn on the cached activations.
+        let val = &self.tables()?[1].0;
+        let acts: Vec<f32> = (0..n).flat_map(|r| val.row(r).to_vec()).collect();
+        let burn = tail::predict(model, &acts, &Device::flex())?;
+        let mut runner = self.pre.open_classifier(&p.run.file(run::MODEL_ONNX), p.data.labels.len())?;
+        let onnx =
+            crate::evaluate::predict_images(&p.data, &p.val[..n], runner.as_mut(), 8, Decode::Full, &mut |_, _| {})?;
+        Ok(Some((burn, onnx)))
+    }
+}
+
 /// Trains the tail and writes the run folder, `model.onnx` included.
 pub fn train(req: &Request<'_>, pre: &mut dyn Pretrained, events: &mut dyn FnMut(Event)) -> Result<Summary> {
-    let started = Instant::now();
     let cfg = &req.cfg;
     let cut = crate::arch::cut_point(cfg.unfreeze_blocks)?;
     let init = cfg
         .init_from
         .clone()
         .ok_or_else(|| TrainError::Config("finetune needs init_from (a bottleneck run folder)".into()))?;
-    let p = prepare(req)?;
-    let device = Device::flex().autodiff();
-    device.seed(cfg.seed);
-    let head = init_head(&init, &p.data.labels, cfg.dropout, &device)?;
-    let spec: HeadSpec = head.spec();
-    let cache = cfg.cache_dir.clone().unwrap_or_else(features::default_cache_dir);
-    let train_aug = Augmenter::new(cfg.augment.clone(), cfg.image_size);
-    let plain = Augmenter::new(AugmentConfig::none(), cfg.image_size);
-    let mut ex = pre.activations(cut)?;
-    let (train_t, s1) = features::extract(
-        &p.data,
-        &p.train,
-        cfg.augment.draws,
-        &train_aug,
-        cfg.seed,
-        ex.as_mut(),
-        &cache,
-        32,
-        &mut |done, total| events(Event::Extract { what: "train activations", done, total }),
-    )?;
-    let (val_t, s2) =
-        features::extract(&p.data, &p.val, 1, &plain, cfg.seed, ex.as_mut(), &cache, 32, &mut |done, total| {
-            events(Event::Extract { what: "validation activations", done, total })
-        })?;
-    drop(ex);
-    events(Event::Note(format!(
-        "activations after block {cut}: {} cached, {} computed in {:.0}s",
-        s1.cached + s2.cached,
-        s1.computed + s2.computed,
-        s1.seconds + s2.seconds
-    )));
-    let shape = sneaker_model::efficientnet_lite::activation_shape(cut)?;
-    let label_of = |t: &FeatureTable| t.sample.iter().map(|&s| p.data.samples[s].label).collect::<Vec<_>>();
-    let tr = ActivationExamples { table: &train_t, shape, labels: label_of(&train_t) };
-    let va = ActivationExamples { table: &val_t, shape, labels: label_of(&val_t) };
-    let stock = pre.weights()?;
-    let (model, start, mut history) = if req.resume {
-        let (dict, next, h) = read_checkpoint(&p.run)?;
-        let head = Head::from_state_dict(spec, cfg.dropout, &dict, &device)?;
-        (Tail::from_backbone(&tail::overlay(stock, &dict), cut, head, &device)?, next, h)
-    } else {
-        (Tail::from_backbone(stock, cut, head, &device)?, 0, Vec::new())
-    };
-    let m = p.data.labels.len();
-    let fitted = fit::fit(model, &tr, &va, m, cfg, &device, start, req.stop, &mut |e| events(Event::Fit(e)))?;
-    history.extend(fitted.history.iter().cloned());
-    if fitted.interrupted {
-        return Err(checkpoint(&p.run, &fitted.last.state_dict(), &history));
-    }
-    let best = fitted.best;
-    let dict = best.state_dict();
-    let onnx = crate::export::classifier(&tail::overlay(stock, &dict), &dict, spec)?;
-    run::atomic_write(&p.run.file(run::MODEL_ONNX), &onnx)?;
-    // The exported graph (frozen front + tuned tail) must give what burn gives on the cached
-    // activations: check on a few validation images.
-    let n = va.len().min(8);
-    let acts: Vec<f32> = (0..n).flat_map(|r| val_t.row(r).to_vec()).collect();
-    let burn_probs = tail::predict(&best, &acts, &Device::flex())?;
-    let mut runner = pre.open_classifier(&p.run.file(run::MODEL_ONNX), m)?;
-    let ort_probs = crate::evaluate::predict_images(&p.data, &p.val[..n], runner.as_mut(), 8, &mut |_, _| {})?;
-    let delta = burn_probs.iter().zip(&ort_probs).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-    events(Event::Note(format!("ONNX vs burn on {n} validation images: max |Δprob| = {delta:.2e}")));
-    if delta > 1e-3 {
-        return Err(TrainError::Run {
-            path: p.run.path.clone(),
-            detail: format!("exported graph disagrees with burn: max |Δprob| {delta}"),
-        });
-    }
-    finish(&p, cfg, &dict, &history, fitted.best_epoch, s1.seconds + s2.seconds, started)
+    recipe::run(req, &mut Finetune { pre, cfg, cut, init, tables: None }, events)
 }

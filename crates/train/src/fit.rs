@@ -36,6 +36,19 @@ pub trait Examples<const D: usize> {
     }
 }
 
+/// Borrowed examples are examples too (a recipe lends the ones it keeps).
+impl<const D: usize, T: Examples<D> + ?Sized> Examples<D> for &T {
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+    fn label(&self, i: usize) -> usize {
+        (**self).label(i)
+    }
+    fn batch(&self, idx: &[usize], device: &Device) -> Result<Tensor<D>> {
+        (**self).batch(idx, device)
+    }
+}
+
 /// One row of `metrics.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {

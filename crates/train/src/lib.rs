@@ -6,23 +6,24 @@
 //! ONNX Runtime.
 
 mod arch;
-pub mod augment;
-pub mod background;
-pub mod bottleneck;
+mod augment;
+mod background;
+mod bottleneck;
 pub mod config;
-pub mod dataset;
-pub mod error;
+mod dataset;
+mod error;
 pub mod evaluate;
 pub mod export;
 pub mod features;
-pub mod finetune;
+mod finetune;
 pub mod fit;
 pub mod head;
-pub mod metrics;
+mod metrics;
 pub mod onnx_backbone;
 mod pipeline;
-pub mod plot;
-pub mod random;
+mod plot;
+mod random;
+mod recipe;
 pub mod report;
 pub mod run;
 pub mod scratch;

@@ -12,6 +12,7 @@ use sneaker_model::efficientnet_lite::{
     BuildOptions, EfficientNetLite, FEATURE_DIM, FEATURES, GRAPH_VERSION, Output, Start, activation_name,
     activation_shape,
 };
+use sneaker_model::predictor::Predictor;
 use sneaker_model::runtime::{Backbone, Runtime, Session};
 
 use crate::error::{Result, TrainError};
@@ -96,6 +97,35 @@ impl Extractor for GraphRunner {
             )));
         }
         Ok(a.iter().copied().collect())
+    }
+}
+
+/// A run's [`Predictor`] as evaluation runs it: label probabilities of 224² images, the same
+/// pass `predict` and the server make.
+pub struct RunProbs {
+    predictor: Predictor,
+}
+
+impl RunProbs {
+    pub fn open(run_dir: &Path) -> Result<Self> {
+        let assets = Assets::locate()?;
+        Ok(RunProbs { predictor: Predictor::open(&assets, Some(run_dir))? })
+    }
+
+    pub fn labels(&self) -> &[String] {
+        self.predictor.labels()
+    }
+}
+
+impl Extractor for RunProbs {
+    fn id(&self) -> String {
+        self.predictor.embedding_id().to_owned()
+    }
+    fn dim(&self) -> usize {
+        self.predictor.labels().len()
+    }
+    fn run(&mut self, input: &[f32], n: usize) -> Result<Vec<f32>> {
+        Ok(self.predictor.probs(image_view(input, n)?)?.iter().copied().collect())
     }
 }
 

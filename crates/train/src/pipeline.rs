@@ -132,8 +132,30 @@ pub fn finish(
         wall_seconds: started.elapsed().as_secs_f64(),
     };
     p.run.write_summary(&s)?;
+    write_manifest(p, cfg, &s)?;
     let _ = std::fs::remove_file(p.run.file(run::CHECKPOINT));
     Ok(s)
+}
+
+/// The run's manifest, written last: a folder with `run.json` is a finished run.
+fn write_manifest(p: &Prepared, cfg: &TrainConfig, s: &Summary) -> Result<()> {
+    let assets = sneaker_model::assets::Assets::locate()?;
+    let metrics = [("val_top1", s.val_top1), ("val_top5", s.val_top5), ("val_log_loss", s.val_log_loss)]
+        .into_iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let facts = sneaker_model::run::NewRun {
+        run_id: s.run_id.clone(),
+        created: s.created.clone(),
+        kind: s.model.clone(),
+        labels: p.data.labels.clone(),
+        input_size: cfg.image_size,
+        catalog: Some(s.data.clone()),
+        metrics,
+    };
+    sneaker_model::run::Run::create(&assets, &p.run.path, facts)?;
+    Ok(())
 }
 
 /// Writes a checkpoint (weights + next epoch + history so far) and returns the

@@ -17,12 +17,14 @@ use sneaker_model::StateDict;
 use sneaker_model::onnx::{SmallCnn, SmallCnnSpec};
 
 pub use crate::arch::{CONV_CHANNELS, flat_features};
+use crate::config::TrainConfig;
 use crate::dataset::Dataset;
 use crate::error::{Result, TrainError};
-use crate::fit::{self, Examples, Net};
+use crate::fit::{Examples, Net};
 use crate::head::{linear_from_torch, linear_to_torch};
-use crate::pipeline::{Event, Request, checkpoint, finish, prepare, read_checkpoint};
-use crate::run::{self, Summary};
+use crate::pipeline::{Event, Prepared, Request};
+use crate::recipe::{self, Recipe};
+use crate::run::Summary;
 
 /// The ONNX-side description of the same network.
 pub fn onnx_spec(size: u32, classes: usize) -> SmallCnnSpec {
@@ -180,30 +182,57 @@ impl Examples<4> for ImageExamples {
     }
 }
 
-pub fn train(req: &Request<'_>, events: &mut dyn FnMut(Event)) -> Result<Summary> {
-    let started = Instant::now();
-    let cfg = &req.cfg;
-    let p = prepare(req)?;
-    let m = p.data.labels.len();
-    events(Event::Note(format!("decoding {} images", p.train.len() + p.val.len())));
-    let tr = ImageExamples::load(&p.data, &p.train, cfg.image_size, cfg.augment.flip, cfg.seed)?;
-    let va = ImageExamples::load(&p.data, &p.val, cfg.image_size, false, cfg.seed)?;
-    let load_seconds = started.elapsed().as_secs_f64();
-    let device = Device::flex().autodiff();
-    device.seed(cfg.seed);
-    let (model, start, mut history) = if req.resume {
-        let (dict, next, h) = read_checkpoint(&p.run)?;
-        (ScratchCnn::from_state_dict(cfg.image_size, m, cfg.dropout, &dict, &device)?, next, h)
-    } else {
-        (ScratchCnn::new(cfg.image_size, m, cfg.dropout, &device)?, 0, Vec::new())
-    };
-    let fitted = fit::fit(model, &tr, &va, m, cfg, &device, start, req.stop, &mut |e| events(Event::Fit(e)))?;
-    history.extend(fitted.history.iter().cloned());
-    if fitted.interrupted {
-        return Err(checkpoint(&p.run, &fitted.last.state_dict(), &history));
+/// Photos decoded once and kept small; the whole network learns from them.
+struct Scratch<'a> {
+    cfg: &'a TrainConfig,
+    classes: usize,
+    examples: Option<[ImageExamples; 2]>,
+}
+
+impl Recipe<4> for Scratch<'_> {
+    type Model = ScratchCnn;
+
+    fn load(&mut self, p: &Prepared, events: &mut dyn FnMut(Event)) -> Result<f64> {
+        let (cfg, started) = (self.cfg, Instant::now());
+        events(Event::Note(format!("decoding {} images", p.train.len() + p.val.len())));
+        let tr = ImageExamples::load(&p.data, &p.train, cfg.image_size, cfg.augment.flip, cfg.seed)?;
+        let va = ImageExamples::load(&p.data, &p.val, cfg.image_size, false, cfg.seed)?;
+        self.examples = Some([tr, va]);
+        self.classes = p.data.labels.len();
+        Ok(started.elapsed().as_secs_f64())
     }
-    run::atomic_write(&p.run.file(run::MODEL_ONNX), &fitted.best.to_onnx(cfg.image_size, m)?)?;
-    finish(&p, cfg, &fitted.best.state_dict(), &history, fitted.best_epoch, load_seconds, started)
+
+    fn examples(&self) -> Result<(Box<dyn Examples<4> + '_>, Box<dyn Examples<4> + '_>)> {
+        let [tr, va] =
+            self.examples.as_ref().ok_or_else(|| TrainError::Config("images used before they were decoded".into()))?;
+        Ok((Box::new(tr), Box::new(va)))
+    }
+
+    fn fresh(&self, p: &Prepared, device: &Device) -> Result<ScratchCnn> {
+        ScratchCnn::new(self.cfg.image_size, p.data.labels.len(), self.cfg.dropout, device)
+    }
+
+    fn restore(&self, p: &Prepared, weights: &StateDict, device: &Device) -> Result<ScratchCnn> {
+        ScratchCnn::from_state_dict(self.cfg.image_size, p.data.labels.len(), self.cfg.dropout, weights, device)
+    }
+
+    fn weights(&self, model: &ScratchCnn) -> StateDict {
+        model.state_dict()
+    }
+
+    fn export(&self, model: &ScratchCnn) -> Result<Vec<u8>> {
+        model.to_onnx(self.cfg.image_size, self.classes)
+    }
+
+    /// The small CNN's graph is written from the same weights by `SmallCnn`, whose agreement
+    /// with burn `tests/parity.rs` checks; there are no cached inputs here to compare on.
+    fn export_pair(&self, _: &ScratchCnn, _: &Prepared, _: usize) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
+        Ok(None)
+    }
+}
+
+pub fn train(req: &Request<'_>, events: &mut dyn FnMut(Event)) -> Result<Summary> {
+    recipe::run(req, &mut Scratch { cfg: &req.cfg, classes: 0, examples: None }, events)
 }
 
 #[cfg(test)]

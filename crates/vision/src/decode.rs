@@ -3,6 +3,7 @@
 
 mod complete;
 mod heif;
+mod scaled;
 
 use std::fs::File;
 use std::io::{Cursor, Read};
@@ -69,6 +70,19 @@ impl DecodeLimits {
 /// `ImageDecoder::orientation`, a HEIF's own transforms by libheif. Transparent pixels become
 /// white; 16-bit, 10-bit and grey images become 8-bit RGB.
 pub fn decode_bytes(bytes: &[u8], name: &str, limits: &DecodeLimits) -> Result<RgbImage> {
+    decode(bytes, name, limits, None)
+}
+
+/// [`decode_bytes`] for a photo that is going to be shrunk to at most `side`×`side` (the
+/// network's input): a large JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that
+/// keeps both of its sides ≥ `side`, which costs a fraction of a full decode. Other formats,
+/// and photos already near `side`, decode in full. Every front end that feeds the network
+/// (predict, evaluate, the gallery, the server) decodes this way, so they see the same pixels.
+pub fn decode_bytes_for_input(bytes: &[u8], name: &str, limits: &DecodeLimits, side: u32) -> Result<RgbImage> {
+    decode(bytes, name, limits, Some(side))
+}
+
+fn decode(bytes: &[u8], name: &str, limits: &DecodeLimits, at_least: Option<u32>) -> Result<RgbImage> {
     if bytes.is_empty() {
         return Err(VisionError::Empty { name: name.to_owned() });
     }
@@ -87,7 +101,14 @@ pub fn decode_bytes(bytes: &[u8], name: &str, limits: &DecodeLimits) -> Result<R
     let (decoded, orientation) = match format {
         Format::Image(format) => {
             complete::check(format, bytes).map_err(|detail| VisionError::Corrupt { name: name.to_owned(), detail })?;
-            decode_with_image(bytes, format, name, limits)?
+            let small = match (format, at_least) {
+                (ImageFormat::Jpeg, Some(side)) => scaled::decode_jpeg_at_least(bytes, name, limits, side)?,
+                _ => None,
+            };
+            match small {
+                Some((image, orientation)) => (DynamicImage::ImageRgb8(image), orientation),
+                None => decode_with_image(bytes, format, name, limits)?,
+            }
         }
         Format::Heif => (heif::decode(bytes, name, limits)?, Orientation::NoTransforms),
     };
@@ -128,6 +149,17 @@ fn decode_with_image(
 /// Read and decode an image file; every error names the file. The byte limit is checked
 /// against the file's size before reading it.
 pub fn decode_file(path: &Path, limits: &DecodeLimits) -> Result<RgbImage> {
+    let (name, bytes) = read_file(path, limits)?;
+    decode_bytes(&bytes, &name, limits)
+}
+
+/// [`decode_bytes_for_input`] of a file.
+pub fn decode_file_for_input(path: &Path, limits: &DecodeLimits, side: u32) -> Result<RgbImage> {
+    let (name, bytes) = read_file(path, limits)?;
+    decode_bytes_for_input(&bytes, &name, limits, side)
+}
+
+fn read_file(path: &Path, limits: &DecodeLimits) -> Result<(String, Vec<u8>)> {
     let name = path.display().to_string();
     let io_err = |source| VisionError::Io { name: name.clone(), source };
     let file = File::open(path).map_err(io_err)?;
@@ -141,7 +173,7 @@ pub fn decode_file(path: &Path, limits: &DecodeLimits) -> Result<RgbImage> {
     // `take` guards against a file that grows between `metadata` and `read`.
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     file.take(limits.max_bytes as u64 + 1).read_to_end(&mut bytes).map_err(io_err)?;
-    decode_bytes(&bytes, &name, limits)
+    Ok((name, bytes))
 }
 
 fn too_large(name: &str, detail: String) -> VisionError {

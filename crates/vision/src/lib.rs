@@ -10,7 +10,7 @@ mod region;
 mod tensor;
 
 pub use background::{BACKGROUND_REMOVAL_AVAILABLE, Cutout, CutoutConfig, composite_on_white, remove_background};
-pub use decode::{DecodeLimits, decode_bytes, decode_file};
+pub use decode::{DecodeLimits, decode_bytes, decode_bytes_for_input, decode_file, decode_file_for_input};
 pub use error::{Result, VisionError};
 pub use formats::{IMAGE_EXTENSIONS, SUPPORTED_FORMATS, image_extension, is_image_path};
 pub use region::{Rect, crop};

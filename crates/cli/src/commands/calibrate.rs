@@ -12,7 +12,6 @@ use sneaker_identify::{
     CalibrationConfig, Identifier, OPEN_SET_FILE, Outcome, precision_coverage_png, synthetic, write_calibration,
 };
 use sneaker_model::assets::Assets;
-use sneaker_model::classifier::Classifier;
 use sneaker_vision::DecodeLimits;
 
 /// Generated non-footwear pictures used unless told otherwise.
@@ -62,14 +61,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("give --model RUN and/or --gallery DIR: there is nothing to calibrate"),
     };
     // Thresholds are what is being chosen here, so any stored calibration is set aside.
-    let identifier = Identifier::open(&assets, args.model.as_deref(), gallery_dir.as_deref())?.0.with_calibration(None);
+    let mut predictor = super::open_predictor(&assets, args.model.as_deref())?;
+    let identifier = Identifier::open(&predictor, gallery_dir.as_deref())?.0.with_calibration(None);
     if !identifier.can_identify() {
         anyhow::bail!("{} has no trained labels and no gallery photos", out_dir.display());
     }
-    let mut classifier = match &args.model {
-        Some(run) => Classifier::from_run(&assets, run).with_context(|| format!("loading run {}", run.display()))?,
-        None => Classifier::pretrained(&assets).context("loading the pretrained network")?,
-    };
     let known = Catalog::open(&args.known).with_context(|| format!("reading {}", args.known.display()))?;
     let unknown = Catalog::open(&args.unknown).with_context(|| format!("reading {}", args.unknown.display()))?;
     let not_footwear = match &args.not_footwear {
@@ -84,7 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ProgressStyle::with_template("observing [{bar:30}] {pos}/{len} {per_sec} eta {eta}").expect("valid template"),
     );
     let (observations, failures) =
-        open_set::observe(&mut classifier, &identifier, inputs, &DecodeLimits::default(), &mut |done, _| {
+        open_set::observe(&mut predictor, &identifier, inputs, &DecodeLimits::default(), &mut |done, _| {
             bar.set_position(done as u64)
         })?;
     bar.finish_and_clear();
@@ -119,9 +115,8 @@ pub fn check_open_set(
     quiet: bool,
 ) -> anyhow::Result<Outcome> {
     let assets = Assets::locate()?;
-    let identifier = Identifier::open(&assets, Some(run), gallery)?.0;
-    let mut classifier =
-        Classifier::from_run(&assets, run).with_context(|| format!("loading run {}", run.display()))?;
+    let mut predictor = super::open_predictor(&assets, Some(run))?;
+    let identifier = Identifier::open(&predictor, gallery)?.0;
     let known = Catalog::open(known).with_context(|| format!("reading {}", known.display()))?;
     let unknown = Catalog::open(unknown).with_context(|| format!("reading {}", unknown.display()))?;
     let not_footwear = not_footwear.map(image_files).transpose()?.unwrap_or_default();
@@ -129,7 +124,7 @@ pub fn check_open_set(
     let inputs = open_set::inputs(&identifier, Some(&known), Some(&unknown), &not_footwear, generated);
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(inputs.len() as u64) };
     let (observations, failures) =
-        open_set::observe(&mut classifier, &identifier, inputs, &DecodeLimits::default(), &mut |d, _| {
+        open_set::observe(&mut predictor, &identifier, inputs, &DecodeLimits::default(), &mut |d, _| {
             bar.set_position(d as u64)
         })?;
     bar.finish_and_clear();

@@ -11,7 +11,7 @@ use sneaker_gallery::Embedder;
 use sneaker_identify::IdentifyError;
 use sneaker_identify::fewshot::{self, FewShotResult};
 use sneaker_model::assets::Assets;
-use sneaker_vision::{DecodeLimits, decode_file, to_input_tensor};
+use sneaker_vision::{DecodeLimits, INPUT_SIZE, decode_file_for_input, to_input_tensor};
 
 const BATCH: usize = 16;
 
@@ -68,7 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for chunk in photos.chunks(BATCH) {
         let mut tensors = Vec::new();
         for (path, label) in chunk {
-            match decode_file(path, &limits) {
+            match decode_file_for_input(path, &limits, INPUT_SIZE) {
                 Ok(img) => {
                     tensors.push(to_input_tensor(&img));
                     labels.push(label.clone());
@@ -105,7 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn excluded_labels(spec: Option<&str>) -> anyhow::Result<std::collections::HashSet<String>> {
     let Some(spec) = spec else { return Ok(Default::default()) };
     if spec.ends_with(".json") {
-        let labels = sneaker_model::classifier::read_labels(std::path::Path::new(spec))?;
+        let labels = sneaker_model::run::read_labels(std::path::Path::new(spec))?;
         return Ok(labels.into_iter().collect());
     }
     Ok(spec.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())

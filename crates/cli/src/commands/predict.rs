@@ -9,8 +9,8 @@ use anyhow::Context;
 use serde::Serialize;
 use sneaker_identify::{Identifier, Verdict};
 use sneaker_model::assets::Assets;
-use sneaker_model::classifier::{Classifier, Scores, top_k};
-use sneaker_vision::{DecodeLimits, decode_file, to_input_tensor};
+use sneaker_model::predictor::{Predictor, Scores, top_k};
+use sneaker_vision::{DecodeLimits, INPUT_SIZE, decode_file_for_input, to_input_tensor};
 
 /// Images per ONNX Runtime call: large enough to use both cores well, small enough to keep
 /// memory flat on big folders.
@@ -69,18 +69,15 @@ struct Footwear {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let files = expand(&args.images)?;
     let assets = Assets::locate()?;
-    let mut classifier = match &args.model {
-        Some(run) => Classifier::from_run(&assets, run).with_context(|| format!("loading run {}", run.display()))?,
-        None => Classifier::pretrained(&assets).context("loading the pretrained network")?,
-    };
-    let identifier = identifier(&assets, &args)?;
+    let mut predictor = super::open_predictor(&assets, args.model.as_deref())?;
+    let identifier = identifier(&predictor, &args)?;
     let limits = DecodeLimits::default();
     let mut failures = 0usize;
     for chunk in files.chunks(BATCH) {
         let mut ok = Vec::with_capacity(chunk.len());
         let mut tensors = Vec::with_capacity(chunk.len());
         for path in chunk {
-            match decode_file(path, &limits) {
+            match decode_file_for_input(path, &limits, INPUT_SIZE) {
                 Ok(img) => {
                     tensors.push(to_input_tensor(&img));
                     ok.push(path);
@@ -91,10 +88,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
         }
-        let scores = classifier.classify_tensors(&tensors)?;
+        let scores = predictor.scores_of_tensors(&tensors)?;
         let mut out = std::io::stdout().lock();
         for (path, s) in ok.into_iter().zip(&scores) {
-            let line = prediction(path, s, classifier.labels(), &identifier, usize::from(args.top))?;
+            let line = prediction(path, s, predictor.labels(), &identifier, usize::from(args.top))?;
             match print_one(&mut out, &line, args.json) {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
                 other => other.context("writing the predictions")?,
@@ -108,8 +105,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Trained labels, the gallery (`--gallery`, else RUN/gallery) and the thresholds in force.
-fn identifier(assets: &Assets, args: &Args) -> anyhow::Result<Identifier> {
-    let (identifier, gallery_dir) = Identifier::open(assets, args.model.as_deref(), args.gallery.as_deref())?;
+fn identifier(predictor: &Predictor, args: &Args) -> anyhow::Result<Identifier> {
+    let (identifier, gallery_dir) = Identifier::open(predictor, args.gallery.as_deref())?;
     if args.gallery.is_some() && identifier.gallery().is_none() {
         anyhow::bail!(
             "{}: no gallery there (build one with `sneaker-id gallery build`)",

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sneaker_catalog::Catalog;
-use sneaker_gallery::{BATCH, Embedder, Gallery, GalleryConfig, model_id, sync_catalog};
+use sneaker_gallery::{BATCH, Embedder, Gallery, GalleryConfig, sync_catalog};
 use sneaker_identify::Identifier;
 use sneaker_model::assets::Assets;
 use sneaker_model::efficientnet_lite::FEATURE_DIM;
+use sneaker_model::predictor::Predictor;
 use sneaker_serve::setup::{cache_dir, default_gallery_dir, new_token, startup_line};
 use sneaker_serve::{App, GalleryOptions, Network, ServeConfig};
 use sneaker_vision::DecodeLimits;
@@ -82,23 +83,24 @@ impl Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config()?;
     let assets = Assets::locate().context("finding the network's assets")?;
-    let network = match &args.model {
-        Some(dir) => Network::from_run(&assets, dir)?,
-        None => Network::pretrained(&assets).context("loading the pretrained network")?,
-    };
+    let predictor = super::open_predictor(&assets, args.model.as_deref())?;
     // One spelling of the folder, so the gallery recognises its photos whatever path was typed.
-    let catalog_dir =
-        args.catalog.clone().or_else(|| network.catalog().map(PathBuf::from)).map(|d| d.canonicalize().unwrap_or(d));
+    let catalog_dir = args
+        .catalog
+        .clone()
+        .or_else(|| predictor.run().and_then(|r| r.catalog()))
+        .map(|d| d.canonicalize().unwrap_or(d));
     let catalog = catalog_dir.as_deref().map(sneaker_serve::open_catalog).transpose()?;
     let gallery_dir = gallery_dir(&args)?;
     if let (None, Some(catalog), Some(dir)) = (&args.model, &catalog, &gallery_dir) {
-        update_gallery(&assets, catalog, dir)?;
+        update_gallery(&assets, predictor.embedding_id(), catalog, dir)?;
     }
     let token = match args.enroll_token.clone().filter(|t| !t.trim().is_empty()) {
         Some(token) => token,
         None => new_token(),
     };
-    let gallery = gallery_options(&assets, &args, gallery_dir.as_deref(), token.clone())?;
+    let gallery = gallery_options(&predictor, gallery_dir.as_deref(), token.clone())?;
+    let network = Network::new(predictor);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
@@ -125,11 +127,10 @@ fn gallery_dir(args: &Args) -> anyhow::Result<Option<PathBuf>> {
     Ok(Some(default_gallery_dir(&cache, args.catalog.as_deref())))
 }
 
-/// Embeds the catalog's new or changed photos into the gallery in `dir` (pretrained features),
-/// drawing progress on stderr, and saves it when anything changed.
-fn update_gallery(assets: &Assets, catalog: &Catalog, dir: &Path) -> anyhow::Result<()> {
-    let id = model_id(assets, None)?;
-    let mut gallery = match Identifier::open_gallery(dir, &id)? {
+/// Embeds the catalog's new or changed photos into the gallery in `dir` (pretrained features,
+/// named `id`), drawing progress on stderr, and saves it when anything changed.
+fn update_gallery(assets: &Assets, id: &str, catalog: &Catalog, dir: &Path) -> anyhow::Result<()> {
+    let mut gallery = match Identifier::open_gallery(dir, id)? {
         Some(g) => g,
         None => Gallery::new(id, FEATURE_DIM, GalleryConfig::default()),
     };
@@ -175,12 +176,12 @@ fn update_gallery(assets: &Assets, catalog: &Catalog, dir: &Path) -> anyhow::Res
 
 /// The gallery (opened if there is one), the run's labels and calibrated thresholds, and the
 /// enrolment token.
-fn gallery_options(assets: &Assets, args: &Args, dir: Option<&Path>, token: String) -> anyhow::Result<GalleryOptions> {
-    let (identifier, dir) = Identifier::open(assets, args.model.as_deref(), dir)?;
+fn gallery_options(predictor: &Predictor, dir: Option<&Path>, token: String) -> anyhow::Result<GalleryOptions> {
+    let (identifier, dir) = Identifier::open(predictor, dir)?;
     if dir.is_none() {
         tracing::warn!("no gallery folder: enrolled products are kept in memory only");
     }
-    let model_id = model_id(assets, args.model.as_deref())?;
+    let model_id = predictor.embedding_id().to_owned();
     Ok(GalleryOptions { identifier, dir, model_id, enroll_token: Some(token) })
 }
 

@@ -27,7 +27,8 @@ pub fn app() -> &'static App {
 
 /// A fresh app with `config`, ready (network warmed up) when returned.
 pub fn start(config: ServeConfig) -> App {
-    let net = Network::pretrained(&assets()).expect("the pretrained network loads");
+    let net =
+        Network::new(sneaker_model::predictor::Predictor::pretrained(&assets()).expect("the pretrained network loads"));
     let app = App::new(config, Box::new(net), None).expect("the app starts");
     for _ in 0..600 {
         if app.is_ready() {

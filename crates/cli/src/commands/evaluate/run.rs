@@ -2,23 +2,21 @@
 
 use anyhow::Context;
 use indicatif::ProgressBar;
-use sneaker_train::run::RunDir;
 
 use super::Args;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let run = RunDir::open(&args.model)?;
-    let labels = run.labels()?;
+    let mut classifier = sneaker_train::onnx_backbone::RunProbs::open(&args.model)
+        .with_context(|| format!("loading run {}", args.model.display()))?;
+    let labels = classifier.labels().to_vec();
     let data = sneaker_train::Dataset::open(&args.data, Some(&labels))?;
-    let backbone = sneaker_train::onnx_backbone::OrtBackbone::runtime().context("starting ONNX Runtime")?;
-    let mut classifier = backbone.open_graph(&run.file(sneaker_train::run::MODEL_ONNX), labels.len())?;
     let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(data.samples.len() as u64) };
-    let eval = sneaker_train::evaluate::evaluate(&data, classifier.as_mut(), args.batch, &mut |done, _| {
+    let eval = sneaker_train::evaluate::evaluate(&data, &mut classifier, args.batch, &mut |done, _| {
         bar.set_position(done as u64)
     })?;
     bar.finish_and_clear();
     let set = args.data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
-    let out = args.out.unwrap_or_else(|| run.path.join(sneaker_train::report::EVAL_DIR).join(set));
+    let out = args.out.unwrap_or_else(|| args.model.join(sneaker_model::run_layout::EVAL_DIR).join(set));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let open_set = match &args.unknown {
         Some(unknown) => Some(crate::commands::calibrate::check_open_set(
