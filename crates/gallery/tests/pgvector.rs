@@ -233,7 +233,8 @@ fn two_handles_share_one_gallery(server: &PgServer) {
     assert_eq!(b.len().expect("len"), 3);
 
     // Another embedding model is refused by name, without the connection's secrets.
-    let secret = GalleryLocation::from_str(&server.url().replace("postgres@", "postgres:hunter2@")).expect("infallible");
+    let secret =
+        GalleryLocation::from_str(&server.url().replace("postgres@", "postgres:hunter2@")).expect("infallible");
     let GalleryLocation::Postgres(pg) = secret else { panic!("a database location") };
     let cfg = PgConfig { url: pg.url().to_owned(), gallery: "shared".into(), ..PgConfig::default() };
     let err = PgGallery::open(cfg, "m2", 8, OpenMode::Create).expect_err("another model");
