@@ -120,6 +120,9 @@ fn make_placeholders(dir: &Path) -> Vec<(&'static str, PathBuf)> {
 fn not_run(words: &[String]) -> Option<&'static str> {
     match words.get(1).map(String::as_str) {
         Some("serve") => Some("a server that runs until stopped: crates/serve's tests start it on loopback"),
+        _ if words.iter().any(|w| w.starts_with("postgres://")) => {
+            Some("needs a PostgreSQL server: tests/shared_gallery.rs runs these on a loopback one")
+        }
         Some("scrape") if !words.iter().any(|w| w == "--help") => {
             Some("crawls a shop: crates/scrape's tests crawl a loopback fixture shop")
         }

@@ -2,14 +2,14 @@
 //! answer the same photo with the same verdict, ranking and footwear probability, given the same
 //! gallery and the same threshold flags; and the server says the thresholds came from the flags.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use serde_json::Value;
 
 mod common;
+
+use common::server::Server;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sneaker-id");
 
@@ -26,37 +26,11 @@ fn predict(gallery: &Path, flags: &[String], photos: &Path) -> Vec<Value> {
     run_ok(&args).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
 }
 
-/// Starts `serve` on a free loopback port, its log going to `log`, and returns it with its base URL
-/// (from its start-up line).
+/// Starts `serve` on a free loopback port with `gallery`, its log going to `log`.
 fn serve(gallery: &Path, flags: &[String], log: &Path) -> (Server, String) {
-    let mut server = Server(
-        Command::new(BIN)
-            .args(["serve", "--addr", "127.0.0.1:0", "--gallery", gallery.to_str().expect("utf-8 path")])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).expect("a log file"))
-            .spawn()
-            .expect("the server should start"),
-    );
-    let stdout = server.0.stdout.take().expect("piped stdout");
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("reading the server's output");
-        if let Some(rest) = line.strip_prefix("sneaker-id: serving on ") {
-            let url = rest.split_whitespace().next().expect("a URL after 'serving on'");
-            return (server, url.trim_end_matches('/').to_owned());
-        }
-    }
-    panic!("the server exited without its start-up line");
-}
-
-/// Kills the server when the test ends, passed or not.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    let mut args = vec!["--gallery", gallery.to_str().expect("utf-8 path")];
+    args.extend(flags.iter().map(String::as_str));
+    common::server::serve(&args, log)
 }
 
 fn close(a: &Value, b: &Value, what: &str) {
@@ -93,12 +67,7 @@ async fn predict_and_serve_give_the_same_answer_for_the_same_photo() {
     let log = tmp.path().join("serve.log");
     let (_server, url) = serve(&gallery, &flags, &log);
     let http = reqwest::Client::new();
-    for _ in 0..600 {
-        if http.get(format!("{url}/v2/health/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::server::wait_ready(&http, &url).await;
     let mut verdicts = std::collections::BTreeSet::new();
     for line in &cli {
         let path = line["image"].as_str().expect("image path");

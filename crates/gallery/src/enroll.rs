@@ -9,9 +9,10 @@ use serde::Serialize;
 use sneaker_catalog::{Catalog, Product};
 use sneaker_vision::{DecodeLimits, INPUT_SIZE, decode_bytes_for_input, to_input_tensor};
 
+use crate::backend::GalleryBackend;
 use crate::embed::{Embedder, read_bytes};
 use crate::error::{GalleryError, Result};
-use crate::gallery::{Entry, Gallery};
+use crate::gallery::Entry;
 use crate::thumbs::{thumbnail_jpeg, write_thumbnail};
 
 /// Photos per network call: both cores busy, memory flat on big catalogs (as `predict`).
@@ -57,7 +58,7 @@ impl EnrollReport {
 
 /// Embeds `photos` and adds them to `gallery`.
 pub fn enroll(
-    gallery: &mut Gallery,
+    gallery: &mut dyn GalleryBackend,
     embedder: &mut Embedder,
     photos: &[Photo],
     limits: &DecodeLimits,
@@ -70,7 +71,7 @@ pub fn enroll(
 /// (a gallery folder; see [`crate::thumbnail_path`]). A photo whose bytes are already enrolled
 /// is only hashed, never decoded, so updating a large gallery costs little.
 pub fn enroll_with(
-    gallery: &mut Gallery,
+    gallery: &mut dyn GalleryBackend,
     embedder: &mut Embedder,
     photos: &[Photo],
     limits: &DecodeLimits,
@@ -79,7 +80,7 @@ pub fn enroll_with(
 ) -> Result<EnrollReport> {
     if gallery.model_id() != embedder.model_id() || gallery.dim() != embedder.dim() {
         return Err(GalleryError::ModelMismatch {
-            path: PathBuf::from("gallery"),
+            gallery: gallery.location(),
             built_with: gallery.model_id().to_owned(),
             expected: embedder.model_id().to_owned(),
         });
@@ -92,7 +93,7 @@ pub fn enroll_with(
         let mut new = Vec::with_capacity(batch.len());
         for (photo, r) in batch.iter().zip(hashed) {
             match r {
-                Ok((sha, _)) if gallery.contains_image(&sha) => report.already_enrolled += 1,
+                Ok((sha, _)) if gallery.contains_image(&sha)? => report.already_enrolled += 1,
                 Ok((sha, bytes)) => new.push((photo, sha, bytes)),
                 Err(e) => report.fail(photo, e),
             }
@@ -120,7 +121,7 @@ pub fn enroll_with(
         let embeddings = embedder.embed_tensors(&tensors)?;
         for ((photo, sha, thumb), embedding) in todo.into_iter().zip(embeddings) {
             // The same bytes twice in one batch: the first copy is enough.
-            if gallery.contains_image(&sha) {
+            if gallery.contains_image(&sha)? {
                 report.already_enrolled += 1;
                 continue;
             }
@@ -145,7 +146,7 @@ pub fn enroll_with(
 
 /// Enrolls every image of `catalog` under its label, with the catalog's product details.
 pub fn enroll_catalog(
-    gallery: &mut Gallery,
+    gallery: &mut dyn GalleryBackend,
     embedder: &mut Embedder,
     catalog: &Catalog,
     limits: &DecodeLimits,
@@ -162,7 +163,7 @@ pub fn enroll_catalog(
 /// Enrolls a new product from a few photos (with thumbnails in `thumbs`, a gallery folder, when
 /// given); it is searchable as soon as this returns.
 pub fn enroll_product(
-    gallery: &mut Gallery,
+    gallery: &mut dyn GalleryBackend,
     embedder: &mut Embedder,
     product: Product,
     paths: &[PathBuf],

@@ -22,13 +22,19 @@ pub enum GalleryError {
     Corrupt { path: PathBuf, message: String },
     /// A gallery embedded by another network than the one asked to search it: its vectors live
     /// in a different space, so similarities would be meaningless.
+    /// `gallery` says where it is: a file's path, or a PostgreSQL gallery (never its password).
     #[error(
-        "{path}: this gallery was built with embedding model {built_with}, but the model in use is {expected}; rebuild it with `sneaker-id gallery build`"
+        "{gallery}: this gallery was built with embedding model {built_with}, but the model in use is {expected}; rebuild it with `sneaker-id gallery build`"
     )]
-    ModelMismatch { path: PathBuf, built_with: String, expected: String },
-    /// No gallery in the folder.
-    #[error("{path}: no gallery here (build one with `sneaker-id gallery build`)")]
-    Missing { path: PathBuf },
+    ModelMismatch { gallery: String, built_with: String, expected: String },
+    /// No gallery in the folder, or none of that name in the database.
+    #[error("{gallery}: no gallery here (build one with `sneaker-id gallery build`)")]
+    Missing { gallery: String },
+    /// A `--gallery postgres://...` in a build without the PostgreSQL backend.
+    #[error(
+        "this sneaker-id was built without PostgreSQL galleries (cargo feature `pgvector` of sneaker-gallery): rebuild with it, or pass --gallery DIR"
+    )]
+    NoPostgres,
     /// A label that cannot name a product folder (empty, a path, ...).
     #[error("bad label {0:?}: use letters, digits, '_' or '-', no path separators")]
     BadLabel(String),

@@ -1,12 +1,14 @@
 //! The gallery: enrolled photo embeddings plus what is known about each (label, product, source
 //! photo), searched exactly while small and through an approximate index once large.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sneaker_catalog::{Product, is_valid_label};
 
 use crate::approx::{HnswConfig, HnswIndex};
+use crate::backend::label_scores;
 use crate::error::{GalleryError, Result};
 use crate::exact::ExactIndex;
 use crate::index::{Hit, VectorIndex, l2_normalise};
@@ -54,6 +56,9 @@ pub struct Match {
     pub similarity: f32,
     /// The enrolled photo this neighbour came from.
     pub source: String,
+    /// SHA-256 of the enrolled photo, which names its thumbnail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     pub product: Option<Product>,
 }
 
@@ -82,6 +87,8 @@ pub struct Gallery {
     entries: Vec<Entry>,
     products: BTreeMap<String, Product>,
     hashes: HashSet<String>,
+    /// The folder it is saved in by [`crate::GalleryBackend::save`] (`None`: kept in memory).
+    folder: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Gallery {
@@ -91,6 +98,7 @@ impl std::fmt::Debug for Gallery {
             .field("dim", &self.dim())
             .field("len", &self.len())
             .field("approximate", &self.is_approximate())
+            .field("folder", &self.folder)
             .finish()
     }
 }
@@ -106,7 +114,19 @@ impl Gallery {
             entries: Vec::new(),
             products: BTreeMap::new(),
             hashes: HashSet::new(),
+            folder: None,
         }
+    }
+
+    /// The same gallery, saved in `dir` from now on (with its thumbnails beside it).
+    pub fn stored_in(mut self, dir: &Path) -> Gallery {
+        self.folder = Some(dir.to_owned());
+        self
+    }
+
+    /// The folder the gallery is saved in, if any.
+    pub fn folder(&self) -> Option<&Path> {
+        self.folder.as_deref()
     }
 
     /// Reassembles a stored gallery; rows of `vectors` are the entries' embeddings, in order.
@@ -124,7 +144,7 @@ impl Gallery {
         let hashes = entries.iter().filter_map(|e| e.sha256.clone()).collect();
         // A cached graph is used only if it indexes exactly these rows (ids are 0..len).
         let approx = cached.filter(|h| h.len() == entries.len() && h.dim() == dim);
-        let mut gallery = Gallery { model_id, config, exact, approx, entries, products, hashes };
+        let mut gallery = Gallery { model_id, config, exact, approx, entries, products, hashes, folder: None };
         if gallery.len() <= gallery.config.approximate_above {
             gallery.approx = None;
         }
@@ -273,23 +293,7 @@ impl Gallery {
     /// Per-label evidence among the `k` nearest neighbours, best label first (highest `best`,
     /// then most votes). Labels with no photo among the neighbours are absent.
     pub fn search_labels(&self, embedding: &[f32], k: usize) -> Result<Vec<LabelScore>> {
-        let mut by_label: HashMap<&str, LabelScore> = HashMap::new();
-        for hit in self.hits(embedding, k)? {
-            let label = self.entries[hit.id as usize].label.as_str();
-            let score = by_label.entry(label).or_insert_with(|| LabelScore {
-                label: label.to_owned(),
-                best: f32::NEG_INFINITY,
-                votes: 0,
-                weighted_votes: 0.0,
-                product: self.products.get(label).cloned(),
-            });
-            score.best = score.best.max(hit.similarity);
-            score.votes += 1;
-            score.weighted_votes += hit.similarity;
-        }
-        let mut scores: Vec<LabelScore> = by_label.into_values().collect();
-        scores.sort_by(|a, b| b.best.total_cmp(&a.best).then(b.votes.cmp(&a.votes)).then(a.label.cmp(&b.label)));
-        Ok(scores)
+        Ok(label_scores(&self.search(embedding, k)?))
     }
 
     fn hits(&self, embedding: &[f32], k: usize) -> Result<Vec<Hit>> {
@@ -312,6 +316,7 @@ impl Gallery {
             label: entry.label.clone(),
             similarity: hit.similarity,
             source: entry.source.clone(),
+            sha256: entry.sha256.clone(),
             product: self.products.get(&entry.label).cloned(),
         }
     }

@@ -111,6 +111,8 @@ pub struct PgVectorIndex {
     search: Statement,
     search_exact: Statement,
     vector_type: Type,
+    /// `user@host:port/db`, for messages.
+    target: String,
 }
 
 impl PgVectorIndex {
@@ -121,13 +123,7 @@ impl PgVectorIndex {
         if !(1..=16_000).contains(&dim) {
             return Err(backend(format!("dimension {dim} is outside pgvector's 1..=16000")));
         }
-        let mut pg: postgres::Config = config.url.parse().map_err(|e| {
-            backend(format!("{PG_URL_ENV}/url is not a valid PostgreSQL connection string: {}", why(&e)))
-        })?;
-        pg.connect_timeout(config.connect_timeout);
-        pg.application_name("sneaker-id gallery");
-        let target = describe(&pg);
-        let mut client = pg.connect(NoTls).map_err(|e| backend(format!("connecting to {target}: {}", why(&e))))?;
+        let (mut client, target) = connect(&config)?;
 
         let sql = |what: &str, e: postgres::Error| backend(format!("{what} on {target}: {}", why(&e)));
         client
@@ -177,12 +173,30 @@ impl PgVectorIndex {
             search,
             search_exact,
             vector_type,
+            target,
         })
     }
 
     /// The quoted table name this gallery lives in.
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// `user@host:port/db` of the server, for messages (never the password).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The connection, for the gallery's own queries beside the vectors (`PgGallery`).
+    pub(crate) fn client(&self) -> Result<MutexGuard<'_, Client>> {
+        lock(&self.client)
+    }
+
+    /// Counts rows another statement on [`Self::client`] inserted, and builds the approximate
+    /// index once they pass the threshold.
+    pub(crate) fn note_added(&mut self, rows: usize) -> Result<()> {
+        *lock(&self.len)? += rows;
+        self.build_ann_if_due()
     }
 
     /// Which approximate index this server builds past the threshold.
@@ -326,6 +340,19 @@ impl VectorIndex for PgVectorIndex {
     }
 }
 
+/// A connection to the server `config.url` names, and its `user@host:port/db` for messages.
+pub(crate) fn connect(config: &PgConfig) -> Result<(Client, String)> {
+    let mut pg: postgres::Config = config
+        .url
+        .parse()
+        .map_err(|e| backend(format!("the PostgreSQL connection string is not valid: {}", why(&e))))?;
+    pg.connect_timeout(config.connect_timeout);
+    pg.application_name("sneaker-id gallery");
+    let target = describe(&pg);
+    let client = pg.connect(NoTls).map_err(|e| backend(format!("connecting to {target}: {}", why(&e))))?;
+    Ok((client, target))
+}
+
 /// Why [`ensure_table`] failed: a table of another width, or a statement (what it was doing).
 enum Setup {
     Dimension(usize),
@@ -368,7 +395,7 @@ fn ensure_table(client: &mut Client, table: &str, dim: usize) -> std::result::Re
 }
 
 /// `sneaker_gallery_<name>`, double-quoted; names are restricted so quoting is belt and braces.
-fn table_name(gallery: &str) -> Result<String> {
+pub(crate) fn table_name(gallery: &str) -> Result<String> {
     let ok = !gallery.is_empty()
         && gallery.len() <= 40
         && gallery.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
@@ -418,7 +445,7 @@ fn version_at_least(version: &str, (major, minor): (u32, u32)) -> bool {
 }
 
 /// The error and its causes ("error serializing parameter 0" alone does not say why).
-fn why(e: &postgres::Error) -> String {
+pub(crate) fn why(e: &postgres::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
@@ -435,7 +462,7 @@ fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
     m.lock().map_err(|_| backend("gallery connection poisoned by an earlier panic".into()))
 }
 
-fn backend(message: String) -> GalleryError {
+pub(crate) fn backend(message: String) -> GalleryError {
     GalleryError::Backend(message)
 }
 

@@ -131,9 +131,9 @@ impl Gallery {
     pub fn open(dir: &Path, expected_model: Option<&str>, config: GalleryConfig) -> Result<Gallery> {
         let path = dir.join(GALLERY_FILE);
         if !path.is_file() {
-            return Err(GalleryError::Missing { path: dir.to_owned() });
+            return Err(GalleryError::Missing { gallery: dir.display().to_string() });
         }
-        let gallery = read(&path, expected_model, config)?;
+        let gallery = read(&path, expected_model, config)?.stored_in(dir);
         tracing::info!(path = %path.display(), len = gallery.len(), approximate = gallery.is_approximate(), "loaded gallery");
         Ok(gallery)
     }
@@ -244,7 +244,7 @@ fn read(path: &Path, expected_model: Option<&str>, config: GalleryConfig) -> Res
     }
     if let Some(expected) = expected_model.filter(|e| *e != model_id) {
         return Err(GalleryError::ModelMismatch {
-            path: path.to_owned(),
+            gallery: path.display().to_string(),
             built_with: model_id,
             expected: expected.to_owned(),
         });

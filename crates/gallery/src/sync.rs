@@ -11,10 +11,10 @@ use serde::Serialize;
 use sneaker_catalog::Catalog;
 use sneaker_vision::DecodeLimits;
 
+use crate::backend::GalleryBackend;
 use crate::embed::{Embedder, read_bytes};
 use crate::enroll::{EnrollReport, Photo, Progress, enroll_with};
 use crate::error::Result;
-use crate::gallery::Gallery;
 
 /// What an update did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -30,7 +30,7 @@ pub struct SyncReport {
 /// in `thumbs` when given). `embedder` is called only when there is something new to embed, so
 /// an unchanged catalog never loads the network. `on_progress` sees the embedding pass.
 pub fn sync_catalog(
-    gallery: &mut Gallery,
+    gallery: &mut dyn GalleryBackend,
     embedder: impl FnOnce() -> Result<Embedder>,
     catalog: &Catalog,
     limits: &DecodeLimits,
@@ -51,7 +51,7 @@ pub fn sync_catalog(
         })
         .collect();
     let root = catalog.root().display().to_string();
-    let removed = gallery.retain(|e| {
+    let removed = gallery.retain(&mut |e| {
         if !is_under(&e.source, &root) {
             return true;
         }
@@ -60,15 +60,15 @@ pub fn sync_catalog(
     if removed > 0 {
         tracing::info!(removed, catalog = %root, "photos gone from the catalog left the gallery");
     }
-    let unchanged = photos
-        .iter()
-        .filter(|p| {
-            current
-                .get(&p.path.display().to_string())
-                .and_then(|(_, sha)| sha.as_deref())
-                .is_some_and(|s| gallery.contains_image(s))
-        })
-        .count();
+    let mut unchanged = 0;
+    for p in &photos {
+        let sha = current.get(&p.path.display().to_string()).and_then(|(_, sha)| sha.as_deref());
+        if let Some(sha) = sha
+            && gallery.contains_image(sha)?
+        {
+            unchanged += 1;
+        }
+    }
     if unchanged == photos.len() {
         on_progress(Progress { done: photos.len(), total: photos.len() });
         let enrolled = EnrollReport { already_enrolled: unchanged, ..EnrollReport::default() };

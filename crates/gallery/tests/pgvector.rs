@@ -1,107 +1,26 @@
-//! The PostgreSQL + pgvector gallery against a real server: a throwaway cluster started on a free
-//! loopback port from the binaries `scripts/pg-test-server.sh bindir` finds, stopped on drop
-//! (also when a check fails). Results are compared with brute-force top-k computed here.
+//! The PostgreSQL + pgvector gallery against a real server: a throwaway cluster on a free loopback
+//! port (`sneaker_test_support::PgServer`). Index results are compared with brute-force top-k
+//! computed here; the gallery backend is checked as two servers use it, through two handles.
 //!
 //! Scale numbers (dependencies are optimised in dev builds, and the work is the server's):
 //! `cargo test -p sneaker-gallery --test pgvector -- --ignored --nocapture measure_scale`
 //! (sizes from `PGVECTOR_BENCH_SIZES`, default 10000,100000).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::str::FromStr;
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sneaker_gallery::{GalleryError, Hit, PgConfig, PgVectorIndex, VectorIndex, l2_normalise};
 
-const SKIP: &str =
-    "skipped: PostgreSQL server binaries not found (install postgresql + pgvector, see scripts/ci-deps.sh)";
+use sneaker_catalog::Product;
+use sneaker_gallery::{
+    Entry, GalleryError, GalleryLocation, Hit, OpenMode, PgConfig, PgGallery, PgVectorIndex, VectorIndex, l2_normalise,
+    open_gallery,
+};
+use sneaker_test_support::PgServer;
 
-/// A cluster in a temp dir, run as `postgres` when we are root (initdb refuses root).
-struct PgServer {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    port: u16,
-    as_postgres: bool,
-}
-
-impl PgServer {
-    /// None when the binaries are missing outside CI (after saying so); panics in CI.
-    fn start() -> Option<Self> {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg-test-server.sh");
-        let found = Command::new("bash").arg(&script).arg("bindir").output().expect("bash runs");
-        if !found.status.success() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "PostgreSQL with pgvector not found: run `scripts/pg-test-server.sh install` (called by scripts/ci-deps.sh) as root"
-            );
-            eprintln!("{SKIP}");
-            return None;
-        }
-        let bin = PathBuf::from(String::from_utf8_lossy(&found.stdout).trim());
-        let as_postgres = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-        let dir = tempfile::tempdir().expect("temp dir");
-        if as_postgres {
-            run(Command::new("chown").arg("postgres:").arg(dir.path()));
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        let server = Self { bin, dir, port, as_postgres };
-        let data = server.dir.path().join("data");
-        run(server.cmd("initdb").arg("-D").arg(&data).args([
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-locale",
-        ]));
-        let opts = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", server.dir.path().display());
-        let log = server.dir.path().join("log");
-        run(server
-            .cmd("pg_ctl")
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(&log)
-            .args(["-w", "-t", "60", "-o", &opts, "start"]));
-        Some(server)
-    }
-
-    fn cmd(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
-            c
-        } else {
-            Command::new(path)
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("postgresql://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn config(&self, gallery: &str) -> PgConfig {
-        PgConfig { url: self.url(), gallery: gallery.into(), ..PgConfig::default() }
-    }
-}
-
-impl Drop for PgServer {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let _ = self.cmd("pg_ctl").arg("-D").arg(&data).args(["-m", "immediate", "-w", "stop"]).output();
-    }
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn config(server: &PgServer, gallery: &str) -> PgConfig {
+    PgConfig { url: server.url(), gallery: gallery.into(), ..PgConfig::default() }
 }
 
 /// Gallery-like data: `n` unit vectors around `n / 10` random product directions (ten photos
@@ -152,13 +71,14 @@ fn pgvector_gallery_on_a_real_server() {
     let Some(server) = PgServer::start() else { return };
     exact_search_matches_brute_force_and_persists(&server);
     ann_index_past_threshold_keeps_recall(&server);
+    two_handles_share_one_gallery(&server);
 }
 
 fn exact_search_matches_brute_force_and_persists(server: &PgServer) {
     let dim = 64;
     let data: Vec<(u64, Vec<f32>)> =
         unit_vectors(2_000, dim, 1).into_iter().enumerate().map(|(i, v)| (i as u64 * 7 + u64::MAX / 2, v)).collect();
-    let mut index = PgVectorIndex::open(server.config("exact"), dim).expect("open");
+    let mut index = PgVectorIndex::open(config(server, "exact"), dim).expect("open");
     assert_eq!((index.dim(), index.len()), (dim, 0));
     // Most through COPY, the tail one row at a time: both paths must store the same thing.
     let rows = index.add_batch(data[..1_990].iter().map(|(id, v)| (*id, v.as_slice()))).expect("batch");
@@ -199,21 +119,21 @@ fn exact_search_matches_brute_force_and_persists(server: &PgServer) {
     drop(index);
 
     // Reopen: the rows are the database's, not the process's.
-    let index = PgVectorIndex::open(server.config("exact"), dim).expect("reopen");
+    let index = PgVectorIndex::open(config(server, "exact"), dim).expect("reopen");
     assert_eq!(index.len(), 2_000, "the failed batch must have stored nothing");
     check_all(&index);
-    match PgVectorIndex::open(server.config("exact"), 32) {
+    match PgVectorIndex::open(config(server, "exact"), 32) {
         Err(GalleryError::Dimension { expected: 64, got: 32 }) => {}
         other => panic!("reopening a 64-d gallery as 32-d: {:?}", other.err()),
     }
     // Galleries are separate tables; names are validated.
-    let other = PgVectorIndex::open(server.config("other"), dim).expect("second gallery");
+    let other = PgVectorIndex::open(config(server, "other"), dim).expect("second gallery");
     assert_eq!(other.len(), 0);
     assert!(other.search(&queries[0], 3).expect("empty search").is_empty());
-    assert!(PgVectorIndex::open(server.config("x\"; drop table t; --"), dim).is_err());
+    assert!(PgVectorIndex::open(config(server, "x\"; drop table t; --"), dim).is_err());
 
     // Unreachable server: the error names the target, never the password.
-    let mut cfg = server.config("exact");
+    let mut cfg = config(server, "exact");
     cfg.url = "postgresql://alice:hunter2secret@127.0.0.1:1/db".into();
     cfg.connect_timeout = std::time::Duration::from_secs(2);
     let err = PgVectorIndex::open(cfg, dim).err().expect("port 1 refuses").to_string();
@@ -224,7 +144,7 @@ fn ann_index_past_threshold_keeps_recall(server: &PgServer) {
     let dim = 64;
     let data: Vec<(u64, Vec<f32>)> =
         unit_vectors(6_000, dim, 10).into_iter().enumerate().map(|(i, v)| (i as u64, v)).collect();
-    let cfg = PgConfig { ann_threshold: 5_000, ..server.config("ann") };
+    let cfg = PgConfig { ann_threshold: 5_000, ..config(server, "ann") };
     let mut index = PgVectorIndex::open(cfg.clone(), dim).expect("open");
     index.add_batch(data[..4_000].iter().map(|(id, v)| (*id, v.as_slice()))).expect("batch 1");
     assert!(!index.has_ann_index());
@@ -266,6 +186,67 @@ fn ann_index_past_threshold_keeps_recall(server: &PgServer) {
     assert!(PgVectorIndex::open(cfg, dim).expect("reopen").has_ann_index());
 }
 
+fn entry(label: &str, n: u32) -> Entry {
+    Entry { label: label.into(), source: format!("{label}/{n}.jpg"), sha256: Some(format!("{label}-{n}")) }
+}
+
+/// What two servers do: each opens the gallery by its `--gallery postgres://...` location, and
+/// each sees at once what the other enrolled, with its product details and photo hashes.
+fn two_handles_share_one_gallery(server: &PgServer) {
+    let location: GalleryLocation = format!("{}?gallery=shared", server.url()).parse().expect("infallible");
+    let open = |model: &str, mode| open_gallery(&location, model, 8, mode);
+    match open("m1", OpenMode::Existing) {
+        Err(GalleryError::Missing { gallery }) => assert!(gallery.contains("shared"), "{gallery}"),
+        other => panic!("a gallery never made: {other:?}"),
+    }
+    let mut a = open("m1", OpenMode::Create).expect("create");
+    let b = open("m1", OpenMode::Existing).expect("open the same gallery");
+    assert!(b.is_empty().expect("empty"));
+    let product = Product { label: "blue".into(), name: Some("Blue Court".into()), ..Default::default() };
+    a.set_product(product).expect("product");
+    let mut ids = Vec::new();
+    for (label, axis) in [("red", 0), ("blue", 1)] {
+        for n in 0..2u32 {
+            let mut v = [0.1 * n as f32; 8];
+            v[axis] = 2.0; // any scale: stored normalised
+            ids.push(a.add(entry(label, n), &v).expect("add"));
+        }
+    }
+    assert_eq!(a.add(entry("red", 0), &[1.0; 8]).expect("same bytes again"), ids[0], "one row per photo");
+    assert!(matches!(a.add(entry("../x", 9), &[1.0; 8]), Err(GalleryError::BadLabel(_))));
+    assert!(matches!(a.add(entry("x", 9), &[1.0; 7]), Err(GalleryError::Dimension { expected: 8, got: 7 })));
+
+    // b never enrolled anything, yet sees it all.
+    assert_eq!((b.len().expect("len"), b.labels().expect("labels")), (4, vec!["blue".to_owned(), "red".to_owned()]));
+    assert!(b.contains_image("blue-1").expect("lookup") && !b.contains_image("green-0").expect("lookup"));
+    assert_eq!(b.entry(ids[2]).expect("entry"), Some(entry("blue", 0)));
+    let found = b.search(&[0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], 3).expect("search");
+    assert_eq!(found.iter().map(|m| m.label.as_str()).collect::<Vec<_>>(), ["blue", "blue", "red"]);
+    assert!((found[0].similarity - 1.0).abs() < 1e-5, "{found:?}");
+    assert_eq!(found[0].product.as_ref().and_then(|p| p.name.as_deref()), Some("Blue Court"));
+    assert_eq!(found[0].sha256.as_deref(), Some("blue-0"));
+    let labels = b.search_labels(&[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], 4).expect("labels");
+    assert_eq!((labels[0].label.as_str(), labels[0].votes), ("red", 2));
+
+    // A catalog update through one leaves the other without the photos.
+    assert_eq!(a.retain(&mut |e| e.source != "red/1.jpg").expect("retain"), 1);
+    assert_eq!(b.len().expect("len"), 3);
+
+    // Another embedding model is refused by name, without the connection's secrets.
+    let secret =
+        GalleryLocation::from_str(&server.url().replace("postgres@", "postgres:hunter2@")).expect("infallible");
+    let GalleryLocation::Postgres(pg) = secret else { panic!("a database location") };
+    let cfg = PgConfig { url: pg.url().to_owned(), gallery: "shared".into(), ..PgConfig::default() };
+    let err = PgGallery::open(cfg, "m2", 8, OpenMode::Create).expect_err("another model");
+    let text = err.to_string();
+    assert!(matches!(err, GalleryError::ModelMismatch { .. }), "{text}");
+    assert!(text.contains("m1") && text.contains("m2") && !text.contains("hunter2"), "{text}");
+    // Rebuilding replaces it, for the new model.
+    let c = open("m2", OpenMode::Replace).expect("replace");
+    assert!(c.is_empty().expect("empty") && c.products().expect("products").is_empty());
+    assert!(matches!(open("m1", OpenMode::Existing), Err(GalleryError::ModelMismatch { .. })));
+}
+
 /// Insert throughput, query latency and recall at gallery sizes of 1280-d unit vectors.
 #[test]
 #[ignore = "benchmark: minutes at 100k vectors"]
@@ -278,7 +259,7 @@ fn measure_scale() {
     for n in sizes.split(',').map(|s| s.trim().parse::<usize>().expect("size")) {
         let (vectors, queries) = clustered_vectors(n, dim, n as u64);
         let data: Vec<(u64, Vec<f32>)> = vectors.into_iter().enumerate().map(|(i, v)| (i as u64, v)).collect();
-        let cfg = PgConfig { ann_threshold: usize::MAX, ..server.config(&format!("bench{n}")) };
+        let cfg = PgConfig { ann_threshold: usize::MAX, ..config(&server, &format!("bench{n}")) };
         let mut index = PgVectorIndex::open(cfg, dim).expect("open");
         let t = Instant::now();
         for chunk in data.chunks(10_000) {

@@ -1,9 +1,6 @@
 //! The identification step predict, evaluate and serve share: a network's [`Scores`] (label
 //! probabilities, footwear probability, pooled features) plus the gallery → one [`Answer`].
-
-use std::path::{Path, PathBuf};
-
-use sneaker_gallery::{Gallery, GalleryConfig, run_gallery_dir};
+use sneaker_gallery::{GalleryBackend, GalleryError, GalleryLocation, OpenMode, open_gallery, run_gallery_dir};
 use sneaker_model::predictor::{Predictor, Scores};
 
 use crate::calibrate::Calibration;
@@ -23,7 +20,8 @@ pub struct Identifier {
     /// Trained sneaker labels, in the order of `Scores::probs`; `None` for the ImageNet network,
     /// whose 1000 classes are not sneaker models and so are not fused.
     labels: Option<Vec<String>>,
-    gallery: Option<Gallery>,
+    /// A folder's or a database's gallery (see `sneaker_gallery::GalleryBackend`).
+    gallery: Option<Box<dyn GalleryBackend>>,
     /// Calibrated (or default) thresholds, before any flag.
     calibrated_thresholds: Thresholds,
     overrides: ThresholdOverrides,
@@ -34,7 +32,11 @@ pub struct Identifier {
 }
 
 impl Identifier {
-    pub fn new(labels: Option<Vec<String>>, gallery: Option<Gallery>, calibration: Option<&Calibration>) -> Identifier {
+    pub fn new(
+        labels: Option<Vec<String>>,
+        gallery: Option<Box<dyn GalleryBackend>>,
+        calibration: Option<&Calibration>,
+    ) -> Identifier {
         let thresholds = calibration.map(|c| c.thresholds).unwrap_or_default();
         Identifier {
             labels,
@@ -61,23 +63,32 @@ impl Identifier {
     }
 
     /// What `predict`, `serve`, `calibrate` and `evaluate` all open beside `predictor`: its run's
-    /// labels, the gallery in `gallery_dir` (default `RUN/gallery`) when one is there, checked
-    /// against the predictor's embedding, and the calibration (`RUN/open_set.json`, or the
-    /// gallery folder's without a run). Returns the gallery folder it looked in, for callers that
-    /// save enrolments or report a missing one.
-    pub fn open(predictor: &Predictor, gallery_dir: Option<&Path>) -> Result<(Identifier, Option<PathBuf>)> {
+    /// labels, the gallery at `gallery` (default `RUN/gallery`; a folder or a `postgres://`
+    /// database) when one is there (`mode` says whether to start one), checked against the
+    /// predictor's embedding, and the calibration (`RUN/open_set.json`, or a gallery folder's
+    /// without a run). Returns where it looked for the gallery, for callers that report a missing
+    /// one.
+    pub fn open(
+        predictor: &Predictor,
+        gallery: Option<&GalleryLocation>,
+        mode: OpenMode,
+    ) -> Result<(Identifier, Option<GalleryLocation>)> {
         let run = predictor.run_dir();
-        let dir = gallery_dir.map(Path::to_owned).or_else(|| run.map(run_gallery_dir));
+        let location = gallery.cloned().or_else(|| run.map(|r| GalleryLocation::Folder(run_gallery_dir(r))));
         let labels = predictor.run().map(|r| r.labels().to_vec());
-        let gallery = match &dir {
-            Some(d) => Identifier::open_gallery(d, predictor.embedding_id())?,
+        let gallery = match &location {
+            Some(l) => Identifier::open_gallery(l, predictor.embedding_id(), mode)?,
             None => None,
         };
-        let calibration = match run.or(dir.as_deref()) {
+        let folder = match &location {
+            Some(GalleryLocation::Folder(dir)) => Some(dir.as_path()),
+            _ => None,
+        };
+        let calibration = match run.or(folder) {
             Some(d) => crate::read_calibration(d)?,
             None => None,
         };
-        Ok((Identifier::new(labels, gallery, calibration.as_ref()), dir))
+        Ok((Identifier::new(labels, gallery, calibration.as_ref()), location))
     }
 
     /// The same identifier deciding with `calibration` (or the fall-backs for `None`); flags
@@ -87,30 +98,34 @@ impl Identifier {
         Identifier::new(self.labels, self.gallery, calibration).overridden(overrides)
     }
 
-    /// Opens the gallery in `dir` if there is one there, checked against the embedding model.
-    pub fn open_gallery(dir: &Path, model_id: &str) -> Result<Option<Gallery>> {
-        if !Gallery::exists(dir) {
-            return Ok(None);
+    /// Opens the gallery at `location` (`None` when there is none and `mode` does not start one),
+    /// checked against the embedding model.
+    pub fn open_gallery(
+        location: &GalleryLocation,
+        model_id: &str,
+        mode: OpenMode,
+    ) -> Result<Option<Box<dyn GalleryBackend>>> {
+        match open_gallery(location, model_id, sneaker_model::efficientnet_lite::FEATURE_DIM, mode) {
+            Ok(g) => Ok(Some(g)),
+            Err(GalleryError::Missing { .. }) => Ok(None),
+            Err(e) => Err(IdentifyError::Input(format!("gallery {location}: {e}"))),
         }
-        Gallery::open(dir, Some(model_id), GalleryConfig::default())
-            .map(Some)
-            .map_err(|e| IdentifyError::Input(format!("gallery {}: {e}", dir.display())))
     }
 
     pub fn labels(&self) -> Option<&[String]> {
         self.labels.as_deref()
     }
 
-    pub fn gallery(&self) -> Option<&Gallery> {
-        self.gallery.as_ref()
+    pub fn gallery(&self) -> Option<&dyn GalleryBackend> {
+        self.gallery.as_deref()
     }
 
     /// For enrolment: products added here are searchable by the next query.
-    pub fn gallery_mut(&mut self) -> Option<&mut Gallery> {
-        self.gallery.as_mut()
+    pub fn gallery_mut(&mut self) -> Option<&mut (dyn GalleryBackend + 'static)> {
+        self.gallery.as_deref_mut()
     }
 
-    pub fn set_gallery(&mut self, gallery: Option<Gallery>) {
+    pub fn set_gallery(&mut self, gallery: Option<Box<dyn GalleryBackend>>) {
         self.gallery = gallery;
     }
 
@@ -133,14 +148,21 @@ impl Identifier {
         self.calibrated
     }
 
-    /// Whether there is anything to name sneakers with (trained labels or gallery photos).
-    pub fn can_identify(&self) -> bool {
-        self.labels.is_some() || self.gallery.as_ref().is_some_and(|g| !g.is_empty())
+    /// Whether there is anything to name sneakers with (trained labels or gallery photos). A
+    /// shared gallery is asked each time: another server may just have enrolled its first photo.
+    pub fn can_identify(&self) -> Result<bool> {
+        if self.labels.is_some() {
+            return Ok(true);
+        }
+        match &self.gallery {
+            Some(g) => Ok(!g.is_empty().map_err(|e| IdentifyError::Input(format!("gallery: {e}")))?),
+            None => Ok(false),
+        }
     }
 
     /// Per-label best similarity of the photo to the gallery (empty without a gallery).
     pub fn similarities(&self, scores: &Scores) -> Result<Vec<LabelSimilarity>> {
-        let Some(gallery) = self.gallery.as_ref().filter(|g| !g.is_empty()) else {
+        let Some(gallery) = self.gallery.as_ref() else {
             return Ok(Vec::new());
         };
         let found = gallery
@@ -178,18 +200,18 @@ impl Identifier {
 mod tests {
     use super::*;
     use crate::decide::Verdict;
-    use sneaker_gallery::Entry;
+    use sneaker_gallery::{Entry, Gallery, GalleryConfig};
 
     fn scores(probs: Vec<f32>, footwear: f32, features: Vec<f32>) -> Scores {
         Scores { probs, footwear, features }
     }
 
-    fn gallery() -> Gallery {
+    fn gallery() -> Box<dyn GalleryBackend> {
         let mut g = Gallery::new("test", 3, GalleryConfig::default());
         for (label, v) in [("a", [1.0, 0.0, 0.0]), ("b", [0.0, 1.0, 0.0]), ("new", [0.0, 0.0, 1.0])] {
             g.add(Entry { label: label.into(), source: format!("{label}.jpg"), sha256: None }, &v).unwrap();
         }
-        g
+        Box::new(g)
     }
 
     #[test]
@@ -218,7 +240,7 @@ mod tests {
     #[test]
     fn without_labels_or_gallery_a_shoe_is_not_sure_and_flags_move_the_footwear_cut() {
         let id = Identifier::new(None, None, None);
-        assert!(!id.can_identify());
+        assert!(!id.can_identify().unwrap());
         let shoe = scores(vec![0.5; 4], 0.02, vec![1.0, 0.0, 0.0]);
         assert_eq!(id.identify(&shoe).unwrap().verdict, Verdict::NotSure);
         let strict = id.with_overrides(ThresholdOverrides { footwear: Some(0.5), ..Default::default() }).unwrap();

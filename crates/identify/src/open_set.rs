@@ -58,16 +58,16 @@ pub fn inputs(
     unknown: Option<&Catalog>,
     not_footwear: &[PathBuf],
     generated: Vec<(String, RgbImage)>,
-) -> Vec<Input> {
-    let mut names: HashSet<&str> = identifier.labels().unwrap_or_default().iter().map(String::as_str).collect();
+) -> Result<Vec<Input>> {
+    let mut names: HashSet<String> = identifier.labels().unwrap_or_default().iter().cloned().collect();
     if let Some(g) = identifier.gallery() {
-        names.extend(g.labels());
+        names.extend(g.labels().map_err(|e| IdentifyError::Input(format!("gallery labels: {e}")))?);
     }
     let mut out = Vec::new();
     for (catalog, want_known) in [(known, true), (unknown, false)] {
         let Some(catalog) = catalog else { continue };
         for img in catalog.images() {
-            if names.contains(img.label.as_str()) != want_known {
+            if names.contains(&img.label) != want_known {
                 continue;
             }
             let kind = if want_known { SampleKind::Known } else { SampleKind::UnknownSneaker };
@@ -95,7 +95,7 @@ pub fn inputs(
         label: None,
         source: Source::Image(img),
     }));
-    out
+    Ok(out)
 }
 
 /// Runs every input through the network and the gallery. Unreadable photos are skipped and

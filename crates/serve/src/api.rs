@@ -263,7 +263,8 @@ fn answer(state: &AppState, options: &Options, scores: &Scores) -> Result<(Verdi
         gallery.identifier.read().map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
     let answer = identifier.identify(scores).map_err(|e| ServeError::Internal(format!("identification: {e}")))?;
     let footwear_threshold = identifier.thresholds().footwear;
-    if !identifier.can_identify() {
+    let gallery_error = |e: &dyn std::fmt::Display| ServeError::Internal(format!("the gallery: {e}"));
+    if !identifier.can_identify().map_err(|e| gallery_error(&e))? {
         return Ok((answer.verdict, classifier_predictions(state, options, scores), footwear_threshold));
     }
     let nearest = identifier
@@ -272,16 +273,15 @@ fn answer(state: &AppState, options: &Options, scores: &Scores) -> Result<(Verdi
             crate::thumbnails::nearest_photos(g, &gallery.thumbnails, &scores.features, sneaker_identify::NEIGHBOURS)
         })
         .unwrap_or_default();
-    let predictions = answer
-        .ranking
-        .into_iter()
-        .take(options.top_k)
-        .map(|r| {
-            let enrolled = identifier.gallery().and_then(|g| g.product(&r.label)).cloned();
-            let photo = nearest.get(&r.label).map(|&id| crate::thumbnails::photo_url(id));
-            prediction(state, r.label, r.probability, r.similarity, enrolled, photo)
-        })
-        .collect();
+    let mut predictions = Vec::with_capacity(options.top_k);
+    for r in answer.ranking.into_iter().take(options.top_k) {
+        let enrolled = match identifier.gallery() {
+            Some(g) => g.product(&r.label).map_err(|e| gallery_error(&e))?,
+            None => None,
+        };
+        let photo = nearest.get(&r.label).map(|&id| crate::thumbnails::photo_url(id));
+        predictions.push(prediction(state, r.label, r.probability, r.similarity, enrolled, photo));
+    }
     Ok((answer.verdict, predictions, footwear_threshold))
 }
 
@@ -335,11 +335,12 @@ pub async fn model(State(state): State<AppState>) -> Result<Json<ModelDescriptio
             .identifier
             .read()
             .map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
-        let gallery = GallerySummary {
-            photos: identifier.gallery().map_or(0, |g| g.len()),
-            labels: identifier.gallery().map_or(0, |g| g.labels().len()),
-            enrollment: shared.gallery.enrollment_enabled(),
+        let read = |e: sneaker_gallery::GalleryError| ServeError::Internal(format!("the gallery: {e}"));
+        let (photos, labels) = match identifier.gallery() {
+            Some(g) => (g.len().map_err(read)?, g.labels().map_err(read)?.len()),
+            None => (0, 0),
         };
+        let gallery = GallerySummary { photos, labels, enrollment: shared.gallery.enrollment_enabled() };
         Ok((identifier.thresholds_in_force(), gallery))
     })
     .await?;

@@ -4,8 +4,10 @@
 //!
 //! Enrolment changes what every user is told, so each request must present the server's token
 //! (`Authorization: Bearer TOKEN`; `sneaker-id serve` makes one at start-up and prints it, as
-//! Jupyter does); without a token enrolment is off. The gallery file is rewritten atomically after
-//! each enrolment, so a crash never loses or corrupts it; a small thumbnail of each photo is kept.
+//! Jupyter does); without a token enrolment is off. A folder gallery's file is rewritten atomically
+//! after each enrolment, so a crash never loses or corrupts it; a PostgreSQL gallery commits each
+//! photo, and other servers sharing it identify the product at once. A small thumbnail of each
+//! photo is kept (in the gallery folder, or in memory beside a database gallery).
 
 use std::sync::Arc;
 
@@ -16,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sneaker_catalog::{Product, is_valid_label};
-use sneaker_gallery::{Entry, Gallery, GalleryConfig, label_from_name, thumbnail_jpeg};
+use sneaker_gallery::{Entry, Gallery, GalleryConfig, GalleryError, label_from_name, thumbnail_jpeg};
 use sneaker_model::efficientnet_lite::FEATURE_DIM;
 
 use crate::config::MAX_ENROLL_PHOTOS;
@@ -51,7 +53,8 @@ pub struct Enrolled {
     pub duplicates: usize,
     /// Photos in the gallery now.
     pub gallery_size: usize,
-    /// Whether the gallery was written to disk.
+    /// Whether the enrolment is stored for good: written to the gallery folder, or committed to
+    /// the database (false for a gallery kept in memory).
     pub saved: bool,
 }
 
@@ -96,7 +99,12 @@ pub async fn enroll(
         let label = enrolled;
         let mut identifier = gallery.identifier.write().map_err(|_| poisoned())?;
         if identifier.gallery().is_none() {
-            identifier.set_gallery(Some(Gallery::new(gallery.model_id.clone(), FEATURE_DIM, GalleryConfig::default())));
+            let new = Gallery::new(gallery.model_id.clone(), FEATURE_DIM, GalleryConfig::default());
+            let new = match &gallery.dir {
+                Some(dir) => new.stored_in(dir),
+                None => new,
+            };
+            identifier.set_gallery(Some(Box::new(new)));
         }
         let g = identifier.gallery_mut().expect("a gallery was just ensured");
         let product = Product {
@@ -108,18 +116,21 @@ pub async fn enroll(
             url: q.url.clone(),
             ..Product::default()
         };
-        g.set_product(product).map_err(|e| ServeError::BadRequest(e.to_string()))?;
+        g.set_product(product).map_err(refused)?;
         let (mut added, mut duplicates) = (0, 0);
         for ((name, sha, _, _), scores) in photos.into_iter().zip(scores) {
-            if g.contains_image(&sha) {
+            if g.contains_image(&sha).map_err(refused)? {
                 duplicates += 1;
                 continue;
             }
             let entry = Entry { label: label.clone(), source: format!("upload:{name}"), sha256: Some(sha) };
-            g.add(entry, &scores.features).map_err(|e| ServeError::BadRequest(format!("{name}: {e}")))?;
+            g.add(entry, &scores.features).map_err(|e| match e {
+                GalleryError::Backend(_) => refused(e),
+                e => ServeError::BadRequest(format!("{name}: {e}")),
+            })?;
             added += 1;
         }
-        Ok((added, duplicates, g.len()))
+        Ok((added, duplicates, g.len().map_err(refused)?))
     })
     .await?;
     let saved = save(&gallery).await?;
@@ -175,18 +186,27 @@ async fn thumbnail_blocking(state: &AppState, bytes: axum::body::Bytes, name: St
     .await
 }
 
-/// Writes the gallery (temp file + rename inside `Gallery::save`) off the async runtime.
+/// Makes the enrolment durable off the async runtime: a folder gallery is rewritten (temp file +
+/// rename inside `Gallery::save`); a database gallery already committed it.
 async fn save(gallery: &Arc<GalleryState>) -> Result<bool> {
-    let Some(dir) = gallery.dir.clone() else { return Ok(false) };
     let state = gallery.clone();
     off_runtime("gallery write", move || {
         let identifier = state.identifier.read().map_err(|_| poisoned())?;
         match identifier.gallery() {
-            Some(g) => g.save(&dir).map(|_| true).map_err(|e| ServeError::Internal(format!("saving the gallery: {e}"))),
+            Some(g) => g.save().map_err(|e| ServeError::Internal(format!("saving the gallery: {e}"))),
             None => Ok(false),
         }
     })
     .await
+}
+
+/// A gallery error in enrolment: a bad label or vector is the request's fault; a database that
+/// fails is the server's (logged, answered 500).
+fn refused(e: GalleryError) -> ServeError {
+    match e {
+        GalleryError::Backend(_) | GalleryError::Io { .. } => ServeError::Internal(format!("the gallery: {e}")),
+        e => ServeError::BadRequest(e.to_string()),
+    }
 }
 
 fn poisoned() -> ServeError {

@@ -12,18 +12,18 @@ use crate::state::AppState;
 
 /// `GET /api/v1/gallery/photos/{id}`: the thumbnail of an enrolled photo.
 pub async fn photo(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
-    let index: usize = id.parse().map_err(|_| ServeError::BadRequest(format!("photo id {id:?} is not a number")))?;
+    let index: u64 = id.parse().map_err(|_| ServeError::BadRequest(format!("photo id {id:?} is not a number")))?;
     let missing = move || ServeError::NotFound(format!("no enrolled photo {index}"));
     let gallery = state.gallery.clone();
     let jpeg = crate::state::off_runtime("thumbnail", move || {
         let sha = {
             let identifier =
                 gallery.identifier.read().map_err(|_| ServeError::Internal("the gallery lock was poisoned".into()))?;
-            identifier
-                .gallery()
-                .and_then(|g| g.entries().get(index))
-                .and_then(|e| e.sha256.clone())
-                .ok_or_else(missing)?
+            let entry = match identifier.gallery() {
+                Some(g) => g.entry(index).map_err(|e| ServeError::Internal(format!("the gallery: {e}")))?,
+                None => None,
+            };
+            entry.and_then(|e| e.sha256).ok_or_else(missing)?
         };
         gallery.thumbnails.load(&sha).ok_or_else(missing)
     })

@@ -76,7 +76,9 @@ const DISABLED: &str = "enrolment is disabled on this server (it was started wit
 /// What `App::with_identifier` needs to identify against a gallery and enroll into it.
 pub struct GalleryOptions {
     pub identifier: Identifier,
-    /// Where the gallery is saved after an enrolment; `None` keeps enrolments in memory only.
+    /// The gallery folder: thumbnails of enrolled photos go there, and a gallery started by the
+    /// first enrolment is saved there. `None` (a database gallery, or none at all) keeps
+    /// thumbnails in memory, and a gallery started here too.
     pub dir: Option<PathBuf>,
     /// Embedding model id stored with a gallery created by the first enrolment.
     pub model_id: String,

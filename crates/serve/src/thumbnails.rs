@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::RwLock;
 
-use sneaker_gallery::{Gallery, thumbnail_path, write_thumbnail};
+use sneaker_gallery::{GalleryBackend, thumbnail_path, write_thumbnail};
 
 use crate::error::{Result, ServeError};
 
@@ -62,15 +62,19 @@ pub fn photo_url(id: u64) -> String {
 
 /// For each label, the id of its enrolled photo nearest to `features` among the `k` nearest
 /// (which photo the answer rests on), when it has a thumbnail.
-pub fn nearest_photos(gallery: &Gallery, thumbs: &Thumbnails, features: &[f32], k: usize) -> HashMap<String, u64> {
+pub fn nearest_photos(
+    gallery: &dyn GalleryBackend,
+    thumbs: &Thumbnails,
+    features: &[f32],
+    k: usize,
+) -> HashMap<String, u64> {
     let mut nearest = HashMap::new();
     let Ok(matches) = gallery.search(features, k) else { return nearest };
     for m in matches {
         if nearest.contains_key(&m.label) {
             continue;
         }
-        let sha = gallery.entries().get(m.id as usize).and_then(|e| e.sha256.as_deref());
-        if sha.is_some_and(|s| thumbs.has(s)) {
+        if m.sha256.as_deref().is_some_and(|s| thumbs.has(s)) {
             nearest.insert(m.label, m.id);
         }
     }

@@ -1,9 +1,14 @@
 //! What the tests of every crate share. `../shared` (real photos, golden tensors) sits beside the
 //! repository on developers' machines and in CI, but not in a user's clone: there a test that
 //! needs it says it is skipped and passes. In CI (`CI=true`) it must be there, so a CI that lost
-//! it fails instead of staying green with half the suite skipped.
+//! it fails instead of staying green with half the suite skipped. The same holds for the
+//! PostgreSQL server the database gallery's tests start ([`PgServer`]).
 
 use std::path::{Path, PathBuf};
+
+mod postgres;
+
+pub use postgres::PgServer;
 
 /// `$SNEAKER_ID_SHARED`, else `../shared` beside the workspace; whether or not it exists.
 pub fn shared_root() -> PathBuf {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use sneaker_catalog::Catalog;
-use sneaker_gallery::run_gallery_dir;
+use sneaker_gallery::{GalleryLocation, OpenMode, run_gallery_dir};
 use sneaker_identify::open_set::{self, Report};
 use sneaker_identify::{
     CalibrationConfig, Identifier, OPEN_SET_FILE, Outcome, precision_coverage_png, synthetic, write_calibration,
@@ -62,8 +62,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     // Thresholds are what is being chosen here, so any stored calibration is set aside.
     let mut predictor = super::open_predictor(&assets, args.model.as_deref())?;
-    let identifier = Identifier::open(&predictor, gallery_dir.as_deref())?.0.with_calibration(None);
-    if !identifier.can_identify() {
+    let location = gallery_dir.clone().map(GalleryLocation::Folder);
+    let identifier = Identifier::open(&predictor, location.as_ref(), OpenMode::Existing)?.0.with_calibration(None);
+    if !identifier.can_identify()? {
         anyhow::bail!("{} has no trained labels and no gallery photos", out_dir.display());
     }
     let known = Catalog::open(&args.known).with_context(|| format!("reading {}", args.known.display()))?;
@@ -73,7 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     let generated = synthetic::non_footwear(args.generated, 224, 7);
-    let inputs = open_set::inputs(&identifier, Some(&known), Some(&unknown), &not_footwear, generated);
+    let inputs = open_set::inputs(&identifier, Some(&known), Some(&unknown), &not_footwear, generated)?;
 
     let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(inputs.len() as u64) };
     bar.set_style(
@@ -116,12 +117,13 @@ pub fn check_open_set(
 ) -> anyhow::Result<Outcome> {
     let assets = Assets::locate()?;
     let mut predictor = super::open_predictor(&assets, Some(run))?;
-    let identifier = Identifier::open(&predictor, gallery)?.0;
+    let location = gallery.map(|g| GalleryLocation::Folder(g.to_owned()));
+    let identifier = Identifier::open(&predictor, location.as_ref(), OpenMode::Existing)?.0;
     let known = Catalog::open(known).with_context(|| format!("reading {}", known.display()))?;
     let unknown = Catalog::open(unknown).with_context(|| format!("reading {}", unknown.display()))?;
     let not_footwear = not_footwear.map(image_files).transpose()?.unwrap_or_default();
     let generated = synthetic::non_footwear(GENERATED_DEFAULT, 224, 7);
-    let inputs = open_set::inputs(&identifier, Some(&known), Some(&unknown), &not_footwear, generated);
+    let inputs = open_set::inputs(&identifier, Some(&known), Some(&unknown), &not_footwear, generated)?;
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(inputs.len() as u64) };
     let (observations, failures) =
         open_set::observe(&mut predictor, &identifier, inputs, &DecodeLimits::default(), &mut |d, _| {

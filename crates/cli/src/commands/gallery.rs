@@ -3,17 +3,18 @@
 //! arguments and draws progress bars.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sneaker_catalog::{Catalog, Product};
 use sneaker_gallery::{
-    EnrollReport, Gallery, GalleryConfig, LabelScore, Match, Progress, enroll_product, label_from_name, read_photo,
-    run_gallery_dir, sync_catalog,
+    EnrollReport, GalleryBackend, GalleryLocation, LabelScore, Match, OpenMode, Progress, enroll_product,
+    label_from_name, open_gallery, read_photo, run_gallery_dir, sync_catalog,
 };
 use sneaker_model::assets::Assets;
+use sneaker_model::efficientnet_lite::FEATURE_DIM;
 use sneaker_vision::DecodeLimits;
 
 #[derive(clap::Args)]
@@ -39,9 +40,11 @@ pub struct Target {
     /// A trained run folder: its `model.onnx` embeds, its gallery is `RUN/gallery/`.
     #[arg(long, value_name = "RUN")]
     pub model: Option<PathBuf>,
-    /// Gallery folder. Without --model, the pretrained ImageNet backbone embeds.
-    #[arg(long, value_name = "DIR")]
-    pub gallery: Option<PathBuf>,
+    /// Where the gallery lives: a folder, or a PostgreSQL database with pgvector that several
+    /// servers share, `postgres://USER[:PASSWORD]@HOST:PORT/DB?gallery=NAME` (NAME: a-z, 0-9, _;
+    /// default `default`). Without --model, the pretrained ImageNet backbone embeds.
+    #[arg(long, value_name = "DIR|postgres://...")]
+    pub gallery: Option<GalleryLocation>,
 }
 
 #[derive(clap::Args)]
@@ -107,11 +110,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 impl Target {
-    fn dir(&self) -> anyhow::Result<PathBuf> {
+    fn location(&self) -> anyhow::Result<GalleryLocation> {
         self.gallery
             .clone()
-            .or_else(|| self.model.as_deref().map(run_gallery_dir))
-            .context("pass --model RUN or --gallery DIR")
+            .or_else(|| self.model.as_deref().map(|run| GalleryLocation::Folder(run_gallery_dir(run))))
+            .context("pass --model RUN or --gallery DIR|postgres://...")
     }
 
     fn embedder(&self) -> anyhow::Result<sneaker_gallery::Embedder> {
@@ -121,6 +124,11 @@ impl Target {
                 .with_context(|| format!("loading run {}", run.display()))?,
             None => sneaker_gallery::Embedder::pretrained(&assets).context("loading the pretrained network")?,
         })
+    }
+
+    /// The gallery, opened for the embedder's network.
+    fn open(&self, embedder: &sneaker_gallery::Embedder, mode: OpenMode) -> anyhow::Result<Box<dyn GalleryBackend>> {
+        Ok(open_gallery(&self.location()?, embedder.model_id(), embedder.dim(), mode)?)
     }
 }
 
@@ -133,7 +141,7 @@ fn bar(total: usize, what: &'static str) -> ProgressBar {
     bar
 }
 
-fn summarise(report: &EnrollReport, gallery: &Gallery, path: &Path) {
+fn summarise(report: &EnrollReport, gallery: &dyn GalleryBackend) -> anyhow::Result<()> {
     for f in &report.failed {
         eprintln!("error: {}", f.error);
     }
@@ -142,10 +150,11 @@ fn summarise(report: &EnrollReport, gallery: &Gallery, path: &Path) {
         report.added,
         report.already_enrolled,
         report.failed.len(),
-        gallery.len(),
-        gallery.labels().len(),
-        path.display()
+        gallery.len()?,
+        gallery.labels()?.len(),
+        gallery.location()
     );
+    Ok(())
 }
 
 fn build(args: BuildArgs) -> anyhow::Result<()> {
@@ -154,20 +163,20 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
         anyhow::bail!("{}: the catalog has no images", args.data.display());
     }
     let embedder = args.target.embedder()?;
-    let dir = args.target.dir()?;
-    let mut gallery = Gallery::new(embedder.model_id(), embedder.dim(), GalleryConfig::default());
+    let mut gallery = args.target.open(&embedder, OpenMode::Replace)?;
+    let thumbs = gallery.thumbnails_dir().map(PathBuf::from);
     let bar = bar(catalog.images().len(), "embedding");
     let limits = DecodeLimits::default();
-    let report = sync_catalog(&mut gallery, || Ok(embedder), &catalog, &limits, Some(&dir), &mut |p: Progress| {
-        bar.set_position(p.done as u64)
-    })?;
+    let report =
+        sync_catalog(&mut *gallery, || Ok(embedder), &catalog, &limits, thumbs.as_deref(), &mut |p: Progress| {
+            bar.set_position(p.done as u64)
+        })?;
     bar.finish_and_clear();
-    if gallery.is_empty() {
+    if gallery.is_empty()? {
         anyhow::bail!("no photo of {} could be embedded", args.data.display());
     }
-    let path = gallery.save(&dir)?;
-    summarise(&report.enrolled, &gallery, &path);
-    Ok(())
+    gallery.save()?;
+    summarise(&report.enrolled, &*gallery)
 }
 
 fn add(args: AddArgs) -> anyhow::Result<()> {
@@ -189,12 +198,8 @@ fn add(args: AddArgs) -> anyhow::Result<()> {
         }
     }
     let mut embedder = args.target.embedder()?;
-    let dir = args.target.dir()?;
-    let mut gallery = if Gallery::exists(&dir) {
-        Gallery::open(&dir, Some(embedder.model_id()), GalleryConfig::default())?
-    } else {
-        Gallery::new(embedder.model_id(), embedder.dim(), GalleryConfig::default())
-    };
+    let mut gallery = args.target.open(&embedder, OpenMode::Create)?;
+    let thumbs = gallery.thumbnails_dir().map(PathBuf::from);
     let product = Product {
         label: label.clone(),
         name: Some(args.product),
@@ -207,20 +212,20 @@ fn add(args: AddArgs) -> anyhow::Result<()> {
     };
     let bar = bar(photos.len(), "enrolling");
     let report = enroll_product(
-        &mut gallery,
+        &mut *gallery,
         &mut embedder,
         product,
         &photos,
         &DecodeLimits::default(),
-        Some(&dir),
+        thumbs.as_deref(),
         &mut |p| bar.set_position(p.done as u64),
     )?;
     bar.finish_and_clear();
     if report.added == 0 && report.already_enrolled == 0 {
         anyhow::bail!("none of the {} photos could be read; the gallery is unchanged", photos.len());
     }
-    let path = gallery.save(&dir)?;
-    summarise(&report, &gallery, &path);
+    gallery.save()?;
+    summarise(&report, &*gallery)?;
     println!("{label}");
     Ok(())
 }
@@ -234,13 +239,14 @@ struct Found {
 }
 
 fn search(args: SearchArgs) -> anyhow::Result<()> {
-    let dir = args.target.dir()?;
-    // Said before the network loads, which takes a second.
-    if !Gallery::exists(&dir) {
-        return Err(sneaker_gallery::GalleryError::Missing { path: dir }.into());
-    }
+    // Opened (or found missing) before the network loads, which takes a second.
+    let assets = Assets::locate()?;
+    let id = match args.target.model.as_deref() {
+        Some(run) => sneaker_model::run::Run::open(&assets, run)?.embedding_id().to_owned(),
+        None => sneaker_model::run::pretrained_embedding_id(&assets)?,
+    };
+    let gallery = open_gallery(&args.target.location()?, &id, FEATURE_DIM, OpenMode::Existing)?;
     let mut embedder = args.target.embedder()?;
-    let gallery = Gallery::open(&dir, Some(embedder.model_id()), GalleryConfig::default())?;
     let k = usize::from(args.top);
     let limits = DecodeLimits::default();
     let mut failures = 0usize;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Serialize;
+use sneaker_gallery::{GalleryLocation, OpenMode};
 use sneaker_identify::{Identifier, Verdict};
 use sneaker_model::assets::Assets;
 use sneaker_model::predictor::{Predictor, Scores, top_k};
@@ -31,9 +32,11 @@ pub struct Args {
     /// Print one JSON object per line instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Gallery folder to search as well (default: RUN/gallery when the run has one).
-    #[arg(long, value_name = "DIR")]
-    pub gallery: Option<PathBuf>,
+    /// Gallery to search as well: a folder, or a PostgreSQL gallery shared with servers,
+    /// `postgres://USER@HOST:PORT/DB?gallery=NAME` (NAME defaults to `default`). Default:
+    /// RUN/gallery when the run has one.
+    #[arg(long, value_name = "DIR|postgres://...")]
+    pub gallery: Option<GalleryLocation>,
     #[command(flatten)]
     pub thresholds: super::thresholds::ThresholdFlags,
 }
@@ -106,12 +109,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// Trained labels, the gallery (`--gallery`, else RUN/gallery) and the thresholds in force.
 fn identifier(predictor: &Predictor, args: &Args) -> anyhow::Result<Identifier> {
-    let (identifier, gallery_dir) = Identifier::open(predictor, args.gallery.as_deref())?;
-    if args.gallery.is_some() && identifier.gallery().is_none() {
-        anyhow::bail!(
-            "{}: no gallery there (build one with `sneaker-id gallery build`)",
-            gallery_dir.unwrap_or_default().display()
-        );
+    let (identifier, _) = Identifier::open(predictor, args.gallery.as_ref(), OpenMode::Existing)?;
+    if let (Some(location), None) = (&args.gallery, identifier.gallery()) {
+        anyhow::bail!("{location}: no gallery there (build one with `sneaker-id gallery build`)");
     }
     Ok(identifier.with_overrides(args.thresholds.overrides())?)
 }
@@ -124,8 +124,9 @@ fn prediction(
     k: usize,
 ) -> anyhow::Result<Prediction> {
     let answer = identifier.identify(s)?;
+    let named = identifier.can_identify()?;
     let footwear = Footwear { probability: s.footwear, is_footwear: answer.verdict != Verdict::NotASneaker };
-    let predictions = if identifier.can_identify() {
+    let predictions = if named {
         answer
             .ranking
             .into_iter()
@@ -139,7 +140,6 @@ fn prediction(
             .map(|i| Label { label: labels[i].clone(), probability: s.probs[i], similarity: None })
             .collect()
     };
-    let named = identifier.can_identify();
     Ok(Prediction { image: path.display().to_string(), predictions, footwear, verdict: answer.verdict, named })
 }
 

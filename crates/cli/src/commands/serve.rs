@@ -2,12 +2,12 @@
 //! a gallery that names enrolled products (from the page, or from `--catalog`) without training.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sneaker_catalog::Catalog;
-use sneaker_gallery::{BATCH, Embedder, Gallery, GalleryConfig, sync_catalog};
+use sneaker_gallery::{BATCH, Embedder, GalleryLocation, OpenMode, open_gallery, sync_catalog};
 use sneaker_identify::Identifier;
 use sneaker_model::assets::Assets;
 use sneaker_model::efficientnet_lite::FEATURE_DIM;
@@ -29,11 +29,14 @@ pub struct Args {
     /// it describes the run's labels (default: the run's catalog).
     #[arg(long, env = "SNEAKER_ID_CATALOG", value_name = "DIR")]
     pub catalog: Option<PathBuf>,
-    /// Gallery folder searched with every photo and enrolled into. Default: RUN/gallery with
-    /// --model; else ~/.cache/sneaker-id/galleries/<catalog>-<digest>/ with --catalog, else
+    /// Gallery searched with every photo and enrolled into: a folder, or a PostgreSQL database
+    /// with pgvector, `postgres://USER[:PASSWORD]@HOST:PORT/DB?gallery=NAME`, which several
+    /// servers share (a product enrolled through one is identified by all at once; NAME: a-z,
+    /// 0-9, _, default `default`). Default: RUN/gallery with --model; else
+    /// ~/.cache/sneaker-id/galleries/<catalog>-<digest>/ with --catalog, else
     /// ~/.cache/sneaker-id/gallery/ ($XDG_CACHE_HOME is honoured). Kept across restarts.
-    #[arg(long, env = "SNEAKER_ID_GALLERY", value_name = "DIR")]
-    pub gallery: Option<PathBuf>,
+    #[arg(long, env = "SNEAKER_ID_GALLERY", hide_env_values = true, value_name = "DIR|postgres://...")]
+    pub gallery: Option<GalleryLocation>,
     /// Token that "Add a sneaker" and `POST /api/v1/gallery/products` must present. Default: a
     /// random one made at each start and printed with the page's address.
     #[arg(long, env = "SNEAKER_ID_ENROLL_TOKEN", hide_env_values = true)]
@@ -91,15 +94,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .or_else(|| predictor.run().and_then(|r| r.catalog()))
         .map(|d| d.canonicalize().unwrap_or(d));
     let catalog = catalog_dir.as_deref().map(sneaker_serve::open_catalog).transpose()?;
-    let gallery_dir = gallery_dir(&args)?;
-    if let (None, Some(catalog), Some(dir)) = (&args.model, &catalog, &gallery_dir) {
-        update_gallery(&assets, predictor.embedding_id(), catalog, dir)?;
+    let location = gallery_location(&args)?;
+    if let (None, Some(catalog), Some(location)) = (&args.model, &catalog, &location) {
+        update_gallery(&assets, predictor.embedding_id(), catalog, location)?;
     }
     let token = match args.enroll_token.clone().filter(|t| !t.trim().is_empty()) {
         Some(token) => token,
         None => new_token(),
     };
-    let gallery = gallery_options(&predictor, gallery_dir.as_deref(), token.clone())?;
+    let gallery = gallery_options(&predictor, location.as_ref(), token.clone())?;
     let network = Network::new(predictor);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
@@ -116,34 +119,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// `--gallery`, else the run's, else the per-user default (see `--gallery`'s help).
-fn gallery_dir(args: &Args) -> anyhow::Result<Option<PathBuf>> {
-    if let Some(dir) = &args.gallery {
-        return Ok(Some(dir.clone()));
+fn gallery_location(args: &Args) -> anyhow::Result<Option<GalleryLocation>> {
+    if let Some(location) = &args.gallery {
+        return Ok(Some(location.clone()));
     }
     if args.model.is_some() {
         return Ok(None); // Identifier::open uses RUN/gallery
     }
     let cache = cache_dir().context("no home folder to keep the gallery in: pass --gallery DIR")?;
-    Ok(Some(default_gallery_dir(&cache, args.catalog.as_deref())))
+    Ok(Some(GalleryLocation::Folder(default_gallery_dir(&cache, args.catalog.as_deref()))))
 }
 
-/// Embeds the catalog's new or changed photos into the gallery in `dir` (pretrained features,
-/// named `id`), drawing progress on stderr, and saves it when anything changed.
-fn update_gallery(assets: &Assets, id: &str, catalog: &Catalog, dir: &Path) -> anyhow::Result<()> {
-    let mut gallery = match Identifier::open_gallery(dir, id)? {
-        Some(g) => g,
-        None => Gallery::new(id, FEATURE_DIM, GalleryConfig::default()),
-    };
-    let products = gallery.products().clone();
+/// Embeds the catalog's new or changed photos into the gallery at `location` (pretrained
+/// features, named `id`), drawing progress on stderr, and saves it when anything changed.
+fn update_gallery(assets: &Assets, id: &str, catalog: &Catalog, location: &GalleryLocation) -> anyhow::Result<()> {
+    let mut gallery = open_gallery(location, id, FEATURE_DIM, OpenMode::Create)?;
+    let thumbs = gallery.thumbnails_dir().map(PathBuf::from);
+    let products = gallery.products()?;
     let total = catalog.images().len();
-    eprintln!("sneaker-id: checking {total} catalog photos against the gallery in {}", dir.display());
+    eprintln!("sneaker-id: checking {total} catalog photos against the gallery in {}", gallery.location());
     let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}").expect("valid template"),
     );
     bar.set_message("embedding");
     let limits = DecodeLimits::default();
-    let report = sync_catalog(&mut gallery, || Embedder::pretrained(assets), catalog, &limits, Some(dir), &mut |p| {
+    let load = || Embedder::pretrained(assets);
+    let report = sync_catalog(&mut *gallery, load, catalog, &limits, thumbs.as_deref(), &mut |p| {
         bar.set_position(p.done as u64);
         if !bar.is_hidden() {
             return;
@@ -157,15 +159,15 @@ fn update_gallery(assets: &Assets, id: &str, catalog: &Catalog, dir: &Path) -> a
     for f in &report.enrolled.failed {
         eprintln!("sneaker-id: skipped {}: {}", f.path.display(), f.error);
     }
-    let changed = report.enrolled.added > 0 || report.removed > 0 || gallery.products() != &products;
+    let changed = report.enrolled.added > 0 || report.removed > 0 || gallery.products()? != products;
     if changed {
-        gallery.save(dir).with_context(|| format!("saving the gallery in {}", dir.display()))?;
+        gallery.save().with_context(|| format!("saving the gallery in {}", gallery.location()))?;
     }
     eprintln!(
         "sneaker-id: gallery {}: {} photos of {} products ({} new, {} unchanged, {} removed, {} unreadable)",
-        dir.display(),
-        gallery.len(),
-        gallery.labels().len(),
+        gallery.location(),
+        gallery.len()?,
+        gallery.labels()?.len(),
         report.enrolled.added,
         report.enrolled.already_enrolled,
         report.removed,
@@ -174,13 +176,22 @@ fn update_gallery(assets: &Assets, id: &str, catalog: &Catalog, dir: &Path) -> a
     Ok(())
 }
 
-/// The gallery (opened if there is one), the run's labels and calibrated thresholds, and the
+/// The gallery (opened, or started empty), the run's labels and calibrated thresholds, and the
 /// enrolment token.
-fn gallery_options(predictor: &Predictor, dir: Option<&Path>, token: String) -> anyhow::Result<GalleryOptions> {
-    let (identifier, dir) = Identifier::open(predictor, dir)?;
-    if dir.is_none() {
-        tracing::warn!("no gallery folder: enrolled products are kept in memory only");
-    }
+fn gallery_options(
+    predictor: &Predictor,
+    location: Option<&GalleryLocation>,
+    token: String,
+) -> anyhow::Result<GalleryOptions> {
+    let (identifier, location) = Identifier::open(predictor, location, OpenMode::Create)?;
+    let dir = match location {
+        Some(GalleryLocation::Folder(dir)) => Some(dir),
+        Some(GalleryLocation::Postgres(_)) => None,
+        None => {
+            tracing::warn!("no gallery folder: enrolled products are kept in memory only");
+            None
+        }
+    };
     let model_id = predictor.embedding_id().to_owned();
     Ok(GalleryOptions { identifier, dir, model_id, enroll_token: Some(token) })
 }

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod server;
+
 pub const LABELS: [&str; 3] = ["blue_runner", "green_court", "red_high"];
 pub const VIEWS: u32 = 8;
 
