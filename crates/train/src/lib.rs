@@ -9,6 +9,8 @@ mod arch;
 pub mod augment;
 pub mod background;
 pub mod bottleneck;
+#[cfg(test)]
+mod compat;
 pub mod config;
 pub mod dataset;
 pub mod error;
@@ -26,6 +28,7 @@ pub mod random;
 pub mod report;
 pub mod run;
 pub mod scratch;
+mod split;
 pub mod tail;
 pub mod train;
 
