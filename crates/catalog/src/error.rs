@@ -25,6 +25,10 @@ pub enum CatalogError {
     #[error("{path}: line {line}: {detail}")]
     BadRow { path: PathBuf, line: u64, detail: String },
 
+    /// A chart of the catalog report could not be drawn.
+    #[error("{path}: drawing failed: {detail}")]
+    Chart { path: PathBuf, detail: String },
+
     /// The folder holds neither `images.csv`/`products.csv` nor any label sub-folder with images.
     #[error("{path}: not a catalog: {detail}")]
     NotACatalog { path: PathBuf, detail: String },

@@ -1,5 +1,6 @@
 //! The rows of a catalog: one [`Product`] per label (`products.csv`) and one [`ImageRecord`]
-//! per kept photo (`images.csv`), with the column names every stage reads.
+//! per kept photo (`images.csv`, or a label folder's photos and `annotations.csv`), with the
+//! column names every stage reads.
 
 use std::path::{Component, Path};
 
@@ -37,7 +38,8 @@ pub struct Product {
     pub fetched_at: Option<String>,
 }
 
-/// One kept photo of a catalog (a row of `images.csv`).
+/// One kept photo of a catalog (a row of `images.csv`, or a photo of a label folder with what
+/// `annotations.csv` says about it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ImageRecord {
@@ -55,6 +57,24 @@ pub struct ImageRecord {
     pub height: Option<u32>,
     pub bytes: Option<u64>,
     pub fetched_at: Option<String>,
+    /// Photos of one physical product (one spin, one shoot) share a group, and a train /
+    /// validation split keeps a group on one side, so near-identical views cannot leak across.
+    /// Never empty in a [`crate::Catalog`]: where the files do not say, `Catalog::open` derives
+    /// it (see `group.rs`).
+    pub group: String,
+    /// The view's name when annotations give words instead of numbers (`side`, `heel`, `top`).
+    pub view_name: Option<String>,
+}
+
+impl ImageRecord {
+    /// How evaluation names this photo's viewpoint: degrees zero-padded so names sort round the
+    /// shoe (`045`), else the view's name; `None` when the catalog says nothing about it.
+    pub fn angle_label(&self) -> Option<String> {
+        match self.angle.filter(|a| a.is_finite()) {
+            Some(degrees) => Some(format!("{:03}", degrees.round() as i64)),
+            None => self.view_name.clone(),
+        }
+    }
 }
 
 /// A label is a single plain path component: not empty, not `.`/`..`, no separators or NUL.
@@ -81,6 +101,17 @@ mod tests {
             assert!(!is_valid_label(bad), "{bad:?} should be rejected");
         }
         assert!(!is_valid_label(&"x".repeat(256)));
+    }
+
+    #[test]
+    fn angle_labels_sort_round_the_shoe_and_keep_named_views() {
+        let at = |angle, view_name: Option<&str>| {
+            ImageRecord { angle, view_name: view_name.map(str::to_owned), ..Default::default() }.angle_label()
+        };
+        assert_eq!(at(Some(45.4), None).as_deref(), Some("045"));
+        assert_eq!(at(Some(180.0), Some("side")).as_deref(), Some("180"));
+        assert_eq!(at(None, Some("side")).as_deref(), Some("side"));
+        assert_eq!(at(Some(f32::NAN), None), None);
     }
 
     #[test]

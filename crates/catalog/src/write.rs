@@ -7,8 +7,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{CatalogError, Result};
+use crate::layout::{IMAGES_CSV, PRODUCTS_CSV};
 use crate::records::{ImageRecord, Product};
-use crate::{IMAGES_CSV, PRODUCTS_CSV};
 
 /// Replaces `path` atomically with what `write` writes (see `sneaker_files::atomic`).
 fn atomic_write(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
@@ -52,12 +52,12 @@ pub fn write_images<'a>(dir: &Path, images: impl IntoIterator<Item = &'a ImageRe
 
 const PRODUCTS_HEADER: &str = "label,name,brand,category,colorway,pairs_sold,gender,style_id,\
 release_date,price,currency,thumbnail_url,url,source_url,fetched_at\n";
-const IMAGES_HEADER: &str = "file,label,view,angle,source_url,sha256,width,height,bytes,fetched_at\n";
+const IMAGES_HEADER: &str = "file,label,view,angle,source_url,sha256,width,height,bytes,fetched_at,group,view_name\n";
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Catalog;
+    use crate::catalog::Catalog;
 
     #[test]
     fn headers_match_the_serialised_columns() {
@@ -89,6 +89,7 @@ mod tests {
             view: Some(1),
             angle: Some(0.0),
             width: Some(10),
+            group: "air_max".into(),
             ..Default::default()
         };
         write_products(dir.path(), std::slice::from_ref(&product)).expect("write");

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use reqwest::Url;
+use sneaker_catalog::Failure;
 use tokio::sync::{Mutex, mpsc};
 
 use crate::error::ScrapeError;
 use crate::fetch::{Fetcher, Kind};
-use crate::journal::{Entry, Failure, ImageJob};
+use crate::journal::{Entry, ImageJob};
 use crate::progress::Progress;
 use crate::store::{Kept, Store};
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use sneaker_catalog::{ImageRecord, Product};
+use sneaker_catalog::{Failure, ImageRecord, Product};
 
 use crate::error::{Result, ScrapeError};
 use crate::sitemap::{SitemapPage, SitemapRef};
@@ -24,23 +24,6 @@ pub struct ImageJob {
     pub url: String,
     pub view: Option<u32>,
     pub angle: Option<f32>,
-}
-
-/// A request or image that did not make it into the catalog (a line of `failures.jsonl`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Failure {
-    pub url: String,
-    /// `"page"`, `"sitemap"`, `"image"` or `"robots"`.
-    pub stage: String,
-    pub label: Option<String>,
-    pub view: Option<u32>,
-    /// Stable code from [`ScrapeError::kind`].
-    pub kind: String,
-    pub detail: String,
-    pub attempts: u32,
-    /// Whether the next run tries again (network trouble, 5xx, 429).
-    pub transient: bool,
-    pub at: String,
 }
 
 /// One fact the crawl learned, in the order learned.

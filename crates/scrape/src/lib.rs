@@ -1,6 +1,6 @@
-//! Polite, resumable crawler that builds a sneaker-id catalog (see `sneaker-catalog`) from a
-//! products CSV with a spin URL template and/or marketplace listing pages, plus the
-//! catalog exploration report (`sneaker-id catalog report`).
+//! Polite, resumable crawler that builds a sneaker-id catalog (see `sneaker-catalog`, which also
+//! reads it back and draws its report) from a products CSV with a spin URL template and/or
+//! marketplace listing pages.
 //!
 //! Entry point: [`run`] with a [`ScrapeConfig`]; progress is read from the shared
 //! [`Progress`] counters while it runs.
@@ -22,7 +22,6 @@ mod pages;
 mod product;
 mod progress;
 mod replay;
-pub mod report;
 mod robots;
 mod sanitize;
 pub mod sitemap;
@@ -34,10 +33,11 @@ pub use crawl::run;
 pub use error::{Result, ScrapeError};
 pub use extract::{NoProduct, PageInfo, PageProduct, parse_page};
 pub use input::{CsvProduct, expand, read_products};
-pub use journal::{Entry, Failure, ImageJob, STATE_DIR};
+pub use journal::{Entry, ImageJob, STATE_DIR};
 pub use progress::{Planned, Progress, Snapshot, Summary};
 pub use sanitize::{LabelBook, label_from, url_slug};
-pub use store::{DUPLICATES_CSV, FAILURES_JSONL};
+/// The failure log and duplicates list a scrape writes are part of the catalog's layout.
+pub use sneaker_catalog::{DUPLICATES_CSV, FAILURES_JSONL, Failure};
 
 /// Current UTC time as RFC 3339 with seconds, for `fetched_at` columns and the failure log.
 pub(crate) fn now() -> String {

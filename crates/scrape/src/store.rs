@@ -7,17 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
-use sneaker_catalog::{IMAGES_DIR, ImageRecord, Product};
+use sneaker_catalog::{DUPLICATES_CSV, FAILURES_JSONL, Failure, IMAGES_DIR, ImageRecord, Product};
 use sneaker_vision::DecodeLimits;
 
 use crate::error::{Result, ScrapeError};
-use crate::journal::{Entry, Failure, ImageJob, Journal};
+use crate::journal::{Entry, ImageJob, Journal};
 use crate::sanitize::LabelBook;
-
-/// Duplicates are listed here (url, label, view, sha256, same_as), rewritten like the CSVs.
-pub const DUPLICATES_CSV: &str = "duplicates.csv";
-/// Machine-readable failure log, one JSON object per line (see [`Failure`]).
-pub const FAILURES_JSONL: &str = "failures.jsonl";
 
 /// What became of one image.
 #[derive(Debug, Clone, PartialEq)]
@@ -211,6 +206,9 @@ impl Store {
             height: Some(height),
             bytes: Some(bytes.len() as u64),
             fetched_at: Some(crate::now()),
+            // A product's spin or gallery: every view shows the same physical shoe.
+            group: label.to_owned(),
+            view_name: None,
         })
     }
 
@@ -328,6 +326,7 @@ fn write_folder_annotations(out: &Path, images: &[&ImageRecord], products: &[Pro
             "height",
             "sha256",
             "source_url",
+            "group",
         ])?;
         let text = |v: Option<&String>| v.cloned().unwrap_or_default();
         let num = |v: Option<String>| v.unwrap_or_default();
@@ -346,6 +345,7 @@ fn write_folder_annotations(out: &Path, images: &[&ImageRecord], products: &[Pro
                 num(img.height.map(|v| v.to_string())),
                 text(img.sha256.as_ref()),
                 text(img.source_url.as_ref()),
+                img.group.clone(),
             ])?;
         }
         csv.flush()

@@ -184,9 +184,9 @@ async fn a_crawl_from_the_root_url_finds_every_product_shape_through_sitemaps() 
 
     // `catalog report` carries the failure log.
     let report = dir.path().join("report");
-    let stats = sneaker_scrape::report::write_report(&out, &report, 32).expect("report");
+    let stats = sneaker_catalog::report::write_report(&out, &report, 32).expect("report");
     assert_eq!(stats.failure_log.len(), 6);
-    let md = std::fs::read_to_string(report.join(sneaker_scrape::report::REPORT_MD)).expect("report.md");
+    let md = std::fs::read_to_string(report.join(sneaker_catalog::report::REPORT_MD)).expect("report.md");
     assert!(md.contains("## Failure log") && md.contains("| page | soft_404 |") && md.contains("/s/gone"), "{md}");
 }
 

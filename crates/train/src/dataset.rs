@@ -1,23 +1,17 @@
-//! A labelled image set read from the catalog layout (`<label>/<image>`, optional
-//! `annotations.csv`) and its seeded train/validation splits.
+//! A labelled image set for training and evaluation, built from a catalog's records
+//! ([`sneaker_catalog::Catalog`], which reads both layouts: scraped, and label folders with
+//! `annotations.csv`). Training keeps of each photo its path, label, group and view angle; how
+//! it is split into train and validation is in `split.rs`.
 //!
-//! A folder written by `sneaker-id scrape` (`images.csv` + `images/<label>/…`) is read through
-//! `sneaker-catalog`, which owns that layout; training keeps only paths, labels, a grouping key
-//! and an optional view angle.
-//!
-//! Every photo is decoded once when the dataset is opened: one that cannot be (truncated,
+//! Every photo is decoded once when the dataset is built: one that cannot be (truncated,
 //! corrupt, unsupported) is left out with a warning naming it and counted in
 //! [`Dataset::skipped`], never trained or evaluated on.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use sneaker_catalog::Catalog;
 
-use crate::config::SplitKind;
 use crate::error::{Result, TrainError};
 
 /// One labelled image.
@@ -28,7 +22,7 @@ pub struct Sample {
     pub label: usize,
     /// Images sharing a group (one product / one photo shoot) stay on one side of a `group` split.
     pub group: String,
-    /// Viewing angle from the CSV (`angle` or `view` column), when the catalog has one.
+    /// Viewing angle (`045`, or a view's name such as `side`), when the catalog has one.
     pub angle: Option<String>,
 }
 
@@ -50,60 +44,9 @@ pub struct Dataset {
     pub skipped: Vec<Skipped>,
 }
 
-/// Optional per-image columns of `annotations.csv`, keyed by the `file` column.
-#[derive(Default)]
-struct Annotations {
-    by_file: HashMap<String, (Option<String>, Option<String>)>,
-}
-
-impl Annotations {
-    fn read(root: &Path) -> Result<Self> {
-        let path = root.join("annotations.csv");
-        if !path.is_file() {
-            return Ok(Self::default());
-        }
-        let mut reader = csv::Reader::from_path(&path).map_err(|e| TrainError::parse(&path, e))?;
-        let headers = reader.headers().map_err(|e| TrainError::parse(&path, e))?.clone();
-        let col = |name: &str| headers.iter().position(|h| h == name);
-        let Some(file_col) = col("file") else {
-            return Err(TrainError::parse(&path, "no `file` column"));
-        };
-        let group_col = col("group").or(col("product"));
-        let colorway_col = col("colorway");
-        let angle_col = col("angle").or(col("view"));
-        let mut by_file = HashMap::new();
-        for row in reader.records() {
-            let row = row.map_err(|e| TrainError::parse(&path, e))?;
-            let get = |c: Option<usize>| {
-                c.and_then(|c| row.get(c)).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
-            };
-            let Some(file) = get(Some(file_col)) else { continue };
-            let group = get(group_col)
-                .or_else(|| get(colorway_col).map(|c| format!("{}/{c}", file.split('/').next().unwrap_or(""))));
-            by_file.insert(file, (group, get(angle_col)));
-        }
-        Ok(Annotations { by_file })
-    }
-}
-
-/// The group of an image without a CSV group: its file stem with a trailing one- or two-digit
-/// view number (`shoe-2`, `shoe_03`) removed, so the views of one shoot fall together. Longer
-/// numbers (`kg_0001`) are serial numbers of unrelated photos and stay.
-fn stem_group(label: &str, path: &Path) -> String {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    let trimmed = stem.trim_end_matches(|c: char| c.is_ascii_digit());
-    let digits = stem.len() - trimmed.len();
-    let base = if (1..=2).contains(&digits) && (trimmed.ends_with('-') || trimmed.ends_with('_')) {
-        trimmed.trim_end_matches(['-', '_'])
-    } else {
-        stem
-    };
-    format!("{label}/{base}")
-}
-
-/// The label list of a dataset whose folders / catalog name `found`: `known` (a trained model's
-/// labels, for evaluation) when given, and then every found label must be one of them.
-fn label_list(found: Vec<String>, known: Option<&[String]>) -> std::result::Result<Vec<String>, String> {
+/// The label list of a dataset whose catalog names `found`: `known` (a trained model's labels,
+/// for evaluation) when given, and then every found label must be one of them.
+fn label_list(found: &[String], known: Option<&[String]>) -> std::result::Result<Vec<String>, String> {
     let labels = match known {
         Some(l) => {
             let unknown: Vec<_> = found.iter().filter(|f| !l.contains(f)).cloned().collect();
@@ -112,7 +55,7 @@ fn label_list(found: Vec<String>, known: Option<&[String]>) -> std::result::Resu
             }
             l.to_vec()
         }
-        None => found,
+        None => found.to_vec(),
     };
     if labels.len() < 2 {
         return Err(format!("needs at least 2 labels, found {}", labels.len()));
@@ -121,72 +64,33 @@ fn label_list(found: Vec<String>, known: Option<&[String]>) -> std::result::Resu
 }
 
 impl Dataset {
-    /// Reads `root/<label>/<image>` (image files by extension, sorted for determinism).
-    /// When `labels` is given (evaluation against a trained model), folders map onto it and
-    /// unknown folders are an error naming them.
+    /// Opens the catalog in `root` (either layout) and builds the dataset from it; see
+    /// [`Dataset::from_catalog`].
     pub fn open(root: &Path, labels: Option<&[String]>) -> Result<Self> {
-        if root.join(sneaker_catalog::IMAGES_CSV).is_file() {
-            return Self::open_scraped(root, labels);
-        }
-        let cat_err = |detail: String| TrainError::Catalog { path: root.to_owned(), detail };
-        let entries = std::fs::read_dir(root).map_err(|e| TrainError::io(root, e))?;
-        let mut folders = BTreeMap::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| TrainError::io(root, e))?;
-            if entry.file_type().map_err(|e| TrainError::io(entry.path(), e))?.is_dir() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if !name.starts_with('.') {
-                    folders.insert(name, entry.path());
-                }
-            }
-        }
-        let labels = label_list(folders.keys().cloned().collect(), labels).map_err(cat_err)?;
-        let notes = Annotations::read(root)?;
-        let mut samples = Vec::new();
-        for (name, dir) in &folders {
-            let label = labels.iter().position(|l| l == name).expect("folder names were checked against labels");
-            let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-                .map_err(|e| TrainError::io(dir, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && sneaker_vision::is_image_path(p))
-                .collect();
-            files.sort();
-            for path in files {
-                let rel = format!("{name}/{}", path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default());
-                let (group, angle) = notes.by_file.get(&rel).cloned().unwrap_or_default();
-                let group = group.unwrap_or_else(|| stem_group(name, &path));
-                samples.push(Sample { path, label, group, angle });
-            }
-        }
-        let (samples, skipped) = drop_unreadable(samples);
-        if samples.is_empty() {
-            return Err(cat_err(no_images(&skipped)));
-        }
-        tracing::info!(root = %root.display(), labels = labels.len(), images = samples.len(), "dataset opened");
-        Ok(Dataset { root: root.to_owned(), labels, samples, skipped })
+        Self::from_catalog(&Catalog::open(root)?, labels)
     }
 
-    /// A scraped catalog: every photo of a product is one shoot (one group), and spin views carry
-    /// their angle, so `evaluate` can chart accuracy round the shoe like the reference did.
-    fn open_scraped(root: &Path, labels: Option<&[String]>) -> Result<Self> {
+    /// Every photo of `catalog` that decodes, in the catalog's order (by label, then file).
+    /// When `labels` is given (evaluation against a trained model), the catalog's labels map
+    /// onto it and labels the model does not know are an error naming them.
+    pub fn from_catalog(catalog: &Catalog, labels: Option<&[String]>) -> Result<Self> {
+        let root = catalog.root();
         let cat_err = |detail: String| TrainError::Catalog { path: root.to_owned(), detail };
-        let catalog = sneaker_catalog::Catalog::open(root).map_err(|e| cat_err(e.to_string()))?;
-        let labels = label_list(catalog.labels().to_vec(), labels).map_err(cat_err)?;
+        let labels = label_list(catalog.labels(), labels).map_err(cat_err)?;
         let samples: Vec<Sample> = catalog
             .images()
             .iter()
             .filter_map(|rec| {
+                // Always found: label_list checked every catalog label against `labels`.
                 let label = labels.iter().position(|l| *l == rec.label)?;
-                // Zero-padded so angle charts sort round the shoe.
-                let angle = rec.angle.map(|a| format!("{:03}", a.round() as i64));
-                Some(Sample { path: catalog.path_of(rec), label, group: rec.label.clone(), angle })
+                Some(Sample { path: catalog.path_of(rec), label, group: rec.group.clone(), angle: rec.angle_label() })
             })
             .collect();
         let (samples, skipped) = drop_unreadable(samples);
         if samples.is_empty() {
             return Err(cat_err(no_images(&skipped)));
         }
-        tracing::info!(root = %root.display(), labels = labels.len(), images = samples.len(), "scraped catalog opened");
+        tracing::info!(root = %root.display(), labels = labels.len(), images = samples.len(), "dataset opened");
         Ok(Dataset { root: root.to_owned(), labels, samples, skipped })
     }
 
@@ -197,50 +101,6 @@ impl Dataset {
             c[s.label] += 1;
         }
         c
-    }
-
-    /// Indices of (train, validation) samples, deterministic in `seed`.
-    ///
-    /// `Random` holds out `round(fraction × n)` images of every label (at least one when the
-    /// label has two or more). `Group` shuffles each label's groups and moves whole groups to
-    /// validation until the label's share is reached, so no group straddles the split.
-    pub fn split(&self, kind: SplitKind, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut train = Vec::new();
-        let mut val = Vec::new();
-        for label in 0..self.labels.len() {
-            let idx: Vec<usize> = (0..self.samples.len()).filter(|&i| self.samples[i].label == label).collect();
-            let want = if idx.len() >= 2 { ((idx.len() as f64 * fraction).round() as usize).max(1) } else { 0 };
-            match kind {
-                SplitKind::Random => {
-                    let mut idx = idx;
-                    idx.shuffle(&mut rng);
-                    val.extend_from_slice(&idx[..want]);
-                    train.extend_from_slice(&idx[want..]);
-                }
-                SplitKind::Group => {
-                    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-                    for &i in &idx {
-                        groups.entry(self.samples[i].group.as_str()).or_default().push(i);
-                    }
-                    let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
-                    groups.shuffle(&mut rng);
-                    let mut taken = 0;
-                    for (k, g) in groups.iter().enumerate() {
-                        // Keep at least one group for training.
-                        if taken < want && k + 1 < groups.len() {
-                            taken += g.len();
-                            val.extend_from_slice(g);
-                        } else {
-                            train.extend_from_slice(g);
-                        }
-                    }
-                }
-            }
-        }
-        train.sort_unstable();
-        val.sort_unstable();
-        (train, val)
     }
 }
 
@@ -299,34 +159,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn opens_folders_and_splits_stratified() {
-        let dir = tempfile::tempdir().unwrap();
-        tiny_catalog(dir.path(), &["b_shoe", "a_shoe"], 10);
-        std::fs::write(dir.path().join("a_shoe/readme.txt"), "not an image").unwrap();
-        let d = Dataset::open(dir.path(), None).unwrap();
-        assert_eq!(d.labels, vec!["a_shoe", "b_shoe"]);
-        assert_eq!(d.counts(), vec![10, 10]);
-        let (tr, va) = d.split(SplitKind::Random, 0.2, 7);
-        assert_eq!((tr.len(), va.len()), (16, 4));
-        assert_eq!(d.split(SplitKind::Random, 0.2, 7), (tr.clone(), va.clone()), "same seed, same split");
-        for l in 0..2 {
-            assert_eq!(va.iter().filter(|&&i| d.samples[i].label == l).count(), 2);
-        }
-    }
-
-    #[test]
-    fn group_split_never_straddles_a_group() {
-        let dir = tempfile::tempdir().unwrap();
-        tiny_catalog(dir.path(), &["a", "b", "c"], 12);
-        let d = Dataset::open(dir.path(), None).unwrap();
-        let (tr, va) = d.split(SplitKind::Group, 0.25, 1);
-        assert!(!va.is_empty());
-        for &v in &va {
-            assert!(tr.iter().all(|&t| d.samples[t].group != d.samples[v].group));
-        }
-    }
-
-    #[test]
     fn unknown_label_folder_is_named() {
         let dir = tempfile::tempdir().unwrap();
         tiny_catalog(dir.path(), &["a", "zz"], 2);
@@ -335,10 +167,26 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn view_suffix_is_dropped_from_groups() {
-        assert_eq!(stem_group("x", Path::new("x/RunningAdizero-3.jpg")), "x/RunningAdizero");
-        assert_eq!(stem_group("x", Path::new("x/kg_0001.jpg")), "x/kg_0001");
-        assert_eq!(stem_group("x", Path::new("x/shoe.jpg")), "x/shoe");
+    fn folder_annotations_give_groups_and_angles_in_words_or_degrees() {
+        let dir = tempfile::tempdir().unwrap();
+        tiny_catalog(dir.path(), &["a", "b"], 3);
+        std::fs::write(
+            dir.path().join(sneaker_catalog::ANNOTATIONS_CSV),
+            "file,label,group,colorway,angle\n\
+             a/shot0-0.png,a,spin7,,side\n\
+             a/shot1-1.png,a,,panda,45\n\
+             a/shot2-0.png,a,,,not an angle at all 12\n",
+        )
+        .unwrap();
+        let d = Dataset::open(dir.path(), None).unwrap();
+        let a: Vec<(&str, Option<&str>)> =
+            d.samples.iter().filter(|s| s.label == 0).map(|s| (s.group.as_str(), s.angle.as_deref())).collect();
+        assert_eq!(
+            a,
+            [("spin7", Some("side")), ("a/panda", Some("045")), ("a/shot2", Some("not an angle at all 12"))],
+            "the group column, else the colourway, else the file name; angles as degrees or words"
+        );
+        assert!(d.samples.iter().filter(|s| s.label == 1).all(|s| s.angle.is_none()));
     }
 
     #[test]
@@ -366,7 +214,7 @@ pub(crate) mod tests {
         assert_eq!(d.counts(), vec![3, 3]);
         let angles: Vec<_> = d.samples.iter().filter(|s| s.label == 1).map(|s| s.angle.clone().unwrap()).collect();
         assert_eq!(angles, vec!["000", "010", "020"]);
-        assert!(d.samples.iter().all(|s| s.group == d.labels[s.label]));
+        assert!(d.samples.iter().all(|s| s.group == d.labels[s.label]), "a scraped product is one group");
         let e = Dataset::open(dir.path(), Some(&["samba".into(), "x".into()])).unwrap_err().to_string();
         assert!(e.contains("dunk_low"), "{e}");
     }

@@ -20,6 +20,9 @@ pub enum TrainError {
     /// The catalog folder is not usable (no labels, a label with no images, bad CSV).
     #[error("catalog {path}: {detail}")]
     Catalog { path: PathBuf, detail: String },
+    /// The catalog's files could not be read (the message names the file, and the line).
+    #[error(transparent)]
+    CatalogFiles(#[from] sneaker_catalog::CatalogError),
     /// A run folder is missing a file or holds one from another kind of run.
     #[error("run {path}: {detail}")]
     Run { path: PathBuf, detail: String },

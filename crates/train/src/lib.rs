@@ -9,6 +9,8 @@ mod arch;
 mod augment;
 mod background;
 mod bottleneck;
+#[cfg(test)]
+mod compat;
 pub mod config;
 mod dataset;
 mod error;
@@ -27,6 +29,7 @@ mod recipe;
 pub mod report;
 pub mod run;
 pub mod scratch;
+mod split;
 pub mod tail;
 pub mod train;
 

@@ -29,17 +29,18 @@ pub enum CatalogCommand {
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         CatalogCommand::Report { dir, out, min_side } => {
-            let stats = sneaker_scrape::report::write_report(&dir, &out, min_side)
+            let stats = sneaker_catalog::report::write_report(&dir, &out, min_side)
                 .with_context(|| format!("reporting on {}", dir.display()))?;
             println!(
-                "{}: {} labels, {} images, {} duplicate groups, {} rejected, {} scrape failures -> {}",
+                "{}: {} labels, {} images, {} duplicate groups, {} rejected, {} inputs skipped, {} scrape failures -> {}",
                 dir.display(),
                 stats.labels,
                 stats.images,
                 stats.duplicate_groups.len(),
                 stats.rejected.len(),
+                stats.skipped.len(),
                 stats.failure_log.len(),
-                out.join(sneaker_scrape::report::REPORT_MD).display()
+                out.join(sneaker_catalog::report::REPORT_MD).display()
             );
             Ok(())
         }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use sneaker_scrape::report::{REPORT_MD, write_report};
+use sneaker_catalog::report::{REPORT_MD, write_report};
 
 fn jpeg(path: &Path, side: u32, shade: u8) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");

@@ -7,8 +7,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use sneaker_files::chart::{Area, ChartError};
 
-use super::{Stats, summary};
-use crate::error::{Result, ScrapeError};
+use super::stats::{Stats, summary};
+use crate::error::{CatalogError, Result};
 
 const W: u32 = 1000;
 const H: u32 = 600;
@@ -19,8 +19,8 @@ const ACCENT: RGBColor = RGBColor(204, 0, 0);
 fn png(out: &Path, name: &str, draw: impl FnOnce(&Area) -> std::result::Result<(), String>) -> Result<()> {
     let path = out.join(name);
     sneaker_files::chart::write_png(&path, (W, H), |root, _| draw(root)).map_err(|e| match e {
-        ChartError::Draw(e) => ScrapeError::Config(format!("drawing {name}: {e}")),
-        ChartError::Io(e) => ScrapeError::io(&path, e),
+        ChartError::Draw(detail) => CatalogError::Chart { path: path.clone(), detail },
+        ChartError::Io(e) => CatalogError::io(&path, e),
     })
 }
 
