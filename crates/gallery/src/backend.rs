@@ -5,13 +5,13 @@
 //! Reads return `Result` because a database can fail where memory cannot; they also read the
 //! storage itself, so a process sees what another one enrolled into a shared gallery.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use sneaker_catalog::Product;
 
 use crate::error::Result;
-use crate::gallery::{Entry, Gallery, LabelScore, Match};
+use crate::gallery::{Entry, Gallery, LabelScore, Match, label_scores};
 
 /// Enrolled photo embeddings with their labels, products and source photos. See the module docs.
 pub trait GalleryBackend: Send + Sync + std::fmt::Debug {
@@ -57,25 +57,15 @@ pub trait GalleryBackend: Send + Sync + std::fmt::Debug {
     fn save(&self) -> Result<bool>;
 }
 
-/// Per-label evidence among a query's neighbours, best label first (highest `best`, then most
-/// votes). Labels with no photo among the neighbours are absent.
-pub fn label_scores(matches: &[Match]) -> Vec<LabelScore> {
-    let mut by_label: HashMap<&str, LabelScore> = HashMap::new();
-    for m in matches {
-        let score = by_label.entry(m.label.as_str()).or_insert_with(|| LabelScore {
-            label: m.label.clone(),
-            best: f32::NEG_INFINITY,
-            votes: 0,
-            weighted_votes: 0.0,
-            product: m.product.clone(),
-        });
-        score.best = score.best.max(m.similarity);
-        score.votes += 1;
-        score.weighted_votes += m.similarity;
-    }
-    let mut scores: Vec<LabelScore> = by_label.into_values().collect();
-    scores.sort_by(|a, b| b.best.total_cmp(&a.best).then(b.votes.cmp(&a.votes)).then(a.label.cmp(&b.label)));
-    scores
+/// What opening a gallery may do when there is none, or one already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Open the one there; [`crate::GalleryError::Missing`] when there is none.
+    Existing,
+    /// Open the one there, or start an empty one (`gallery add`, `serve`).
+    Create,
+    /// Start an empty one in its place (`gallery build`).
+    Replace,
 }
 
 /// The embedded gallery: exact or HNSW search in memory, saved in its folder.

@@ -1,14 +1,13 @@
 //! The gallery: enrolled photo embeddings plus what is known about each (label, product, source
 //! photo), searched exactly while small and through an approximate index once large.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sneaker_catalog::{Product, is_valid_label};
 
 use crate::approx::{HnswConfig, HnswIndex};
-use crate::backend::label_scores;
 use crate::error::{GalleryError, Result};
 use crate::exact::ExactIndex;
 use crate::index::{Hit, VectorIndex, l2_normalise};
@@ -320,6 +319,27 @@ impl Gallery {
             product: self.products.get(&entry.label).cloned(),
         }
     }
+}
+
+/// Per-label evidence among a query's neighbours, best label first (highest `best`, then most
+/// votes). Labels with no photo among the neighbours are absent.
+pub fn label_scores(matches: &[Match]) -> Vec<LabelScore> {
+    let mut by_label: HashMap<&str, LabelScore> = HashMap::new();
+    for m in matches {
+        let score = by_label.entry(m.label.as_str()).or_insert_with(|| LabelScore {
+            label: m.label.clone(),
+            best: f32::NEG_INFINITY,
+            votes: 0,
+            weighted_votes: 0.0,
+            product: m.product.clone(),
+        });
+        score.best = score.best.max(m.similarity);
+        score.votes += 1;
+        score.weighted_votes += m.similarity;
+    }
+    let mut scores: Vec<LabelScore> = by_label.into_values().collect();
+    scores.sort_by(|a, b| b.best.total_cmp(&a.best).then(b.votes.cmp(&a.votes)).then(a.label.cmp(&b.label)));
+    scores
 }
 
 #[cfg(test)]

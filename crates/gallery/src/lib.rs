@@ -33,16 +33,16 @@ pub use self::pgvector::{AnnKind, PG_URL_ENV, PgConfig, PgVectorIndex};
 #[cfg(feature = "pgvector")]
 pub use self::postgres::PgGallery;
 pub use approx::{HnswConfig, HnswIndex};
-pub use backend::{GalleryBackend, label_scores};
+pub use backend::{GalleryBackend, OpenMode};
 pub use embed::{Embedder, read_bytes, read_photo, run_gallery_dir};
 pub use enroll::{
     BATCH, EnrollReport, Failure, Photo, Progress, enroll, enroll_catalog, enroll_product, enroll_with, label_from_name,
 };
 pub use error::{GalleryError, Result};
 pub use exact::{ExactIndex, dot};
-pub use gallery::{DEFAULT_APPROXIMATE_ABOVE, Entry, Gallery, GalleryConfig, LabelScore, Match};
+pub use gallery::{DEFAULT_APPROXIMATE_ABOVE, Entry, Gallery, GalleryConfig, LabelScore, Match, label_scores};
 pub use index::{Hit, VectorIndex, l2_normalise};
-pub use location::{DEFAULT_PG_GALLERY, GalleryLocation, OpenMode, PG_GALLERY_PARAM, PgLocation, open_gallery};
+pub use location::{DEFAULT_PG_GALLERY, GalleryLocation, PG_GALLERY_PARAM, PgLocation, open_gallery};
 pub use store::{GALLERY_DIR, GALLERY_FILE};
 pub use sync::{SyncReport, sync_catalog};
 pub use thumbs::{THUMB_SIDE, THUMBS_DIR, thumbnail_jpeg, thumbnail_path, write_thumbnail};

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::backend::GalleryBackend;
+use crate::backend::{GalleryBackend, OpenMode};
 use crate::error::Result;
 use crate::gallery::{Gallery, GalleryConfig};
 
@@ -90,17 +90,6 @@ impl std::fmt::Display for GalleryLocation {
             GalleryLocation::Postgres(pg) => write!(f, "{pg}"),
         }
     }
-}
-
-/// What opening a gallery may do when there is none, or one already.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenMode {
-    /// Open the one there; [`crate::GalleryError::Missing`] when there is none.
-    Existing,
-    /// Open the one there, or start an empty one (`gallery add`, `serve`).
-    Create,
-    /// Start an empty one in its place (`gallery build`).
-    Replace,
 }
 
 /// Opens the gallery at `location` behind the backend seam, refusing one embedded by another

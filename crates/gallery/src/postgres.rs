@@ -15,10 +15,10 @@ use postgres::Client;
 use sneaker_catalog::{Product, is_valid_label};
 
 use crate::backend::GalleryBackend;
+use crate::backend::OpenMode;
 use crate::error::{GalleryError, Result};
 use crate::gallery::{Entry, Match};
 use crate::index::{VectorIndex, l2_normalise};
-use crate::location::OpenMode;
 use crate::pgvector::{PgConfig, PgVectorIndex, backend, connect, table_name, why};
 
 /// One row per gallery: its embedding model and width.
