@@ -13,7 +13,8 @@ use sneaker_test_support::{PgServer, shared};
 
 mod common;
 
-use common::server::{multipart, serve, wait_ready};
+use common::server::{serve, wait_ready};
+use sneaker_test_support::multipart;
 
 const TOKEN: &str = "shared-gallery-token";
 /// Never checked by the loopback server (trust authentication), so it can only leak.

@@ -119,22 +119,10 @@ mod tests {
     use super::*;
 
     fn multipart(parts: &[(&str, &str, &[u8])]) -> Request {
-        let boundary = "XBOUNDARYX";
-        let mut body = Vec::new();
-        for (field, file, bytes) in parts {
-            body.extend_from_slice(
-                format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-                )
-                .as_bytes(),
-            );
-            body.extend_from_slice(bytes);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let (content_type, body) = sneaker_test_support::multipart(parts);
         Request::builder()
             .method("POST")
-            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .header(header::CONTENT_TYPE, content_type)
             .body(Body::from(body))
             .expect("valid request")
     }

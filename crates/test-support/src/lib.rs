@@ -52,6 +52,25 @@ fn locate(root: &Path, needs: &str, ci: bool) -> Result<Option<PathBuf>, String>
     Ok(None)
 }
 
+/// A `multipart/form-data` body of `(field, file name, bytes)` parts, and its content type: what a
+/// browser's upload form sends, for tests of the server's upload routes.
+pub fn multipart(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "sneaker-id-test-boundary";
+    let mut body = Vec::new();
+    for (field, file, bytes) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

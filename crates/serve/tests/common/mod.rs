@@ -65,26 +65,8 @@ pub fn encode(img: &image::RgbImage, format: image::ImageFormat) -> Vec<u8> {
     out
 }
 
-/// A multipart body with the given `(field, file name, bytes)` parts; returns (content type, body).
-pub fn multipart(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "sneaker-id-test-boundary";
-    let mut body = Vec::new();
-    for (field, file, bytes) in parts {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 pub fn post_form(uri: &str, parts: &[(&str, &str, &[u8])]) -> Request<Body> {
-    let (content_type, body) = multipart(parts);
+    let (content_type, body) = sneaker_test_support::multipart(parts);
     Request::post(uri).header(header::CONTENT_TYPE, content_type).body(Body::from(body)).expect("valid request")
 }
 
