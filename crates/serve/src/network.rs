@@ -16,7 +16,6 @@ const BACKBONE_NAME: &str = "EfficientNet-Lite0 (ImageNet)";
 pub struct Network {
     inner: Predictor,
     info: ModelInfo,
-    catalog: Option<PathBuf>,
 }
 
 impl Network {
@@ -39,13 +38,12 @@ impl Network {
             run_id: run.map(|r| r.manifest().run_id.clone()),
             created: run.map(|r| r.manifest().created.clone()).filter(|c| !c.is_empty()),
         };
-        let catalog = run.and_then(|r| r.catalog());
-        Network { inner: predictor, info, catalog }
+        Network { inner: predictor, info }
     }
 
     /// The catalog the run was trained on, as its manifest names it.
-    pub fn catalog(&self) -> Option<&std::path::Path> {
-        self.catalog.as_deref()
+    pub fn catalog(&self) -> Option<PathBuf> {
+        self.inner.run().and_then(|r| r.catalog())
     }
 }
 

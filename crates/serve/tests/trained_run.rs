@@ -74,7 +74,7 @@ async fn a_run_folder_answers_with_its_labels_products_and_thumbnails() {
 
     let predictor = sneaker_model::predictor::Predictor::open(&assets(), Some(&run)).expect("the run loads");
     let network = Network::new(predictor);
-    let catalog = open_catalog(network.catalog().expect("summary.json names the catalog")).expect("catalog opens");
+    let catalog = open_catalog(&network.catalog().expect("summary.json names the catalog")).expect("catalog opens");
     let trained = App::new(ServeConfig::default(), Box::new(network), Some(catalog)).expect("app");
     while !trained.is_ready() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -8,7 +8,6 @@ use sneaker_model::StateDict;
 
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
-use crate::evaluate::Decode;
 use crate::features::FeatureTable;
 use crate::fit::Examples;
 use crate::head::{self, Head, HeadSpec};
@@ -97,14 +96,8 @@ impl Recipe<2> for Bottleneck<'_> {
     }
 
     fn export_pair(&self, model: &Head, p: &Prepared, n: usize) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
-        let val = &self.tables()?[1].0;
-        let feats: Vec<f32> = (0..n).flat_map(|r| val.row(r).to_vec()).collect();
-        let burn = head::predict(model, &feats, &Device::flex())?;
-        // Row r of the validation table is p.val[r]: one draw per validation image.
-        let mut runner = self.pre.open_classifier(&p.run.file(run::MODEL_ONNX), p.data.labels.len())?;
-        let onnx =
-            crate::evaluate::predict_images(&p.data, &p.val[..n], runner.as_mut(), 8, Decode::Full, &mut |_, _| {})?;
-        Ok(Some((burn, onnx)))
+        let burn = head::predict(model, &recipe::first_rows(&self.tables()?[1].0, n), &Device::flex())?;
+        Ok(Some((burn, recipe::written_graph_probs(&*self.pre, p, n)?)))
     }
 }
 

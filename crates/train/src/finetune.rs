@@ -12,13 +12,12 @@ use sneaker_model::StateDict;
 
 use crate::config::{ModelKind, TrainConfig};
 use crate::error::{Result, TrainError};
-use crate::evaluate::Decode;
 use crate::features::FeatureTable;
 use crate::fit::Examples;
 use crate::head::Head;
 use crate::pipeline::{Event, Prepared, Pretrained, Request};
 use crate::recipe::{self, Labelled, Recipe};
-use crate::run::{self, RunDir, Summary};
+use crate::run::{RunDir, Summary};
 use crate::tail::{self, Tail};
 
 /// Cached activations at the freeze point as 4-D training examples.
@@ -128,13 +127,8 @@ impl Recipe<4> for Finetune<'_> {
 
     fn export_pair(&self, model: &Tail, p: &Prepared, n: usize) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
         // The exported graph (frozen front + tuned tail) against burn on the cached activations.
-        let val = &self.tables()?[1].0;
-        let acts: Vec<f32> = (0..n).flat_map(|r| val.row(r).to_vec()).collect();
-        let burn = tail::predict(model, &acts, &Device::flex())?;
-        let mut runner = self.pre.open_classifier(&p.run.file(run::MODEL_ONNX), p.data.labels.len())?;
-        let onnx =
-            crate::evaluate::predict_images(&p.data, &p.val[..n], runner.as_mut(), 8, Decode::Full, &mut |_, _| {})?;
-        Ok(Some((burn, onnx)))
+        let burn = tail::predict(model, &recipe::first_rows(&self.tables()?[1].0, n), &Device::flex())?;
+        Ok(Some((burn, recipe::written_graph_probs(&*self.pre, p, n)?)))
     }
 }
 

@@ -12,9 +12,10 @@ use sneaker_model::StateDict;
 use crate::augment::Augmenter;
 use crate::config::{AugmentConfig, TrainConfig};
 use crate::error::{Result, TrainError};
+use crate::evaluate::Decode;
 use crate::features::{self, Extractor, FeatureTable};
 use crate::fit::{self, Examples, Net};
-use crate::pipeline::{Event, Prepared, Request, checkpoint, finish, prepare, read_checkpoint};
+use crate::pipeline::{Event, Prepared, Pretrained, Request, checkpoint, finish, prepare, read_checkpoint};
 use crate::run::{self, Summary};
 
 /// Rows of a frozen network's output with the label of each row.
@@ -58,6 +59,18 @@ pub fn extract_split(
     let labels = |t: &FeatureTable| t.sample.iter().map(|&s| p.data.samples[s].label).collect::<Vec<_>>();
     let (train_l, val_l) = (labels(&train_t), labels(&val_t));
     Ok(([(train_t, train_l), (val_t, val_l)], seconds))
+}
+
+/// The first `n` rows of `table`, concatenated: the inputs burn is checked on.
+pub fn first_rows(table: &FeatureTable, n: usize) -> Vec<f32> {
+    (0..n).flat_map(|r| table.row(r).to_vec()).collect()
+}
+
+/// Probabilities the written `model.onnx` gives for the first `n` validation images, decoded in
+/// full as training extracted them: row r of a validation table is `p.val[r]` (one draw each).
+pub fn written_graph_probs(pre: &dyn Pretrained, p: &Prepared, n: usize) -> Result<Vec<f32>> {
+    let mut runner = pre.open_classifier(&p.run.file(run::MODEL_ONNX), p.data.labels.len())?;
+    crate::evaluate::predict_images(&p.data, &p.val[..n], runner.as_mut(), 8, Decode::Full, &mut |_, _| {})
 }
 
 /// Largest probability difference allowed between burn and ONNX Runtime on the same inputs.
