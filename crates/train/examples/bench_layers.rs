@@ -1,5 +1,6 @@
 //! Forward + backward time of the tail's layers in burn Flex at their real shapes (batch 64, 7×7):
-//! 1x1 convs as `Conv2d` vs as one matmul (why `tail::pointwise` exists), and the depthwise convs.
+//! 1x1 convs as `Conv2d` vs as one matmul (why `tail::pointwise` exists), and the depthwise convs as
+//! a grouped `Conv2d` vs the hand-written op (why `depthwise` exists).
 //!
 //! usage: cargo run --release -p sneaker-train --example bench_layers
 use std::time::Instant;
@@ -7,6 +8,7 @@ use std::time::Instant;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::tensor::{Device, Distribution, Tensor};
+use sneaker_train::depthwise::{Geometry, depthwise};
 use sneaker_train::tail::pointwise;
 
 fn main() {
@@ -21,7 +23,7 @@ fn main() {
             let _ = conv.weight.grad(&g).unwrap();
             let a = t.elapsed().as_secs_f64();
             let t = Instant::now();
-            let g = pointwise(&conv, x.clone()).sum().backward();
+            let g = pointwise(&conv, x.clone().permute([0, 2, 3, 1])).sum().backward();
             let _ = conv.weight.grad(&g).unwrap();
             let b = t.elapsed().as_secs_f64();
             println!("1x1 {cin}->{cout}: conv2d {a:.3} s, matmul {b:.3} s");
@@ -39,6 +41,23 @@ fn main() {
         let f = t.elapsed().as_secs_f64();
         let g = y.sum().backward();
         let _ = conv.weight.grad(&g).unwrap();
-        println!("depthwise {k}x{k} {c}: forward {f:.3} s, forward+backward {:.3} s", t.elapsed().as_secs_f64());
+        println!(
+            "depthwise {k}x{k} {c} grouped Conv2d: forward {f:.3} s, forward+backward {:.3} s",
+            t.elapsed().as_secs_f64()
+        );
+        let xl = x.clone().permute([0, 2, 3, 1]);
+        let geometry = Geometry { kernel: k, stride: 1, pad_begin: k / 2, pad_end: k / 2 };
+        let bias = conv.bias.as_ref().expect("a bias").val();
+        for _ in 0..2 {
+            let t = Instant::now();
+            let y = depthwise(xl.clone(), conv.weight.val(), bias.clone(), geometry);
+            let f = t.elapsed().as_secs_f64();
+            let g = y.sum().backward();
+            let _ = conv.weight.grad(&g).unwrap();
+            println!(
+                "depthwise {k}x{k} {c} op (channels last): forward {f:.3} s, forward+backward {:.3} s",
+                t.elapsed().as_secs_f64()
+            );
+        }
     }
 }

@@ -13,6 +13,7 @@ mod bottleneck;
 mod compat;
 pub mod config;
 mod dataset;
+pub mod depthwise;
 mod error;
 pub mod evaluate;
 pub mod export;

@@ -8,6 +8,11 @@
 //! graph runs, so parity needs no BN arithmetic. Tuned weights go back into a state dict as the
 //! conv weight + an identity BN (γ=1, β=bias, μ=0, σ²=1-ε), which the stock graph writer folds
 //! back to the same numbers.
+//!
+//! The tail runs channels last (`[N, H, W, C]`): its 1x1 convs are then plain matrix products with
+//! no transposes, and its depthwise convs run on the hand-written kernels of [`crate::depthwise`],
+//! whose inner loops are over contiguous channels. Activations arrive channels first (as ONNX
+//! Runtime writes them) and are transposed once, on entry.
 
 pub use crate::arch::cut_point;
 use burn::module::{Module, Param};
@@ -18,6 +23,7 @@ use sneaker_model::StateDict;
 use sneaker_model::efficientnet_lite::{self as lite, BlockSpec, FEATURE_DIM, NUM_BLOCKS};
 use sneaker_model::onnx::{BatchNorm, fold_batch_norm, same_padding, weight};
 
+use crate::depthwise::{Geometry, depthwise};
 use crate::error::{Result, TrainError};
 use crate::fit::Net;
 use crate::head::Head;
@@ -26,6 +32,8 @@ use crate::head::Head;
 const BN_EPS: f32 = 1e-3;
 
 /// One MBConv block: [expand 1x1 + ReLU6] → depthwise k×k + ReLU6 → project 1x1 → [+ input].
+/// The convs hold the weights (`Conv2d` layout, as saved and exported); `forward` runs them
+/// channels last.
 #[derive(Module, Debug)]
 pub struct MbConv {
     pub expand: Option<Conv2d>,
@@ -33,35 +41,41 @@ pub struct MbConv {
     pub project: Conv2d,
     #[module(skip)]
     pub skip: bool,
+    /// The depthwise conv's kernel, stride and TF SAME padding.
+    #[module(skip)]
+    pub geometry: Geometry,
 }
 
 impl MbConv {
+    /// `[N, H, W, Cin]` → `[N, H', W', Cout]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut y = x.clone();
         if let Some(e) = &self.expand {
             y = activation::relu6(pointwise(e, y));
         }
-        y = activation::relu6(self.depthwise.forward(y));
+        let dw = &self.depthwise;
+        let bias = dw.bias.as_ref().expect("folded convs have a bias").val();
+        y = activation::relu6(depthwise(y, dw.weight.val(), bias, self.geometry));
         y = pointwise(&self.project, y);
         if self.skip { y + x } else { y }
     }
 }
 
-/// A 1x1 conv `[N, Cin, H, W]` → `[N, Cout, H, W]` as one matrix product over all N·H·W pixels.
+/// A 1x1 conv on channels-last `[N, H, W, Cin]` → `[N, H, W, Cout]`, as one matrix product over all
+/// N·H·W pixels.
 ///
-/// Same numbers as `conv.forward(x)`, but burn 0.22 Flex runs a 1x1 `Conv2d`'s forward and
-/// backward 2–3× slower than this matmul (`examples/bench_layers.rs`: 192→1152 at 64×7×7,
-/// forward + backward 0.27 s as a conv, 0.10 s as a matmul), and 1x1 convs are most of the tail.
+/// Same numbers as `conv.forward` on the channels-first tensor, but burn 0.22 Flex runs a 1x1
+/// `Conv2d`'s forward and backward 2–3× slower than this matmul (`examples/bench_layers.rs`:
+/// 192→1152 at 64×7×7, forward + backward 0.27 s as a conv, 0.10 s as a matmul).
 pub fn pointwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let [n, cin, h, w] = x.dims();
+    let [n, h, w, cin] = x.dims();
     let [cout, ..] = conv.weight.dims();
     let weight = conv.weight.val().reshape([cout, cin]).transpose();
-    let rows = x.permute([0, 2, 3, 1]).reshape([n * h * w, cin]);
-    let mut y = rows.matmul(weight);
+    let mut y = x.reshape([n * h * w, cin]).matmul(weight);
     if let Some(b) = &conv.bias {
         y = y + b.val().reshape([1, cout]);
     }
-    y.reshape([n, h, w, cout]).permute([0, 3, 1, 2])
+    y.reshape([n, h, w, cout])
 }
 
 /// Blocks `first..16` + head conv + pooling + top model: activation after block `first-1`
@@ -140,7 +154,9 @@ impl Tail {
             }
             let project = convs.pop().expect("a block has a project conv");
             let depthwise = convs.pop().expect("a block has a depthwise conv");
-            blocks.push(MbConv { expand: convs.pop(), depthwise, project, skip: b.has_skip() });
+            let (pad_begin, pad_end, _) = same_padding(b.in_size, b.kernel, b.stride);
+            let geometry = Geometry { kernel: b.kernel, stride: b.stride, pad_begin, pad_end };
+            blocks.push(MbConv { expand: convs.pop(), depthwise, project, skip: b.has_skip(), geometry });
         }
         let (c, bn, shape, size) = head_conv_spec();
         let (w, bias) = folded(backbone, c, bn, shape)?;
@@ -154,16 +170,17 @@ impl Tail {
         Ok(Tail { blocks, head_conv, head, first: cut + 1 })
     }
 
-    /// Pooled features `[batch, 1280]` from the activation after block `first-1`.
+    /// Pooled features `[batch, 1280]` from the activation after block `first-1`
+    /// (`[batch, C, H, W]`, channels first as ONNX Runtime gives it).
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = x;
+        let mut x = x.permute([0, 2, 3, 1]);
         for b in &self.blocks {
             x = b.forward(x);
         }
         let x = activation::relu6(pointwise(&self.head_conv, x));
-        let [n, c, _, _] = x.dims();
-        // [batch, 1280, H, W] → [batch, 1280]
-        x.mean_dims(&[2, 3]).reshape([n, c])
+        let [n, _, _, c] = x.dims();
+        // [batch, H, W, 1280] → [batch, 1280]
+        x.mean_dims(&[1, 2]).reshape([n, c])
     }
 
     /// The tuned blocks and head conv as backbone tensors (conv weight + identity BN, see the
@@ -243,7 +260,8 @@ mod tests {
         let device = Device::flex();
         let conv = Conv2dConfig::new([6, 4], [1, 1]).init(&device);
         let x = Tensor::<4>::random([3, 6, 5, 2], Distribution::Default, &device);
-        let diff = (pointwise(&conv, x.clone()) - conv.forward(x)).abs().max().into_scalar::<f32>();
+        let ours = pointwise(&conv, x.clone().permute([0, 2, 3, 1]));
+        let diff = (ours - conv.forward(x).permute([0, 2, 3, 1])).abs().max().into_scalar::<f32>();
         assert!(diff < 1e-5, "max |Δ| {diff}");
     }
 
@@ -286,8 +304,8 @@ mod tests {
         assert_eq!(tail.blocks.len(), 5);
         let x: Vec<f32> = (0..2 * 112 * 14 * 14).map(|i| ((i % 13) as f32 - 6.0) / 6.0).collect();
         let t = Tensor::<4>::from_data(TensorData::new(x.clone(), [2, 112, 14, 14]), &device);
-        let after11 = tail.blocks[0].forward(t);
-        assert_eq!(after11.dims(), [2, 192, 7, 7]);
+        let after11 = tail.blocks[0].forward(t.permute([0, 2, 3, 1]));
+        assert_eq!(after11.dims(), [2, 7, 7, 192]);
         let p = predict(&tail, &x, &device).unwrap();
         // The identity-BN form folds back to the same tail: same probabilities.
         let back = Tail::from_backbone(
