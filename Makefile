@@ -1,6 +1,6 @@
 # sneaker-id: the two commands of the README, and the steps they are made of.
 #   make run   — fetch assets, build, start the web app (ADDR, MODEL=RUN optional)
-#   make test  — fetch assets and test dependencies, check format/lints/dependencies, run the suite
+#   make test  — fetch all assets (Lite1/Lite2 too) and test dependencies, check format/lints/dependencies, run the suite
 
 # Assets and the build outlive a clone, so a second clone (or CI) starts warm.
 CACHE_DIR ?= $(HOME)/.cache/sneaker-id
@@ -11,11 +11,11 @@ BIN := $(CARGO_TARGET_DIR)/release/sneaker-id
 ADDR ?= 127.0.0.1:8080
 MODEL ?=
 
-.PHONY: run test lint assets test-deps build-deps build build-train
+.PHONY: run test lint assets assets-all test-deps build-deps build build-train
 run: assets build
 	$(BIN) serve --addr $(ADDR) $(if $(MODEL),--model $(MODEL))
 
-test: assets test-deps lint
+test: assets-all test-deps lint
 	scripts/prune-target.sh
 	cargo test --workspace
 
@@ -25,6 +25,12 @@ lint: build-deps
 
 assets:
 	scripts/fetch-assets.sh
+
+# Also what only training and the tests need (not `make run`): the Lite1/Lite2 weights and the
+# known not-footwear photos their tests classify.
+assets-all:
+	scripts/fetch-assets.sh all
+	scripts/fetch-eval-images.sh
 
 test-deps:
 	scripts/ci-deps.sh

