@@ -1,7 +1,8 @@
 //! Bare-network throughput of exactly what the server runs per batch (the shared classifier:
-//! backbone, softmax, footwear sum), for comparing the load benchmark against.
+//! backbone, softmax, footwear sum, and the run's graph when RUN is given), for comparing the load
+//! benchmark against, or runs of different cost (one backbone against three).
 //!
-//!   cargo run --release -p sneaker-serve --example forward_throughput -- [BATCH] [SECONDS]
+//!   cargo run --release -p sneaker-serve --example forward_throughput -- [BATCH] [SECONDS] [RUN]
 
 use std::time::{Duration, Instant};
 
@@ -13,8 +14,9 @@ fn main() {
     let batch: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(32);
     let seconds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let assets = Assets::locate().expect("assets present (run `make assets`)");
-    let mut net =
-        Network::new(sneaker_model::predictor::Predictor::pretrained(&assets).expect("the pretrained network loads"));
+    let run = args.next().map(std::path::PathBuf::from);
+    let predictor = sneaker_model::predictor::Predictor::open(&assets, run.as_deref()).expect("the network loads");
+    let mut net = Network::new(predictor);
     let side = sneaker_vision::INPUT_SIZE as usize;
     let inputs: Vec<Vec<f32>> =
         (0..batch).map(|b| (0..3 * side * side).map(|i| ((i * 7 + b) % 255) as f32 / 127.5 - 1.0).collect()).collect();

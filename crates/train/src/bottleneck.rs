@@ -1,5 +1,6 @@
-//! `bottleneck`: EfficientNet-Lite0 frozen (run by ONNX Runtime, features cached per
-//! augmentation draw) + a top model trained in burn, exported as one ONNX graph.
+//! `bottleneck`: frozen EfficientNet-Lite backbones (run by ONNX Runtime, features cached per
+//! backbone and augmentation draw) + a top model trained in burn on their concatenated pooled
+//! features, exported as one ONNX graph.
 
 use std::path::Path;
 
@@ -35,7 +36,7 @@ impl Examples<2> for FeatureExamples<'_> {
         for &i in idx {
             v.extend_from_slice(self.table.row(i));
         }
-        // [batch, 1280]
+        // [batch, 1280 · backbones]
         Ok(Tensor::from_data(TensorData::new(v, [idx.len(), d]), device))
     }
 }
@@ -66,8 +67,18 @@ impl Recipe<2> for Bottleneck<'_> {
     type Model = Head;
 
     fn load(&mut self, p: &Prepared, events: &mut dyn FnMut(Event)) -> Result<f64> {
-        let (tables, seconds) = recipe::extract_split(p, self.cfg, self.pre.features()?, "features", events)?;
-        self.tables = Some(tables);
+        let mut parts: Vec<[Labelled; 2]> = Vec::new();
+        let mut seconds = 0.0;
+        for ex in self.pre.feature_extractors()? {
+            let (tables, s) = recipe::extract_split(p, self.cfg, ex, "features", events)?;
+            parts.push(tables);
+            seconds += s;
+        }
+        let joined = |side: usize| -> Result<Labelled> {
+            let tables: Vec<FeatureTable> = parts.iter().map(|t| t[side].0.clone()).collect();
+            Ok((FeatureTable::concat(&tables)?, parts[0][side].1.clone()))
+        };
+        self.tables = Some(if parts.len() == 1 { parts.remove(0) } else { [joined(0)?, joined(1)?] });
         Ok(seconds)
     }
 

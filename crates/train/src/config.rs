@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sneaker_model::efficientnet_lite::Variant;
 
 use crate::error::{Result, TrainError};
 
@@ -15,7 +16,7 @@ pub enum ModelKind {
     Random,
     /// The reference 4-layer CNN trained from scratch.
     Scratch,
-    /// Frozen EfficientNet-Lite0 features + a trained top model.
+    /// Frozen EfficientNet-Lite features (Lite0, or several backbones concatenated) + a trained top model.
     #[default]
     Bottleneck,
     /// The last N MBConv blocks + head trained, from a bottleneck run.
@@ -147,8 +148,13 @@ pub struct TrainConfig {
     pub seed: u64,
     /// `finetune`: trailing MBConv blocks to train (the rest stays frozen, run by ONNX Runtime).
     pub unfreeze_blocks: usize,
-    /// Side of the square network input. The pretrained backbone needs 224.
+    /// Side of the square network input. The pretrained backbones need 224 (Lite1 and Lite2 get
+    /// it resized to their own 240 and 260 inside the graph).
     pub image_size: u32,
+    /// `bottleneck`: the frozen backbones whose pooled features, concatenated in this order, the
+    /// top model is trained on. The first one's features are the run's `features` output (what
+    /// its galleries embed with).
+    pub backbones: Vec<Variant>,
     /// Dropout before the last dense layer.
     pub dropout: f64,
     /// Hidden units of the top model (0 = a single dense layer).
@@ -183,6 +189,7 @@ impl Default for TrainConfig {
             seed: 42,
             unfreeze_blocks: 2,
             image_size: sneaker_vision::INPUT_SIZE,
+            backbones: vec![Variant::Lite0],
             dropout: 0.3,
             hidden: 0,
             split: SplitKind::Random,
@@ -252,6 +259,18 @@ impl TrainConfig {
         if self.model == ModelKind::Scratch && crate::arch::flat_features(self.image_size).is_none() {
             return bad(format!("image_size {} is too small for four conv+pool stages", self.image_size));
         }
+        if self.backbones.is_empty() {
+            return bad("backbones must name at least one of lite0, lite1, lite2".into());
+        }
+        if let Some(v) =
+            self.backbones.iter().enumerate().find_map(|(i, v)| self.backbones[..i].contains(v).then_some(v))
+        {
+            return bad(format!("backbone {v} is listed twice"));
+        }
+        if self.model == ModelKind::Finetune && self.backbones != [Variant::Lite0] {
+            // The fine-tuned tail (crate::tail) is written for Lite0's blocks.
+            return bad("finetune trains EfficientNet-Lite0 only: backbones must be [lite0]".into());
+        }
         if self.model == ModelKind::Finetune && self.init_from.is_none() {
             return bad("finetune needs init_from (a bottleneck run folder)".into());
         }
@@ -313,6 +332,22 @@ mod tests {
         };
         assert!(c.validate().unwrap_err().to_string().contains("unfreeze_blocks"));
         assert!(TrainConfig::default().validate().is_ok());
+        let three =
+            TrainConfig { backbones: vec![Variant::Lite0, Variant::Lite1, Variant::Lite2], ..Default::default() };
+        assert!(three.validate().is_ok());
+        let twice = TrainConfig { backbones: vec![Variant::Lite2, Variant::Lite2], ..Default::default() };
+        assert!(twice.validate().unwrap_err().to_string().contains("lite2 is listed twice"));
+        let c = TrainConfig { backbones: vec![], ..Default::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("backbones"));
+        let c: TrainConfig = toml::from_str("backbones = [\"lite0\", \"lite2\"]").unwrap();
+        assert_eq!(c.backbones, [Variant::Lite0, Variant::Lite2]);
+        let c = TrainConfig {
+            model: ModelKind::Finetune,
+            init_from: Some("bn".into()),
+            backbones: vec![Variant::Lite2],
+            ..Default::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("Lite0 only"));
     }
 
     #[test]

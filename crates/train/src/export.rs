@@ -1,13 +1,14 @@
 //! ONNX graphs of trained classifiers: EfficientNet-Lite0 (stock or with fine-tuned blocks) +
 //! the trained top model as one graph, input `input` [N,3,224,224] → outputs `probs` [N,M],
-//! `logits` [N,M] and `features` [N,1280]; and the top model alone on features, for parity
-//! tests that need no backbone.
+//! `logits` [N,M] and `features` [N,1280]; the same over several frozen backbones whose features
+//! are concatenated ([`ensemble`]); and the top model alone on features, for parity tests that
+//! need no backbone.
 
 use sneaker_model::StateDict;
-use sneaker_model::efficientnet_lite::{EfficientNetLite, FEATURE_DIM, INPUT_SIZE, NUM_BLOCKS};
-use sneaker_model::onnx::{BATCH, Dim, GraphBuilder, weight};
+use sneaker_model::efficientnet_lite::{EfficientNetLite, FEATURE_DIM, INPUT_SIZE, NUM_BLOCKS, Variant};
+use sneaker_model::onnx::{Attr, BATCH, Dim, GraphBuilder, weight};
 
-use crate::error::Result;
+use crate::error::{Result, TrainError};
 use crate::head::HeadSpec;
 
 /// Graph output with the class probabilities (what `predict`, `evaluate` and the server read).
@@ -48,6 +49,31 @@ pub fn classifier(backbone: &StateDict, head: &StateDict, spec: HeadSpec) -> Res
     let f = net.features(&mut g, &x)?;
     g.output(&f, FEATURES, &[BATCH, Dim::Fixed(FEATURE_DIM)])?;
     append_head(&mut g, &f, head, spec)?;
+    Ok(sneaker_model::onnx::encode(&g.finish()))
+}
+
+/// Frozen backbones side by side, one input: `input` [N,3,224,224] — the size every front end
+/// decodes to and the footwear check needs — resized inside the graph to each backbone's own
+/// (240 for Lite1, 260 for Lite2), their pooled features concatenated [N, 1280·k] into the top
+/// model. `features` stays the first backbone's [N,1280], so galleries keep their width.
+/// Each backbone's initializers are prefixed with its name (`lite1/_conv_stem.weight`).
+pub fn ensemble(backbones: &[(Variant, &StateDict)], head: &StateDict, spec: HeadSpec) -> Result<Vec<u8>> {
+    let names: Vec<&str> = backbones.iter().map(|(v, _)| v.name()).collect();
+    let mut g = GraphBuilder::new("sneaker_classifier");
+    g.set_doc(format!("EfficientNet-{} + trained top model {spec:?}", names.join("+")));
+    let input = g.input("input", &[BATCH, Dim::Fixed(3), Dim::Fixed(INPUT_SIZE), Dim::Fixed(INPUT_SIZE)])?;
+    let mut pooled = Vec::with_capacity(backbones.len());
+    for (variant, weights) in backbones {
+        g.set_scope(&format!("{variant}/"));
+        pooled.push(EfficientNetLite::of(*variant, weights)?.pooled_features(&mut g, &input, INPUT_SIZE)?);
+    }
+    g.set_scope("");
+    let first = pooled.first().ok_or_else(|| TrainError::Config("an ensemble needs a backbone".into()))?;
+    g.output(first, FEATURES, &[BATCH, Dim::Fixed(FEATURE_DIM)])?;
+    let refs: Vec<&str> = pooled.iter().map(String::as_str).collect();
+    // [N, 1280·k]
+    let joined = if refs.len() == 1 { first.clone() } else { g.node("Concat", &refs, vec![("axis", Attr::Int(1))]) };
+    append_head(&mut g, &joined, head, spec)?;
     Ok(sneaker_model::onnx::encode(&g.finish()))
 }
 

@@ -49,6 +49,27 @@ impl FeatureTable {
     }
 }
 
+impl FeatureTable {
+    /// The tables side by side, row r of the result being row r of each: features of several
+    /// backbones over the same (sample, draw) rows, concatenated in `tables`' order.
+    pub fn concat(tables: &[FeatureTable]) -> Result<FeatureTable> {
+        let Some(first) = tables.first() else {
+            return Err(TrainError::Config("no feature tables to concatenate".into()));
+        };
+        if tables.iter().any(|t| t.sample != first.sample || t.draw != first.draw) {
+            return Err(TrainError::Config("feature tables of different rows cannot be concatenated".into()));
+        }
+        let dim = tables.iter().map(|t| t.dim).sum();
+        let mut values = Vec::with_capacity(first.rows() * dim);
+        for r in 0..first.rows() {
+            for t in tables {
+                values.extend_from_slice(t.row(r));
+            }
+        }
+        Ok(FeatureTable { dim, values, sample: first.sample.clone(), draw: first.draw.clone() })
+    }
+}
+
 /// Statistics of one extraction pass, for logs and BENCHMARKS.md.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ExtractStats {
@@ -202,6 +223,17 @@ mod tests {
             let plane = sneaker_vision::INPUT_LEN / 3;
             Ok(input.chunks(plane).map(|c| c.iter().sum::<f32>() / plane as f32).take(n * 3).collect())
         }
+    }
+
+    #[test]
+    fn concatenated_tables_put_each_rows_features_side_by_side() {
+        let a = FeatureTable { dim: 2, values: vec![1.0, 2.0, 3.0, 4.0], sample: vec![0, 1], draw: vec![0, 0] };
+        let b = FeatureTable { dim: 1, values: vec![9.0, 8.0], sample: vec![0, 1], draw: vec![0, 0] };
+        let c = FeatureTable::concat(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!((c.dim, c.row(0), c.row(1)), (3, &[1.0, 2.0, 9.0][..], &[3.0, 4.0, 8.0][..]));
+        let other = FeatureTable { sample: vec![1, 0], ..b };
+        assert!(FeatureTable::concat(&[a, other]).is_err());
+        assert!(FeatureTable::concat(&[]).is_err());
     }
 
     #[test]

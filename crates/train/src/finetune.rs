@@ -53,6 +53,12 @@ fn init_head(init: &Path, labels: &[String], dropout: f64, device: &Device) -> R
     if cfg.model != ModelKind::Bottleneck {
         return Err(bad(format!("init_from must be a bottleneck run, this one is {}", cfg.model.name())));
     }
+    if cfg.backbones != [sneaker_model::efficientnet_lite::Variant::Lite0] {
+        return Err(bad(format!(
+            "its top model was trained on backbones {:?}; finetune starts from a Lite0-only bottleneck run",
+            cfg.backbones.iter().map(|v| v.name()).collect::<Vec<_>>()
+        )));
+    }
     if run.labels()? != labels {
         return Err(bad("its labels differ from this catalog's (train the bottleneck run on the same catalog)".into()));
     }

@@ -1,6 +1,6 @@
-//! The pretrained EfficientNet-Lite0 and ONNX Runtime as training needs them, over
-//! `sneaker-model`: cached feature extraction, export of backbone + head as one graph, and
-//! runners for exported classifiers.
+//! The pretrained EfficientNet-Lites and ONNX Runtime as training needs them, over
+//! `sneaker-model`: cached feature extraction (one or several frozen backbones), export of
+//! backbones + head as one graph, and runners for exported classifiers.
 
 use std::path::Path;
 
@@ -9,9 +9,10 @@ use sha2::{Digest, Sha256};
 use sneaker_model::StateDict;
 use sneaker_model::assets::Assets;
 use sneaker_model::efficientnet_lite::{
-    BuildOptions, EfficientNetLite, FEATURE_DIM, FEATURES, GRAPH_VERSION, Output, Start, activation_name,
-    activation_shape,
+    BuildOptions, EfficientNetLite, FEATURE_DIM, FEATURES, GRAPH_VERSION, INPUT_SIZE, Output, Start, Variant,
+    activation_name, activation_shape,
 };
+use sneaker_model::onnx::{BATCH, Dim, GraphBuilder};
 use sneaker_model::predictor::Predictor;
 use sneaker_model::runtime::{Backbone, Runtime, Session};
 
@@ -129,12 +130,19 @@ impl Extractor for RunProbs {
     }
 }
 
-/// EfficientNet-Lite0 weights + ONNX Runtime.
+/// One frozen backbone: its weights and what runs it on 224² images.
+struct Frozen {
+    variant: Variant,
+    weights: StateDict,
+    runner: Box<dyn Extractor>,
+}
+
+/// EfficientNet-Lite weights + ONNX Runtime.
 pub struct OrtBackbone {
     assets: Option<Assets>,
     runtime: Runtime,
-    weights: Option<StateDict>,
-    features: Option<FeatureRunner>,
+    /// In the order their features are concatenated.
+    backbones: Vec<Frozen>,
 }
 
 impl OrtBackbone {
@@ -142,22 +150,41 @@ impl OrtBackbone {
     pub fn runtime() -> Result<Self> {
         let assets = Assets::locate()?;
         let runtime = Runtime::from_assets(&assets)?;
-        Ok(OrtBackbone { assets: Some(assets), runtime, weights: None, features: None })
+        Ok(OrtBackbone { assets: Some(assets), runtime, backbones: Vec::new() })
     }
 
-    /// Runtime, backbone graph and weights (training).
+    /// Runtime, Lite0's graph and weights (training).
     pub fn load() -> Result<Self> {
+        Self::load_with(&[Variant::Lite0])
+    }
+
+    /// Runtime and the frozen `backbones` (fetching Lite1/Lite2 weights on first use). Lite0 runs
+    /// its cached stock graph, under the same feature-cache id as always; the others run a graph
+    /// that takes the same 224² images and resizes them to the variant's own size first.
+    pub fn load_with(backbones: &[Variant]) -> Result<Self> {
         let mut me = Self::runtime()?;
-        let assets = me.assets.as_ref().expect("runtime() sets assets");
-        let weights = assets.weights()?;
-        let id = weights_id(&weights);
-        me.features = Some(FeatureRunner { backbone: Backbone::load(assets)?, id });
-        me.weights = Some(weights);
+        let assets = me.assets.clone().expect("runtime() sets assets");
+        for &variant in backbones {
+            let weights = assets.weights_of(variant)?;
+            let runner: Box<dyn Extractor> = if variant == Variant::Lite0 {
+                Box::new(FeatureRunner { backbone: Backbone::load(&assets)?, id: weights_id(&weights) })
+            } else {
+                let id = format!("{variant}-v{GRAPH_VERSION}-{}-{FEATURES}-from{INPUT_SIZE}", digest(&weights));
+                let bytes = resized_features_graph(variant, &weights)?;
+                Box::new(me.open_bytes(&id, &bytes, FEATURES, FEATURE_DIM, vec![3, INPUT_SIZE, INPUT_SIZE])?)
+            };
+            me.backbones.push(Frozen { variant, weights, runner });
+        }
         Ok(me)
     }
 
+    /// Lite0's weights, for fine-tuning and block activations.
     pub fn weights(&self) -> Result<&StateDict> {
-        self.weights.as_ref().ok_or_else(|| TrainError::Config("backbone weights not loaded".into()))
+        self.backbones
+            .iter()
+            .find(|b| b.variant == Variant::Lite0)
+            .map(|b| &b.weights)
+            .ok_or_else(|| TrainError::Config("EfficientNet-Lite0 weights not loaded".into()))
     }
 
     /// A runner for an ONNX classifier over images (`probs` of width `classes`).
@@ -182,28 +209,53 @@ impl OrtBackbone {
     }
 }
 
-/// Cache identity of a weight set: graph writer version + a hash of a few tensors' bytes.
+/// Cache identity of Lite0's weights: graph writer version + a hash of a few tensors' bytes.
 fn weights_id(w: &StateDict) -> String {
+    format!("lite0-v{GRAPH_VERSION}-{}-{FEATURES}", digest(w))
+}
+
+/// A short hash of a weight set's stem and head tensors.
+fn digest(w: &StateDict) -> String {
     let mut h = Sha256::new();
     for (name, t) in w.iter().filter(|(n, _)| n.contains("_conv_head") || n.contains("_conv_stem")) {
         h.update(name.as_bytes());
         h.update(&t.data);
     }
-    format!("lite0-v{GRAPH_VERSION}-{}-{FEATURES}", &hex::encode(h.finalize())[..12])
+    hex::encode(h.finalize())[..12].to_owned()
+}
+
+/// `variant`'s pooled features of 224² images, resized inside the graph to its own input size:
+/// the same path [`crate::export::ensemble`] writes, so training sees what serving will.
+fn resized_features_graph(variant: Variant, weights: &StateDict) -> Result<Vec<u8>> {
+    let mut g = GraphBuilder::new(&format!("efficientnet_{variant}_from_{INPUT_SIZE}"));
+    let input = g.input("input", &[BATCH, Dim::Fixed(3), Dim::Fixed(INPUT_SIZE), Dim::Fixed(INPUT_SIZE)])?;
+    let f = EfficientNetLite::of(variant, weights)?.pooled_features(&mut g, &input, INPUT_SIZE)?;
+    g.output(&f, FEATURES, &[BATCH, Dim::Fixed(FEATURE_DIM)])?;
+    Ok(sneaker_model::onnx::encode(&g.finish()))
 }
 
 impl Pretrained for OrtBackbone {
     fn id(&self) -> String {
-        self.features.as_ref().map(|f| f.id.clone()).unwrap_or_default()
+        self.backbones.iter().map(|b| b.runner.id()).collect::<Vec<_>>().join("+")
     }
     fn features(&mut self) -> Result<&mut dyn Extractor> {
-        match self.features.as_mut() {
-            Some(f) => Ok(f),
+        match self.backbones.first_mut() {
+            Some(b) => Ok(b.runner.as_mut()),
             None => Err(TrainError::Config("backbone not loaded".into())),
         }
     }
+    fn feature_extractors(&mut self) -> Result<Vec<&mut dyn Extractor>> {
+        if self.backbones.is_empty() {
+            return Err(TrainError::Config("backbone not loaded".into()));
+        }
+        Ok(self.backbones.iter_mut().map(|b| b.runner.as_mut() as &mut dyn Extractor).collect())
+    }
     fn export_with_head(&self, head: &StateDict, spec: HeadSpec) -> Result<Vec<u8>> {
-        export::classifier(self.weights()?, head, spec)
+        match &self.backbones[..] {
+            // Lite0 alone: the graph runs have always had, node for node.
+            [only] if only.variant == Variant::Lite0 => export::classifier(&only.weights, head, spec),
+            all => export::ensemble(&all.iter().map(|b| (b.variant, &b.weights)).collect::<Vec<_>>(), head, spec),
+        }
     }
     fn open_classifier(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>> {
         self.open_graph(onnx, classes)

@@ -37,6 +37,12 @@ pub trait Pretrained {
     fn id(&self) -> String;
     /// Pooled features `[N, 1280]` of normalised input images.
     fn features(&mut self) -> Result<&mut dyn Extractor>;
+    /// One extractor per backbone (`[N, 1280]` each, in the configured order), whose outputs
+    /// concatenated are the bottleneck's features. Each caches its features on its own, so a run on
+    /// Lite0+Lite2 reuses the features a Lite2 run extracted.
+    fn feature_extractors(&mut self) -> Result<Vec<&mut dyn Extractor>> {
+        Ok(vec![self.features()?])
+    }
     /// The whole classifier — backbone + `head` — as ONNX bytes: input `input`, outputs
     /// `probs` (and `features`).
     fn export_with_head(&self, head: &sneaker_model::StateDict, spec: HeadSpec) -> Result<Vec<u8>>;

@@ -83,9 +83,13 @@ pub struct Args {
     /// finetune: trailing MBConv blocks to train.
     #[arg(long)]
     pub unfreeze_blocks: Option<usize>,
-    /// Square input side (the pretrained backbone needs 224).
+    /// Square input side (the pretrained backbones need 224).
     #[arg(long)]
     pub image_size: Option<u32>,
+    /// bottleneck: frozen backbones whose features are concatenated, e.g. `lite0,lite1,lite2`
+    /// (Lite1/Lite2 weights are fetched on first use). Default: lite0.
+    #[arg(long, value_delimiter = ',', value_parser = parse_backbone)]
+    pub backbone: Vec<sneaker_model::efficientnet_lite::Variant>,
     /// Hidden units of the bottleneck top model (0 = one dense layer).
     #[arg(long)]
     pub hidden: Option<usize>,
@@ -119,6 +123,10 @@ pub struct Args {
     /// Folder for cached activations.
     #[arg(long, env = "SNEAKER_ID_FEATURE_CACHE")]
     pub cache_dir: Option<PathBuf>,
+}
+
+fn parse_backbone(s: &str) -> Result<sneaker_model::efficientnet_lite::Variant, String> {
+    s.parse().map_err(|e: sneaker_model::ModelError| e.to_string())
 }
 
 // The work itself needs burn (crates/train), which the serving binary leaves out to build fast;

@@ -79,6 +79,9 @@ fn config(a: &Args) -> anyhow::Result<TrainConfig> {
     c.augment.flip &= !a.no_flip;
     c.augment.color &= !a.no_color;
     c.augment.noise &= !a.no_noise;
+    if !a.backbone.is_empty() {
+        c.backbones = a.backbone.clone();
+    }
     if a.init_from.is_some() {
         c.init_from = a.init_from.clone();
     }
@@ -124,9 +127,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let req =
         Request { data: args.data.clone(), out: args.out.clone(), cfg: cfg.clone(), resume: args.resume, stop: &stop };
     let mut backbone = match cfg.model {
-        ModelKind::Bottleneck | ModelKind::Finetune => {
-            Some(sneaker_train::onnx_backbone::OrtBackbone::load().context("loading the pretrained backbone")?)
-        }
+        ModelKind::Bottleneck | ModelKind::Finetune => Some(
+            sneaker_train::onnx_backbone::OrtBackbone::load_with(&cfg.backbones)
+                .context("loading the pretrained backbones")?,
+        ),
         _ => None,
     };
     let bar = ProgressBar::new(0);
