@@ -45,12 +45,13 @@ fn main() {
             "depthwise {k}x{k} {c} grouped Conv2d: forward {f:.3} s, forward+backward {:.3} s",
             t.elapsed().as_secs_f64()
         );
-        let xl = x.clone().permute([0, 2, 3, 1]);
         let geometry = Geometry { kernel: k, stride: 1, pad_begin: k / 2, pad_end: k / 2 };
-        let bias = conv.bias.as_ref().expect("a bias").val();
         for _ in 0..2 {
+            // A fresh graph each time: a backward pass consumes the one it ran on.
+            let xl = x.clone().permute([0, 2, 3, 1]);
+            let bias = conv.bias.as_ref().expect("a bias").val();
             let t = Instant::now();
-            let y = depthwise(xl.clone(), conv.weight.val(), bias.clone(), geometry);
+            let y = depthwise(xl, conv.weight.val(), bias, geometry);
             let f = t.elapsed().as_secs_f64();
             let g = y.sum().backward();
             let _ = conv.weight.grad(&g).unwrap();
