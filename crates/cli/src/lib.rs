@@ -34,7 +34,8 @@ enum Command {
     Catalog(commands::catalog::Args),
     /// Gallery of enrolled product photos: build from a catalog, add a product, search by photo.
     Gallery(commands::gallery::Args),
-    /// Train a classifier (random, scratch, bottleneck, finetune) on a catalog into a run folder.
+    /// Train the best classifier on a catalog into a run folder (bottleneck, finetune, calibrate),
+    /// or one model kind with --model (random, scratch, bottleneck, finetune).
     Train(commands::train::Args),
     /// Score a trained run on a labelled folder (top-1/5, log-loss, per class, confusion).
     Evaluate(commands::evaluate::Args),

@@ -162,3 +162,115 @@ fn bad_training_input_is_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("init"), "finetune without --init-from must say so");
 }
+
+/// Stages small enough for three labels of eight photos: the preset's are for sneakers50.
+const TINY_STAGES: &str = "\
+[bottleneck]
+epochs = 3
+warmup_epochs = 0
+patience = 0
+[bottleneck.augment]
+draws = 1
+[finetune]
+unfreeze_blocks = 1
+epochs = 1
+[finetune.augment]
+draws = 1
+[calibrate]
+draws = 2
+";
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// What the run's calibration says about one `predict --json` line.
+fn expected_verdict(pred: &Value, open_set: &Value) -> &'static str {
+    let p = pred["predictions"][0]["probability"].as_f64().unwrap();
+    if p < open_set["thresholds"]["confidence"].as_f64().unwrap() { "not_sure" } else { "match" }
+}
+
+#[test]
+fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, cache, out) = (dir.path().join("catalog"), dir.path().join("cache"), dir.path().join("run"));
+    scraped_catalog(&data, &LABELS, 0);
+    let tiny = dir.path().join("tiny.toml");
+    std::fs::write(&tiny, TINY_STAGES).unwrap();
+    let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
+    // A shared flag (--batch-size) applies to both training stages.
+    let args = ["train", "--data", data_s, "--out", out_s, "--config", tiny.to_str().unwrap(), "--batch-size", "8"];
+
+    // A per-stage flag is refused before anything starts, saying what to do instead.
+    let refused = run(&[&args[..], &["--epochs", "3"]].concat(), &cache);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && err.contains("--epochs") && err.contains("[finetune]"), "{err}");
+    assert!(!out.exists(), "nothing written before the settings are checked");
+
+    let first = run(&args, &cache);
+    let err = String::from_utf8_lossy(&first.stderr).into_owned();
+    let stdout = ok(first, "the whole pipeline");
+    for line in ["stage 1/3 bottleneck: started", "stage 2/3 finetune: done", "stage 3/3 calibrate: done"] {
+        assert!(err.contains(line), "no `{line}` in:\n{err}");
+    }
+    assert!(stdout.contains("calibrated: temperature"), "{stdout}");
+
+    // One folder: a finetune run to every reader, its first stage inside it, the calibration.
+    let manifest = json(&out.join("run.json"));
+    assert_eq!(manifest["kind"], "finetune", "{manifest}");
+    assert_eq!(manifest["labels"].as_array().map(Vec::len), Some(LABELS.len()));
+    assert!(manifest["metrics"]["temperature"].is_number(), "{manifest}");
+    let stage = out.join("stages/bottleneck");
+    assert_eq!(json(&stage.join("run.json"))["kind"], "bottleneck");
+    assert_eq!(json(&out.join("config.json"))["init_from"], stage.to_str().unwrap());
+    for file in ["model.onnx", "labels.json", "metrics.csv", "summary.json", "pipeline.json", "open_set.png"] {
+        assert!(out.join(file).is_file(), "RUN/{file} missing");
+    }
+    let calibration = json(&out.join("calibration.json"));
+    let t = calibration["temperature"].as_f64().unwrap();
+    assert!((0.05..=20.0).contains(&t), "{calibration}");
+    assert_eq!(calibration["val_photos"].as_u64().map(|n| n * 2), calibration["augmented_photos"].as_u64());
+    for key in ["coverage", "precision", "confidence_threshold"] {
+        assert!(calibration[key].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "{key}: {calibration}");
+    }
+    assert!(calibration["precision"].as_f64().unwrap() >= 0.9 || calibration["coverage"].as_f64() == Some(0.0));
+    // open_set.json holds the chosen threshold and the default footwear cut-off.
+    let open_set = json(&out.join("open_set.json"));
+    assert_eq!(open_set["thresholds"]["confidence"], calibration["confidence_threshold"], "{open_set}");
+    assert_eq!(open_set["thresholds"]["footwear"].as_f64(), Some(f64::from(sneaker_identify::DEFAULT_FOOTWEAR)));
+
+    // predict reads the run's calibration by itself (the footwear check is set aside: colour
+    // blocks are no shoes to ImageNet).
+    for view in [1, 4, 7] {
+        let photo = data.join(format!("images/red_high/img{view:02}.png"));
+        let pred: Value = serde_json::from_str(&ok(
+            run(&["predict", "--model", out_s, "--json", "--footwear-threshold", "0", photo.to_str().unwrap()], &cache),
+            "predict",
+        ))
+        .unwrap();
+        assert_eq!(pred["verdict"], expected_verdict(&pred, &open_set), "{pred} with {}", open_set["thresholds"]);
+    }
+
+    // The same command again: every stage is finished, nothing is redone.
+    let again = run(&args, &cache);
+    let err = String::from_utf8_lossy(&again.stderr).into_owned();
+    ok(again, "the pipeline again");
+    assert_eq!(err.matches("finished earlier, skipped").count(), 3, "{err}");
+
+    // A stage without its last file runs again, and only it: calibrating the calibrated graph
+    // gives the same temperature (it is fitted on the raw logits).
+    std::fs::remove_file(out.join("calibration.json")).unwrap();
+    let third = run(&[&args[..], &["--resume"]].concat(), &cache);
+    let err = String::from_utf8_lossy(&third.stderr).into_owned();
+    ok(third, "the pipeline, continued");
+    assert_eq!(err.matches("finished earlier, skipped").count(), 2, "{err}");
+    assert!(err.contains("stage 3/3 calibrate: done"), "{err}");
+    let t2 = json(&out.join("calibration.json"))["temperature"].as_f64().unwrap();
+    assert!((t - t2).abs() < 1e-6 * t, "{t} then {t2}");
+
+    // Other settings cannot continue this folder.
+    let other = run(&[&args[..], &["--seed", "7"]].concat(), &cache);
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(!other.status.success() && err.contains("seed"), "{err}");
+}

@@ -9,7 +9,8 @@
 //!
 //! [`fuse`] merges the last two into one probability ranking, [`decide`] applies thresholds, and
 //! [`calibrate`] picks those thresholds from held-out photos of known sneakers, unknown sneakers
-//! and non-footwear, with the precision/coverage curves that justify them. [`fewshot`] measures
+//! and non-footwear, with the precision/coverage curves that justify them ([`precision`] from
+//! photos of known sneakers alone, as training does for its run). [`fewshot`] measures
 //! how well products enrolled from K photos are recognised.
 
 mod calibrate;
@@ -20,6 +21,7 @@ mod fuse;
 mod identifier;
 pub mod open_set;
 mod plot;
+pub mod precision;
 pub mod synthetic;
 
 pub use calibrate::{Calibration, CalibrationConfig, CurvePoint, Outcome, Sample, SampleKind, calibrate, evaluate_at};

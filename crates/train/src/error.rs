@@ -35,6 +35,9 @@ pub enum TrainError {
     /// ONNX graph writing or ONNX Runtime failed.
     #[error(transparent)]
     Model(#[from] sneaker_model::ModelError),
+    /// Choosing or writing the run's open-set calibration failed.
+    #[error(transparent)]
+    Identify(#[from] sneaker_identify::IdentifyError),
     /// Drawing a chart failed.
     #[error("chart {path}: {detail}")]
     Plot { path: PathBuf, detail: String },

@@ -3,6 +3,10 @@
 //! `logits` [N,M] and `features` [N,1280]; the same over several frozen backbones whose features
 //! are concatenated ([`ensemble`]); and the top model alone on features, for parity tests that
 //! need no backbone.
+//!
+//! A calibrated run divides its logits by its temperature inside the graph (`probs` =
+//! softmax(`logits` / T), `logits` stay raw), so predict, serve, evaluate and the gallery read
+//! calibrated probabilities without knowing there is a temperature.
 
 use sneaker_model::StateDict;
 use sneaker_model::efficientnet_lite::{EfficientNetLite, FEATURE_DIM, INPUT_SIZE, NUM_BLOCKS, Variant};
@@ -16,8 +20,9 @@ pub const PROBS: &str = "probs";
 pub const LOGITS: &str = "logits";
 pub const FEATURES: &str = "features";
 
-/// Appends the top model on `x` [N, spec.inputs]; outputs `logits` and `probs`.
-fn append_head(g: &mut GraphBuilder, x: &str, head: &StateDict, spec: HeadSpec) -> Result<()> {
+/// Appends the top model on `x` [N, spec.inputs]; outputs `logits` and `probs` =
+/// softmax(logits / `temperature`).
+fn append_head(g: &mut GraphBuilder, x: &str, head: &StateDict, spec: HeadSpec, temperature: f32) -> Result<()> {
     let layers = spec.layers();
     let mut x = x.to_owned();
     for (j, &(i, o)) in layers.iter().enumerate() {
@@ -29,7 +34,14 @@ fn append_head(g: &mut GraphBuilder, x: &str, head: &StateDict, spec: HeadSpec) 
             x = g.relu(&x);
         }
     }
-    let probs = g.softmax(&x, 1);
+    // At T = 1 the graph stays exactly what it was before temperatures existed.
+    let scaled = if temperature == 1.0 {
+        x.clone()
+    } else {
+        let t = g.scalar(temperature);
+        g.node("Div", &[&x, &t], Vec::new())
+    };
+    let probs = g.softmax(&scaled, 1);
     g.output(&x, LOGITS, &[BATCH, Dim::Fixed(spec.classes)])?;
     g.output(&probs, PROBS, &[BATCH, Dim::Fixed(spec.classes)])?;
     Ok(())
@@ -38,6 +50,11 @@ fn append_head(g: &mut GraphBuilder, x: &str, head: &StateDict, spec: HeadSpec) 
 /// The whole classifier: `backbone` weights (stock, or with fine-tuned blocks swapped in) and
 /// `head` ([`crate::head::Head::state_dict`] names).
 pub fn classifier(backbone: &StateDict, head: &StateDict, spec: HeadSpec) -> Result<Vec<u8>> {
+    calibrated_classifier(backbone, head, spec, 1.0)
+}
+
+/// [`classifier`] whose `probs` are softmax(`logits` / `temperature`).
+pub fn calibrated_classifier(backbone: &StateDict, head: &StateDict, spec: HeadSpec, temperature: f32) -> Result<Vec<u8>> {
     let net = EfficientNetLite::new(backbone);
     let mut g = GraphBuilder::new("sneaker_classifier");
     g.set_doc(format!("EfficientNet-Lite0 + trained top model {spec:?}"));
@@ -48,7 +65,7 @@ pub fn classifier(backbone: &StateDict, head: &StateDict, spec: HeadSpec) -> Res
     }
     let f = net.features(&mut g, &x)?;
     g.output(&f, FEATURES, &[BATCH, Dim::Fixed(FEATURE_DIM)])?;
-    append_head(&mut g, &f, head, spec)?;
+    append_head(&mut g, &f, head, spec, temperature)?;
     Ok(sneaker_model::onnx::encode(&g.finish()))
 }
 
@@ -73,7 +90,7 @@ pub fn ensemble(backbones: &[(Variant, &StateDict)], head: &StateDict, spec: Hea
     let refs: Vec<&str> = pooled.iter().map(String::as_str).collect();
     // [N, 1280·k]
     let joined = if refs.len() == 1 { first.clone() } else { g.node("Concat", &refs, vec![("axis", Attr::Int(1))]) };
-    append_head(&mut g, &joined, head, spec)?;
+    append_head(&mut g, &joined, head, spec, 1.0)?;
     Ok(sneaker_model::onnx::encode(&g.finish()))
 }
 
@@ -81,6 +98,6 @@ pub fn ensemble(backbones: &[(Variant, &StateDict)], head: &StateDict, spec: Hea
 pub fn head_only(head: &StateDict, spec: HeadSpec) -> Result<Vec<u8>> {
     let mut g = GraphBuilder::new("sneaker_head");
     let input = g.input("input", &[BATCH, Dim::Fixed(spec.inputs)])?;
-    append_head(&mut g, &input, head, spec)?;
+    append_head(&mut g, &input, head, spec, 1.0)?;
     Ok(sneaker_model::onnx::encode(&g.finish()))
 }

@@ -30,6 +30,17 @@ impl HeadSpec {
             vec![(self.inputs, self.hidden), (self.hidden, self.classes)]
         }
     }
+
+    /// The shape of the top model whose weights `dict` holds (`head.fc0`, and `head.fc1` when it
+    /// has a hidden layer); `None` when it holds none.
+    pub fn of_weights(dict: &StateDict) -> Option<HeadSpec> {
+        let shape = |j: usize| dict.get(&format!("head.fc{j}.weight")).map(|t| (t.shape[0], t.shape[1]));
+        let (first_out, inputs) = shape(0)?;
+        Some(match shape(1) {
+            Some((classes, _)) => HeadSpec { inputs, hidden: first_out, classes },
+            None => HeadSpec { inputs, hidden: 0, classes: first_out },
+        })
+    }
 }
 
 /// Top model: dropout before every dense layer, ReLU between them.
@@ -158,6 +169,9 @@ mod tests {
         assert_eq!(dict["head.fc1.weight"].shape, vec![3, 4]);
         let back = Head::from_state_dict(spec, 0.3, &dict, &device).unwrap();
         assert_eq!(back.spec(), spec);
+        assert_eq!(HeadSpec::of_weights(&dict), Some(spec));
+        let one = HeadSpec { inputs: 6, hidden: 0, classes: 3 };
+        assert_eq!(HeadSpec::of_weights(&Head::new(one, 0.0, &device).state_dict()), Some(one));
         let x: Vec<f32> = (0..12).map(|i| i as f32 / 7.0 - 0.8).collect();
         let (a, b) = (predict(&head, &x, &device).unwrap(), predict(&back, &x, &device).unwrap());
         assert_eq!(a.len(), 6);

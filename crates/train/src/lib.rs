@@ -1,5 +1,6 @@
 //! Training and evaluation of sneaker classifiers: the `random` baseline, the from-scratch CNN,
-//! `bottleneck` transfer learning on cached EfficientNet-Lite0 features and `finetune`.
+//! `bottleneck` transfer learning on cached EfficientNet-Lite0 features and `finetune`; and the
+//! whole best pipeline (bottleneck → finetune → calibrate) into one run folder ([`stages`]).
 //!
 //! Training runs on burn's Flex CPU backend; every trained model is written as one ONNX graph
 //! (`RUN/model.onnx`, input `input` → output `probs`) so serving and evaluation only need
@@ -9,6 +10,7 @@ mod arch;
 mod augment;
 mod background;
 mod bottleneck;
+pub mod calibration;
 #[cfg(test)]
 mod compat;
 pub mod config;
@@ -24,14 +26,18 @@ pub mod head;
 mod metrics;
 pub mod onnx_backbone;
 mod pipeline;
+pub mod plan;
 mod plot;
+pub mod preset;
 mod random;
 mod recipe;
 pub mod report;
 pub mod run;
 pub mod scratch;
 mod split;
+pub mod stages;
 pub mod tail;
+mod temperature;
 pub mod train;
 
 pub use config::{AugmentConfig, ModelKind, TrainConfig};

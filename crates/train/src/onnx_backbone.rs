@@ -189,10 +189,15 @@ impl OrtBackbone {
 
     /// A runner for an ONNX classifier over images (`probs` of width `classes`).
     pub fn open_graph(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>> {
+        self.open_graph_output(onnx, export::PROBS, classes)
+    }
+
+    /// A runner for output `output` (of width `dim`) of an ONNX graph over images.
+    pub fn open_graph_output(&self, onnx: &Path, output: &str, dim: usize) -> Result<Box<dyn Extractor>> {
         let session = Session::from_file(&self.runtime, onnx)?;
         // A scratch run may take smaller images than the backbone's 224; its graph says which.
         let s = session.image_size();
-        Ok(Box::new(GraphRunner::new(session, export::PROBS, classes, vec![3, s, s], onnx.display().to_string())?))
+        Ok(Box::new(GraphRunner::new(session, output, dim, vec![3, s, s], onnx.display().to_string())?))
     }
 
     /// A runner over serialised ONNX bytes: `output` of width `dim`, items of shape `item`.
@@ -259,6 +264,9 @@ impl Pretrained for OrtBackbone {
     }
     fn open_classifier(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>> {
         self.open_graph(onnx, classes)
+    }
+    fn open_logits(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>> {
+        self.open_graph_output(onnx, export::LOGITS, classes)
     }
     fn weights(&self) -> Result<&StateDict> {
         OrtBackbone::weights(self)

@@ -28,6 +28,13 @@ pub enum Event {
     Fit(Progress),
     /// A one-line status message.
     Note(String),
+    /// The whole pipeline (`train` without `--model`, [`crate::stages`]): a stage starts, is
+    /// found finished, or ends.
+    Stage(crate::stages::StageEvent),
+    /// The whole pipeline's estimated work: `done` of `total` (milliseconds on the reference
+    /// machine, see [`crate::plan`]); `jump` when work was found already done (cached
+    /// activations, a stage finished earlier), so rates measured so far no longer apply.
+    Overall { done: u64, total: u64, jump: bool },
 }
 
 /// The pretrained network and ONNX Runtime, as training needs them. Implemented over
@@ -48,6 +55,8 @@ pub trait Pretrained {
     fn export_with_head(&self, head: &sneaker_model::StateDict, spec: HeadSpec) -> Result<Vec<u8>>;
     /// A runner for an ONNX graph with input `input` and output `probs` of width `classes`.
     fn open_classifier(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>>;
+    /// The same graph's raw `logits` (what a temperature is fitted on).
+    fn open_logits(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>>;
     /// The ImageNet weights (PyTorch names, BatchNorm unfolded), for fine-tuning.
     fn weights(&self) -> Result<&sneaker_model::StateDict>;
     /// Activations after block `after_block` `[N, C·H·W]` of normalised input images.

@@ -18,6 +18,10 @@ use crate::fit::{self, Examples, Net};
 use crate::pipeline::{Event, Prepared, Pretrained, Request, checkpoint, finish, prepare, read_checkpoint};
 use crate::run::{self, Summary};
 
+/// What [`Event::Extract`] calls the training and the validation rows.
+pub const TRAINING_IMAGES: &str = "training images";
+pub const VALIDATION_IMAGES: &str = "validation images";
+
 /// Rows of a frozen network's output with the label of each row.
 pub type Labelled = (FeatureTable, Vec<usize>);
 
@@ -45,10 +49,10 @@ pub fn extract_split(
         ex,
         &cache,
         32,
-        &mut |done, total| events(Event::Extract { what: "training images", done, total }),
+        &mut |done, total| events(Event::Extract { what: TRAINING_IMAGES, done, total }),
     )?;
     let (val_t, s2) = features::extract(&p.data, &p.val, 1, &plain, cfg.seed, ex, &cache, 32, &mut |done, total| {
-        events(Event::Extract { what: "validation images", done, total })
+        events(Event::Extract { what: VALIDATION_IMAGES, done, total })
     })?;
     let seconds = s1.seconds + s2.seconds;
     events(Event::Note(format!(

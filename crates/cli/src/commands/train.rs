@@ -1,4 +1,6 @@
-//! `sneaker-id train`: train a classifier on a catalog and leave a run folder.
+//! `sneaker-id train`: train a classifier on a catalog and leave a run folder. Without `--model`,
+//! the whole best pipeline (bottleneck → finetune → calibrate) into one folder; with it, one
+//! model kind, for experiments.
 
 use std::path::PathBuf;
 
@@ -37,21 +39,39 @@ pub enum Balance {
     Sampled,
 }
 
+/// What `train --help` adds below the flags.
+const AFTER_HELP: &str = "\
+Without --model, the whole best pipeline runs into OUT, with one progress bar and ETA:
+  1. bottleneck  frozen EfficientNet-Lite0 + top model, 2 augmented draws   -> OUT/stages/bottleneck
+  2. finetune    the last 6 blocks from it, 3 draws, 2 epochs, lr 4e-4      -> OUT (run.json, model.onnx...)
+  3. calibrate   temperature fitted on the validation log-loss, baked into model.onnx; answer threshold
+                 at 90% precision on augmented validation photos            -> OUT/open_set.json, calibration.json
+`predict`, `evaluate` and `serve --model OUT` then use it with no flags. After Ctrl-C, the same command
+continues: finished stages are skipped, an interrupted one resumes from its checkpoint.
+Settings live in one preset (sneaker_train::preset::BEST); --config FILE.toml may change them per stage
+with [bottleneck], [finetune] and [calibrate] tables. Flags that mean the same for every stage (--seed,
+--split, --batch-size, --no-background...) apply to both training stages; per-stage ones (--epochs, --lr,
+--draws...) are refused there: use the tables, or --model to train one stage alone.";
+
 #[derive(clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Catalog folder: `<label>/<image>` sub-folders, optional `annotations.csv`.
     #[arg(long)]
     pub data: PathBuf,
-    /// Which classifier to train.
+    /// Train one model kind alone, for experiments (`model = ...` in --config does too). Without
+    /// it, the whole best pipeline runs (see below).
     #[arg(long, value_enum)]
     pub model: Option<Model>,
     /// Run folder to create (config, labels, weights, model.onnx, metrics, curves).
     #[arg(long)]
     pub out: PathBuf,
-    /// TOML file of settings (keys as in RUN/config.json); flags override it.
+    /// TOML file of settings (keys as in RUN/config.json); flags override it. Without --model:
+    /// [bottleneck], [finetune] and [calibrate] tables over the pipeline's preset.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Continue an interrupted run from OUT/checkpoint.safetensors.
+    /// With --model, continue an interrupted run from OUT/checkpoint.safetensors. Without it the
+    /// same command continues by itself; --resume then only insists there is a pipeline in OUT.
     #[arg(long)]
     pub resume: bool,
     #[arg(long)]
@@ -131,6 +151,8 @@ fn parse_backbone(s: &str) -> Result<sneaker_model::efficientnet_lite::Variant, 
 
 // The work itself needs burn (crates/train), which the serving binary leaves out to build fast;
 // there `main` hands the command to the training binary instead (see `crate::training`).
+#[cfg(feature = "train")]
+mod pipeline;
 #[cfg(feature = "train")]
 mod run;
 #[cfg(feature = "train")]

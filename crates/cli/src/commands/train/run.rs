@@ -26,24 +26,19 @@ fn config(a: &Args) -> anyhow::Result<TrainConfig> {
             Model::Finetune => ModelKind::Finetune,
         };
     }
+    apply_stage_flags(a, &mut c);
+    apply_shared_flags(a, &mut c);
+    c.validate()?;
+    Ok(c)
+}
+
+/// The flags that set one model's schedule and start (`--epochs`, `--lr`, `--draws`...); the
+/// whole pipeline refuses them (see `super::pipeline`).
+fn apply_stage_flags(a: &Args, c: &mut TrainConfig) {
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = a.$f.clone() { c.$f = v; } )* };
     }
-    set!(
-        epochs,
-        batch_size,
-        lr,
-        warmup_epochs,
-        momentum,
-        weight_decay,
-        label_smoothing,
-        patience,
-        seed,
-        unfreeze_blocks,
-        image_size,
-        hidden,
-        dropout
-    );
+    set!(epochs, lr, warmup_epochs, momentum, weight_decay, patience, unfreeze_blocks);
     if let Some(o) = a.optimizer {
         c.optimizer = match o {
             Optim::Sgd => OptimizerKind::Sgd,
@@ -58,6 +53,24 @@ fn config(a: &Args) -> anyhow::Result<TrainConfig> {
             Schedule::Cosine => ScheduleKind::Cosine,
         };
     }
+    if let Some(d) = a.draws {
+        c.augment.draws = d;
+    }
+    if !a.backbone.is_empty() {
+        c.backbones = a.backbone.clone();
+    }
+    if a.init_from.is_some() {
+        c.init_from = a.init_from.clone();
+    }
+}
+
+/// The flags that mean the same for every model (data split, seed, batches, regularisation,
+/// augmentation switches, cache): the whole pipeline sets them in each of its stages.
+pub(super) fn apply_shared_flags(a: &Args, c: &mut TrainConfig) {
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = a.$f.clone() { c.$f = v; } )* };
+    }
+    set!(batch_size, label_smoothing, seed, image_size, hidden, dropout);
     if let Some(s) = a.split {
         c.split = match s {
             Split::Random => SplitKind::Random,
@@ -71,30 +84,19 @@ fn config(a: &Args) -> anyhow::Result<TrainConfig> {
             Balance::Sampled => BalanceKind::Sampled,
         };
     }
-    if let Some(d) = a.draws {
-        c.augment.draws = d;
-    }
     c.augment.background &= !a.no_background;
     c.augment.crop &= !a.no_crop;
     c.augment.flip &= !a.no_flip;
     c.augment.color &= !a.no_color;
     c.augment.noise &= !a.no_noise;
-    if !a.backbone.is_empty() {
-        c.backbones = a.backbone.clone();
-    }
-    if a.init_from.is_some() {
-        c.init_from = a.init_from.clone();
-    }
     if a.cache_dir.is_some() {
         c.cache_dir = a.cache_dir.clone();
     }
-    c.validate()?;
-    Ok(c)
 }
 
 /// A line above the progress bar; when stderr is no terminal (logs, CI) the bar is hidden and
 /// would swallow it, so it goes to stderr plainly.
-fn say(bar: &ProgressBar, line: String) {
+pub(super) fn say(bar: &ProgressBar, line: String) {
     if bar.is_hidden() {
         eprintln!("{line}");
     } else {
@@ -103,7 +105,7 @@ fn say(bar: &ProgressBar, line: String) {
 }
 
 /// Sets the flag on the first Ctrl-C; a second one kills the process as usual.
-fn ctrl_c_flag() -> Arc<AtomicBool> {
+pub(super) fn ctrl_c_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
     std::thread::spawn(move || {
@@ -122,6 +124,9 @@ fn ctrl_c_flag() -> Arc<AtomicBool> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if super::pipeline::wanted(&args)? {
+        return super::pipeline::run(args);
+    }
     let cfg = config(&args)?;
     let stop = ctrl_c_flag();
     let req =
@@ -156,6 +161,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ),
         ),
         Event::Note(n) => say(&bar, n),
+        // Only the whole pipeline reports these (`super::pipeline`).
+        Event::Stage(_) | Event::Overall { .. } => {}
     };
     let pre = backbone.as_mut().map(|b| b as &mut dyn sneaker_train::train::Pretrained);
     let result = sneaker_train::train::train(&req, pre, &mut events);

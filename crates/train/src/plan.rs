@@ -1,0 +1,239 @@
+//! How long each part of the pipeline should take, so one progress bar with one ETA can run over
+//! all of it: every part is counted in work units (photos through a frozen network, examples ×
+//! epochs through what trains, photos through the exported graph), each weighted by its cost
+//! measured on the reference machine (2 cores; BENCHMARKS.md "Training": sneakers50 bottleneck
+//! 107 s, ft6 1,536 s). Only the ratios matter: the bar's rate adapts to the machine it runs on.
+//! [`Tracker`] turns the events each stage reports into the position on that bar.
+
+use std::path::Path;
+
+use crate::config::{ModelKind, TrainConfig};
+use crate::error::Result;
+use crate::fit::Progress;
+use crate::pipeline::Event;
+use crate::preset::PipelineConfig;
+use crate::recipe::{TRAINING_IMAGES, VALIDATION_IMAGES};
+
+/// One photo decoded, augmented and run through the frozen network by ONNX Runtime (ft6: 10,956
+/// block-9 activations in 101 s; bottleneck: ≈ 7,600 photos in ≈ 80 s).
+const EXTRACT_MS: f64 = 10.0;
+/// One feature row through the top model, forward + backward + AdamW (≈ 9,000 rows/s).
+const HEAD_ROW_MS: f64 = 0.11;
+/// One example through one tuned MBConv block, forward + backward (ft6: 14.3 examples/s over
+/// 6 blocks; ft4: 24/s over 4).
+const TAIL_BLOCK_MS: f64 = 11.5;
+/// A validation example costs about a third of a training one (forward only).
+const VALIDATION_SHARE: f64 = 1.0 / 3.0;
+/// One photo through the whole exported classifier (decode + ONNX Runtime).
+const CLASSIFY_MS: f64 = 12.0;
+
+/// What the calibrate stage calls its two passes in [`Event::Extract`].
+pub const CALIBRATION_PLAIN: &str = "validation photos";
+pub const CALIBRATION_AUGMENTED: &str = "augmented validation photos";
+
+/// The parts of one stage, in order: extraction passes by name, then the epochs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StagePlan {
+    /// `(what, cost)` of each pass [`Event::Extract`] reports.
+    pub passes: Vec<(&'static str, f64)>,
+    pub epochs: usize,
+    /// Cost of one epoch: training part, then validation part.
+    pub epoch: (f64, f64),
+}
+
+impl StagePlan {
+    pub fn total(&self) -> f64 {
+        self.passes.iter().map(|p| p.1).sum::<f64>() + self.epochs as f64 * (self.epoch.0 + self.epoch.1)
+    }
+
+    /// Cost done after `fraction` of the pass `what` (`None` if the stage has no such pass).
+    fn pass_done(&self, what: &str, fraction: f64) -> Option<f64> {
+        let i = self.passes.iter().position(|p| p.0 == what)?;
+        Some(self.passes[..i].iter().map(|p| p.1).sum::<f64>() + fraction.clamp(0.0, 1.0) * self.passes[i].1)
+    }
+
+    /// Cost done at `epochs` (fractional) epochs of training.
+    fn fit_done(&self, epochs: f64) -> f64 {
+        let passes: f64 = self.passes.iter().map(|p| p.1).sum();
+        passes + epochs.clamp(0.0, self.epochs as f64) * (self.epoch.0 + self.epoch.1)
+    }
+}
+
+/// Every stage's plan, in the order they run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub stages: Vec<StagePlan>,
+}
+
+/// Cost of one training stage with `train` and `val` photos.
+fn training_stage(cfg: &TrainConfig, train: usize, val: usize) -> StagePlan {
+    let rows = (train * cfg.augment.draws) as f64;
+    let per_example = match cfg.model {
+        ModelKind::Finetune => TAIL_BLOCK_MS * cfg.unfreeze_blocks as f64,
+        _ => HEAD_ROW_MS,
+    };
+    StagePlan {
+        passes: vec![(TRAINING_IMAGES, rows * EXTRACT_MS), (VALIDATION_IMAGES, val as f64 * EXTRACT_MS)],
+        epochs: cfg.epochs,
+        epoch: (rows * per_example, val as f64 * per_example * VALIDATION_SHARE),
+    }
+}
+
+impl Plan {
+    /// The plan for `train` training and `val` validation photos.
+    pub fn new(cfg: &PipelineConfig, train: usize, val: usize) -> Plan {
+        let calibrate = StagePlan {
+            passes: vec![
+                (CALIBRATION_PLAIN, val as f64 * CLASSIFY_MS),
+                (CALIBRATION_AUGMENTED, (val * cfg.calibrate.draws) as f64 * CLASSIFY_MS),
+            ],
+            epochs: 0,
+            epoch: (0.0, 0.0),
+        };
+        Plan {
+            stages: vec![
+                training_stage(&cfg.bottleneck, train, val),
+                training_stage(&cfg.finetune, train, val),
+                calibrate,
+            ],
+        }
+    }
+
+    /// The plan for the catalog at `data`, counted without decoding a photo: each label holds out
+    /// what a random split would (a group split holds out about as many).
+    pub fn for_catalog(cfg: &PipelineConfig, data: &Path) -> Result<Plan> {
+        let catalog = sneaker_catalog::Catalog::open(data)?;
+        let mut per_label = std::collections::HashMap::<&str, usize>::new();
+        for img in catalog.images() {
+            *per_label.entry(img.label.as_str()).or_default() += 1;
+        }
+        let fraction = cfg.finetune.val_fraction;
+        let val: usize = per_label
+            .values()
+            .map(|&n| if n >= 2 { ((n as f64 * fraction).round() as usize).max(1) } else { 0 })
+            .sum();
+        Ok(Plan::new(cfg, catalog.images().len() - val, val))
+    }
+
+    pub fn total(&self) -> f64 {
+        self.stages.iter().map(StagePlan::total).sum()
+    }
+}
+
+/// Follows the stages' events along the plan.
+#[derive(Debug)]
+pub struct Tracker {
+    plan: Plan,
+    stage: usize,
+    /// Cost done so far, of the whole plan.
+    done: f64,
+}
+
+/// A position step larger than this share of the whole is work found done, not work done.
+const JUMP: f64 = 0.02;
+
+impl Tracker {
+    pub fn new(plan: Plan) -> Tracker {
+        Tracker { plan, stage: 0, done: 0.0 }
+    }
+
+    fn offset(&self) -> f64 {
+        self.plan.stages[..self.stage].iter().map(StagePlan::total).sum()
+    }
+
+    /// Moves to the start of stage `index` (earlier stages count as done).
+    pub fn start_stage(&mut self, index: usize) -> Event {
+        self.stage = index.min(self.plan.stages.len() - 1);
+        self.moved_to(self.offset())
+    }
+
+    /// Stage `index` is over, whatever its epochs did (early stop, fewer to resume).
+    pub fn end_stage(&mut self, index: usize) -> Event {
+        self.stage = index.min(self.plan.stages.len() - 1);
+        self.moved_to(self.offset() + self.plan.stages[self.stage].total())
+    }
+
+    /// The overall position after `event` from the current stage, if it moves it.
+    pub fn follow(&mut self, event: &Event) -> Option<Event> {
+        let stage = &self.plan.stages[self.stage];
+        let within = match event {
+            Event::Extract { what, done, total } => stage.pass_done(what, *done as f64 / (*total).max(1) as f64)?,
+            Event::Fit(Progress::Batch { epoch, done, total, .. }) => {
+                let (train, val) = stage.epoch;
+                let share = if train + val > 0.0 { train / (train + val) } else { 1.0 };
+                stage.fit_done(*epoch as f64 + share * *done as f64 / (*total).max(1) as f64)
+            }
+            Event::Fit(Progress::Epoch(r)) => stage.fit_done(r.epoch as f64),
+            _ => return None,
+        };
+        Some(self.moved_to(self.offset() + within))
+    }
+
+    fn moved_to(&mut self, done: f64) -> Event {
+        let total = self.plan.total();
+        let jump = done - self.done > JUMP * total;
+        self.done = done;
+        Event::Overall { done: done.round() as u64, total: total.round() as u64, jump }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::EpochRecord;
+
+    #[test]
+    fn sneakers50_costs_what_it_was_measured_to() {
+        // 3,372 training and 840 validation photos: 107 s and 1,536 s measured (BENCHMARKS.md).
+        let plan = Plan::new(&PipelineConfig::default(), 3372, 840);
+        let secs: Vec<f64> = plan.stages.iter().map(|s| s.total() / 1000.0).collect();
+        assert!((80.0..140.0).contains(&secs[0]), "bottleneck {secs:?}");
+        assert!((1300.0..1700.0).contains(&secs[1]), "finetune {secs:?}");
+        assert!(secs[2] < 0.1 * secs[1], "calibration is cheap next to training: {secs:?}");
+    }
+
+    #[test]
+    fn the_position_only_moves_forward_through_a_stage() {
+        let cfg = PipelineConfig::default();
+        let mut t = Tracker::new(Plan::new(&cfg, 30, 10));
+        let total = t.plan.total();
+        let mut last = 0.0;
+        let mut at = |e: Option<Event>| match e {
+            Some(Event::Overall { done, .. }) => {
+                assert!(done as f64 >= last, "{done} after {last}");
+                last = done as f64;
+            }
+            other => panic!("{other:?}"),
+        };
+        at(Some(t.start_stage(1)));
+        at(t.follow(&Event::Extract { what: TRAINING_IMAGES, done: 45, total: 90 }));
+        at(t.follow(&Event::Extract { what: VALIDATION_IMAGES, done: 10, total: 10 }));
+        at(t.follow(&Event::Fit(Progress::Batch { epoch: 0, done: 1, total: 2, loss: 1.0, acc: 0.5 })));
+        let rec = EpochRecord {
+            epoch: 1,
+            lr: 0.0,
+            train_loss: 0.0,
+            train_acc: 0.0,
+            val_loss: 0.0,
+            val_top1: 0.0,
+            val_top5: 0.0,
+            seconds: 0.0,
+            train_images_per_s: 0.0,
+        };
+        at(t.follow(&Event::Fit(Progress::Epoch(rec))));
+        at(Some(t.end_stage(1)));
+        at(Some(t.end_stage(2)));
+        assert_eq!(last.round(), total.round());
+        assert!(t.follow(&Event::Note("x".into())).is_none());
+    }
+
+    #[test]
+    fn skipping_a_stage_is_a_jump_and_small_steps_are_not() {
+        let mut t = Tracker::new(Plan::new(&PipelineConfig::default(), 3372, 840));
+        let Event::Overall { jump, .. } = t.end_stage(1) else { panic!() };
+        assert!(jump, "two finished stages skipped");
+        assert!(matches!(t.start_stage(2), Event::Overall { jump: false, .. }));
+        let e = t.follow(&Event::Extract { what: CALIBRATION_PLAIN, done: 1, total: 840 });
+        assert!(matches!(e, Some(Event::Overall { jump: false, .. })), "{e:?}");
+    }
+}
