@@ -103,7 +103,7 @@ mod tests {
     }
 
     #[test]
-    fn temperature_matches_a_numpy_fit_on_three_classes() {
+    fn temperature_matches_a_python_fit_on_three_classes() {
         // Python 3, golden-section search on the log-loss itself (no numpy here):
         // import math
         // z = [[2,1,0],[0,3,1],[1,0,2.5],[3,0,0],[0,1,1.5],[2,2.5,0]]; y = [0,1,2,1,2,0]
@@ -119,7 +119,9 @@ mod tests {
         let t = fit(&logits, &labels, 3).unwrap();
         let at = |t| log_loss(&logits, &labels, 3, t);
         // The optimum is where the slope in β changes sign.
-        assert!(slope(&logits, &labels, 3, 1.0 / (t * 1.001)) > 0.0 && slope(&logits, &labels, 3, 1.0 / (t / 1.001)) < 0.0);
+        // (β = 1/T: a slightly larger T is a smaller β, before the optimum.)
+        assert!(slope(&logits, &labels, 3, 1.0 / (t * 1.001)) < 0.0);
+        assert!(slope(&logits, &labels, 3, 1.0 / (t / 1.001)) > 0.0);
         assert!(at(t) <= at(1.0), "scaling never makes the held-out log-loss worse");
         assert!((t - 1.536_341_344).abs() < 1e-6, "{t}");
         assert!((at(t) - 0.884_115_010).abs() < 1e-8 && (at(1.0) - 0.927_797_084).abs() < 1e-8);
