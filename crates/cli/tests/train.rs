@@ -229,7 +229,7 @@ fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
     }
     let calibration = json(&out.join("calibration.json"));
     let t = calibration["temperature"].as_f64().unwrap();
-    assert!((0.05..=20.0).contains(&t), "{calibration}");
+    assert!((0.25..=10.0).contains(&t), "{calibration}");
     assert_eq!(calibration["val_photos"].as_u64().map(|n| n * 2), calibration["augmented_photos"].as_u64());
     for key in ["coverage", "precision", "confidence_threshold"] {
         assert!(calibration[key].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "{key}: {calibration}");
@@ -238,7 +238,8 @@ fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
     // open_set.json holds the chosen threshold and the default footwear cut-off.
     let open_set = json(&out.join("open_set.json"));
     assert_eq!(open_set["thresholds"]["confidence"], calibration["confidence_threshold"], "{open_set}");
-    assert_eq!(open_set["thresholds"]["footwear"].as_f64(), Some(f64::from(sneaker_identify::DEFAULT_FOOTWEAR)));
+    let footwear = open_set["thresholds"]["footwear"].as_f64().unwrap();
+    assert!((footwear - f64::from(sneaker_identify::DEFAULT_FOOTWEAR)).abs() < 1e-6, "{open_set}");
 
     // predict reads the run's calibration by itself (the footwear check is set aside: colour
     // blocks are no shoes to ImageNet).

@@ -83,7 +83,12 @@ pub fn known_only(samples: &[Sample], min_precision: f32, source: &str) -> Resul
         .map(|i| {
             let confidence = i as f32 / CURVE_STEPS as f32;
             let o = evaluate_at(samples, &Thresholds { confidence, ..thresholds });
-            CurvePoint { confidence, coverage: o.coverage, precision: o.precision, unknown_rejected: o.unknown_rejected }
+            CurvePoint {
+                confidence,
+                coverage: o.coverage,
+                precision: o.precision,
+                unknown_rejected: o.unknown_rejected,
+            }
         })
         .collect();
     let calibration = Calibration {

@@ -91,6 +91,11 @@ pub fn calibrate(
     let (augmented, aug_labels) = augmented_logits(&data, &val, &cfg, settings.draws, logits_of.as_mut(), events)?;
 
     let t = temperature::fit(&plain, &plain_labels, classes)?;
+    if t <= temperature::RANGE.0 || t >= temperature::RANGE.1 {
+        events(Event::Note(format!(
+            "temperature {t} is at the end of its range: the validation photos are too few or too easy to say more"
+        )));
+    }
     let samples = samples(&augmented, &aug_labels, &labels, t);
     let source = format!(
         "{} validation photos of {} (training augmentation, {} draws each), temperature {t:.3}; footwear cut-off: the default",
@@ -232,8 +237,7 @@ fn update_manifest(run_dir: &Path, report: &CalibrationReport) -> Result<()> {
     let assets = sneaker_model::assets::Assets::locate()?;
     let opened = sneaker_model::run::Run::open(&assets, run_dir)?;
     let mut manifest = opened.manifest().clone();
-    manifest.embedding =
-        sneaker_model::run::embedding_for(&assets, &run_dir.join(run::MODEL_ONNX), &manifest.outputs)?;
+    manifest.embedding = sneaker_model::run::embedding_for(&assets, &run_dir.join(run::MODEL_ONNX), &manifest.outputs)?;
     for (key, value) in [
         ("temperature", report.temperature),
         ("val_log_loss_calibrated", report.val_log_loss_calibrated),

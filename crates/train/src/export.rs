@@ -54,7 +54,12 @@ pub fn classifier(backbone: &StateDict, head: &StateDict, spec: HeadSpec) -> Res
 }
 
 /// [`classifier`] whose `probs` are softmax(`logits` / `temperature`).
-pub fn calibrated_classifier(backbone: &StateDict, head: &StateDict, spec: HeadSpec, temperature: f32) -> Result<Vec<u8>> {
+pub fn calibrated_classifier(
+    backbone: &StateDict,
+    head: &StateDict,
+    spec: HeadSpec,
+    temperature: f32,
+) -> Result<Vec<u8>> {
     let net = EfficientNetLite::new(backbone);
     let mut g = GraphBuilder::new("sneaker_classifier");
     g.set_doc(format!("EfficientNet-Lite0 + trained top model {spec:?}"));

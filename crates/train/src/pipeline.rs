@@ -34,7 +34,11 @@ pub enum Event {
     /// The whole pipeline's estimated work: `done` of `total` (milliseconds on the reference
     /// machine, see [`crate::plan`]); `jump` when work was found already done (cached
     /// activations, a stage finished earlier), so rates measured so far no longer apply.
-    Overall { done: u64, total: u64, jump: bool },
+    Overall {
+        done: u64,
+        total: u64,
+        jump: bool,
+    },
 }
 
 /// The pretrained network and ONNX Runtime, as training needs them. Implemented over

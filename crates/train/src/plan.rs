@@ -108,10 +108,8 @@ impl Plan {
             *per_label.entry(img.label.as_str()).or_default() += 1;
         }
         let fraction = cfg.finetune.val_fraction;
-        let val: usize = per_label
-            .values()
-            .map(|&n| if n >= 2 { ((n as f64 * fraction).round() as usize).max(1) } else { 0 })
-            .sum();
+        let val: usize =
+            per_label.values().map(|&n| if n >= 2 { ((n as f64 * fraction).round() as usize).max(1) } else { 0 }).sum();
         Ok(Plan::new(cfg, catalog.images().len() - val, val))
     }
 

@@ -127,7 +127,9 @@ impl PipelineConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(TrainError::Config(m));
         if self.bottleneck.model != ModelKind::Bottleneck || self.finetune.model != ModelKind::Finetune {
-            return bad("the pipeline's stages are a bottleneck then a finetune model; `model` cannot be set in them".into());
+            return bad(
+                "the pipeline's stages are a bottleneck then a finetune model; `model` cannot be set in them".into()
+            );
         }
         let (b, f) = (&self.bottleneck, &self.finetune);
         // The finetune stage starts from the bottleneck's top model: a photo it trained on must
@@ -175,14 +177,19 @@ mod tests {
         c.validate().unwrap();
         assert_eq!(c.bottleneck.augment.draws, 2);
         let f = &c.finetune;
-        assert_eq!((f.unfreeze_blocks, f.augment.draws, f.epochs, f.lr, f.warmup_epochs, f.patience), (6, 3, 2, 4e-4, 0, 0));
+        assert_eq!(
+            (f.unfreeze_blocks, f.augment.draws, f.epochs, f.lr, f.warmup_epochs, f.patience),
+            (6, 3, 2, 4e-4, 0, 0)
+        );
         assert_eq!(c.calibrate.min_precision, 0.90);
     }
 
     #[test]
     fn a_file_changes_only_the_keys_it_gives() {
-        let c = PipelineConfig::from_toml("[finetune]\nepochs = 1\n[finetune.augment]\ndraws = 1\n[calibrate]\ndraws = 3\n")
-            .unwrap();
+        let c = PipelineConfig::from_toml(
+            "[finetune]\nepochs = 1\n[finetune.augment]\ndraws = 1\n[calibrate]\ndraws = 3\n",
+        )
+        .unwrap();
         assert_eq!((c.finetune.epochs, c.finetune.augment.draws, c.calibrate.draws), (1, 1, 3));
         assert_eq!(c.finetune.unfreeze_blocks, 6, "keys not given keep the preset's value");
         assert!(c.finetune.augment.background);

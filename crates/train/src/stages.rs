@@ -204,13 +204,8 @@ fn run_stage(
     pre: &mut dyn Pretrained,
     events: &mut dyn FnMut(Event),
 ) -> Result<String> {
-    let request = |cfg: TrainConfig| Request {
-        data: req.data.clone(),
-        out: stage.dir(&req.out),
-        cfg,
-        resume,
-        stop: req.stop,
-    };
+    let request =
+        |cfg: TrainConfig| Request { data: req.data.clone(), out: stage.dir(&req.out), cfg, resume, stop: req.stop };
     let trained = |s: Summary| {
         format!("validation top-1 {:.3}, top-5 {:.3}, log-loss {:.3}", s.val_top1, s.val_top5, s.val_log_loss)
     };

@@ -8,8 +8,10 @@
 
 use crate::error::{Result, TrainError};
 
-/// Temperatures outside this range are not calibration but a broken model or a trivial set.
-pub const RANGE: (f64, f64) = (0.05, 20.0);
+/// Temperatures outside this range are not calibration but a broken model or a validation set
+/// too easy to learn from (every photo right pushes T towards 0): at most 4× sharper or 10×
+/// softer than the network as trained.
+pub const RANGE: (f64, f64) = (0.25, 10.0);
 
 /// Bisection steps on log β: the bracket shrinks 2⁶⁰-fold, far below any useful precision.
 const STEPS: usize = 60;

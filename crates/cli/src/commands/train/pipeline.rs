@@ -3,11 +3,11 @@
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use sneaker_train::TrainError;
 use sneaker_train::fit::Progress;
 use sneaker_train::preset::PipelineConfig;
 use sneaker_train::stages::{self, PipelineRequest, StageEvent, StageStatus};
 use sneaker_train::train::Event;
-use sneaker_train::TrainError;
 
 use super::run::{apply_shared_flags, ctrl_c_flag, say};
 use super::*;
@@ -70,8 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = config(&args)?;
     let stop = ctrl_c_flag();
     let req = PipelineRequest { data: args.data.clone(), out: args.out.clone(), cfg, resume: args.resume, stop: &stop };
-    let mut backbone =
-        sneaker_train::onnx_backbone::OrtBackbone::load().context("loading the pretrained backbone")?;
+    let mut backbone = sneaker_train::onnx_backbone::OrtBackbone::load().context("loading the pretrained backbone")?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{prefix:>14} {msg:<34} [{bar:30}] {percent:>3}% {elapsed} eta {eta}")
@@ -127,7 +126,7 @@ fn show(bar: &ProgressBar, e: Event) {
         Event::Fit(Progress::Epoch(r)) => say(
             bar,
             format!(
-                "{:>14} epoch {:>3}: train loss {:.3} acc {:.3} | val loss {:.3} top-1 {:.3} top-5 {:.3} | {:.0} img/s",
+                "{}: epoch {:>3}: train loss {:.3} acc {:.3} | val loss {:.3} top-1 {:.3} top-5 {:.3} | {:.0} img/s",
                 bar.prefix(),
                 r.epoch,
                 r.train_loss,
@@ -138,7 +137,7 @@ fn show(bar: &ProgressBar, e: Event) {
                 r.train_images_per_s
             ),
         ),
-        Event::Note(n) => say(bar, format!("{:>14} {n}", bar.prefix())),
+        Event::Note(n) => say(bar, format!("{}: {n}", bar.prefix())),
     }
 }
 
