@@ -2,7 +2,7 @@
 //! help from the run's own held-out validation photos.
 //!
 //! 1. A temperature T (see [`crate::temperature`]) fitted on the validation log-loss of the raw
-//!    `logits`, then baked into `model.onnx` (`probs` = softmax(logits / T)), so predict, serve,
+//!    `logits` (of the plain photos, or of their augmented versions: the preset says), then baked into `model.onnx` (`probs` = softmax(logits / T)), so predict, serve,
 //!    evaluate and the gallery all read calibrated probabilities and nothing else changes.
 //! 2. An answer threshold on the top-1 probability, chosen on the same validation photos passed
 //!    through the training augmentation (crops, colour casts, blur, JPEG, new backgrounds: the
@@ -31,7 +31,7 @@ use crate::features::{Extractor, hash_samples};
 use crate::head::HeadSpec;
 use crate::pipeline::{Event, Pretrained};
 use crate::plan::{CALIBRATION_AUGMENTED, CALIBRATION_PLAIN};
-use crate::preset::CalibrateConfig;
+use crate::preset::{CalibrateConfig, TemperatureOn};
 use crate::run::{self, RunDir};
 use crate::temperature;
 
@@ -40,6 +40,8 @@ use crate::temperature;
 pub struct CalibrationReport {
     /// The graph's `probs` are softmax(`logits` / temperature).
     pub temperature: f64,
+    /// The photos it was fitted on.
+    pub temperature_on: TemperatureOn,
     /// Validation photos, plain (as training validated).
     pub val_photos: usize,
     pub val_log_loss: f64,
@@ -90,7 +92,10 @@ pub fn calibrate(
     let plain_labels: Vec<usize> = val.iter().map(|&i| data.samples[i].label).collect();
     let (augmented, aug_labels) = augmented_logits(&data, &val, &cfg, settings.draws, logits_of.as_mut(), events)?;
 
-    let t = temperature::fit(&plain, &plain_labels, classes)?;
+    let t = match settings.temperature_on {
+        TemperatureOn::Plain => temperature::fit(&plain, &plain_labels, classes)?,
+        TemperatureOn::Augmented => temperature::fit(&augmented, &aug_labels, classes)?,
+    };
     if t <= temperature::RANGE.0 || t >= temperature::RANGE.1 {
         events(Event::Note(format!(
             "temperature {t} is at the end of its range: the validation photos are too few or too easy to say more"
@@ -98,14 +103,17 @@ pub fn calibrate(
     }
     let samples = samples(&augmented, &aug_labels, &labels, t);
     let source = format!(
-        "{} validation photos of {} (training augmentation, {} draws each), temperature {t:.3}; footwear cut-off: the default",
+        "{} validation photos of {} (training augmentation, {} draws each), temperature {t:.3} (fitted on the {:?} \
+         photos); footwear cut-off: the default",
         val.len(),
         data.root.display(),
-        settings.draws
+        settings.draws,
+        settings.temperature_on
     );
     let (calibration, point) = precision::known_only(&samples, settings.min_precision, &source)?;
     let report = CalibrationReport {
         temperature: t,
+        temperature_on: settings.temperature_on,
         val_photos: val.len(),
         val_log_loss: temperature::log_loss(&plain, &plain_labels, classes, 1.0),
         val_log_loss_calibrated: temperature::log_loss(&plain, &plain_labels, classes, t),
@@ -127,13 +135,23 @@ pub fn calibrate(
         report.augmented_log_loss,
         report.augmented_log_loss_calibrated
     )));
-    events(Event::Note(format!(
-        "answer threshold {:.3}: answers {:.1}% of {} augmented held-out photos, {:.1}% of them right",
-        point.confidence,
-        100.0 * point.coverage,
-        point.n,
-        100.0 * point.precision
-    )));
+    events(Event::Note(if point.answered == 0 {
+        format!(
+            "answer threshold {:.3}: answers none of {} augmented held-out photos (even the surest answers are \
+             right less than {:.0}% of the time)",
+            point.confidence,
+            point.n,
+            100.0 * settings.min_precision
+        )
+    } else {
+        format!(
+            "answer threshold {:.3}: answers {:.1}% of {} augmented held-out photos, {:.1}% of them right",
+            point.confidence,
+            100.0 * point.coverage,
+            point.n,
+            100.0 * point.precision
+        )
+    }));
 
     write_calibrated_graph(&run, pre, &data, &val, &plain, t)?;
     update_manifest(run_dir, &report)?;

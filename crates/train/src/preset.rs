@@ -28,6 +28,8 @@ pub struct Preset {
     pub calibrate_draws: usize,
     /// Calibrate: answered precision the threshold keeps on them.
     pub calibrate_min_precision: f32,
+    /// Calibrate: which validation photos the temperature is fitted on.
+    pub calibrate_temperature_on: TemperatureOn,
 }
 
 /// The best configuration measured on phone photos (BENCHMARKS.md "Training": bn-aug2 then ft6,
@@ -43,7 +45,19 @@ pub const BEST: Preset = Preset {
     finetune_patience: 0,
     calibrate_draws: 2,
     calibrate_min_precision: 0.90,
+    calibrate_temperature_on: TemperatureOn::Plain,
 };
+
+/// The photos the temperature's log-loss is measured on. Plain validation photos are what
+/// training validates on; their augmented versions look more like phone photos, on which a
+/// network trained on studio shots is more often wrong, so they may ask for a softer T
+/// (`calibration.json` reports the log-loss of both, before and after).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TemperatureOn {
+    Plain,
+    Augmented,
+}
 
 /// How the calibrate stage chooses the run's temperature and answer threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -54,6 +68,8 @@ pub struct CalibrateConfig {
     pub draws: usize,
     /// The answer threshold is the lowest top-1 probability whose answers are still this precise.
     pub min_precision: f32,
+    /// The validation photos the temperature is fitted on.
+    pub temperature_on: TemperatureOn,
 }
 
 /// Every stage's settings.
@@ -81,7 +97,11 @@ impl From<Preset> for PipelineConfig {
             ..base
         };
         finetune.augment.draws = p.finetune_draws;
-        let calibrate = CalibrateConfig { draws: p.calibrate_draws, min_precision: p.calibrate_min_precision };
+        let calibrate = CalibrateConfig {
+            draws: p.calibrate_draws,
+            min_precision: p.calibrate_min_precision,
+            temperature_on: p.calibrate_temperature_on,
+        };
         PipelineConfig { bottleneck, finetune, calibrate }
     }
 }
@@ -197,6 +217,8 @@ mod tests {
         let e = PipelineConfig::from_toml("epochs = 3\n").unwrap_err();
         assert!(e.contains("epochs") && e.contains("[finetune]"), "{e}");
         assert!(PipelineConfig::from_toml("[finetune]\nepoch = 3\n").unwrap_err().contains("epoch"));
+        let c = PipelineConfig::from_toml("[calibrate]\ntemperature_on = \"augmented\"\n").unwrap();
+        assert_eq!((c.calibrate.temperature_on, c.calibrate.draws), (TemperatureOn::Augmented, BEST.calibrate_draws));
     }
 
     #[test]

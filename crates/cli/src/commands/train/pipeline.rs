@@ -151,6 +151,7 @@ fn stage_line(bar: &ProgressBar, s: &StageEvent) {
     };
     if matches!(s.status, StageStatus::Started { .. }) {
         bar.set_prefix(name.clone());
+        bar.set_message("");
     }
     say(bar, format!("stage {name}: {line}"));
 }
