@@ -116,8 +116,9 @@ pub fn write_charts(eval: &Evaluation, labels: &[String], dir: &Path) -> Result<
 pub fn markdown(eval: &Evaluation) -> String {
     let s = &eval.scores;
     let mut out = format!(
-        "| n | top-1 | top-5 | log-loss | mean per-class |\n|---|---|---|---|---|\n| {} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
-        s.n, s.top1, s.top5, s.log_loss, s.mean_per_class
+        "| n | top-1 | top-5 | log-loss | mean per-class | answerable at 90% precision |\n|---|---|---|---|---|---|\n\
+         | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+        s.n, s.top1, s.top5, s.log_loss, s.mean_per_class, s.coverage_at_p90
     );
     if !eval.by_angle.is_empty() {
         out.push_str("\n| angle | n | top-1 |\n|---|---|---|\n");

@@ -1,6 +1,6 @@
 //! Classification scores from predicted probabilities: top-1/top-5 accuracy, log-loss, mean
 //! per-class accuracy, per-class precision/recall, the confusion matrix and the worst-confused
-//! pairs.
+//! pairs, and how many photos can be answered at 90% precision.
 
 use serde::Serialize;
 
@@ -35,6 +35,8 @@ pub struct Scores {
     pub log_loss: f64,
     /// Mean over labels present in the set of their recall (balanced accuracy).
     pub mean_per_class: f64,
+    /// Share of photos answerable at ≥ 90% precision (see [`coverage_at_precision`]).
+    pub coverage_at_p90: f64,
     pub per_class: Vec<ClassScore>,
     /// `confusion[truth][predicted]` counts.
     pub confusion: Vec<Vec<usize>>,
@@ -94,7 +96,38 @@ pub fn score(probs: &[f32], names: &[String], labels: &[usize]) -> Scores {
         .collect();
     pairs.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.truth.cmp(&b.truth)));
     pairs.truncate(10);
-    Scores { n: labels.len(), top1, top5, log_loss, mean_per_class, per_class, confusion, worst_pairs: pairs }
+    let coverage_at_p90 = coverage_at_precision(probs, m, labels, 0.9);
+    Scores {
+        n: labels.len(),
+        top1,
+        top5,
+        log_loss,
+        mean_per_class,
+        coverage_at_p90,
+        per_class,
+        confusion,
+        worst_pairs: pairs,
+    }
+}
+
+/// The largest share of photos whose top-1 answers are still at least `min_precision` right when
+/// photos are answered in order of the model's top-1 probability, most confident first. It
+/// measures whether confidence can be trusted, which the open-set "not sure" verdicts rest on;
+/// 0 when even the most confident answer is wrong.
+pub fn coverage_at_precision(probs: &[f32], classes: usize, labels: &[usize], min_precision: f64) -> f64 {
+    let mut answers: Vec<(f32, bool)> =
+        probs.chunks_exact(classes).zip(labels).map(|(row, &y)| (row[argmax(row)], argmax(row) == y)).collect();
+    answers.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut right, mut best) = (0usize, 0usize);
+    for (i, &(p, ok)) in answers.iter().enumerate() {
+        right += ok as usize;
+        // A cut can only fall between different probabilities: tied photos are answered together.
+        let cut_here = answers.get(i + 1).is_none_or(|next| next.0 < p);
+        if cut_here && right as f64 >= min_precision * (i + 1) as f64 {
+            best = i + 1;
+        }
+    }
+    best as f64 / labels.len().max(1) as f64
 }
 
 /// Index of the largest value (first on ties).
@@ -111,6 +144,19 @@ pub fn argmax(row: &[f32]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coverage_stops_where_precision_falls_below_the_target() {
+        // Two classes; top-1 probabilities 0.9 (right), 0.8 (right), 0.7 (wrong), 0.6 (right).
+        // Most confident first: 1/1, 2/2, 2/3, 3/4 right. At 90%: the first two, half the photos;
+        // at 75%: all four (3/4 = 0.75).
+        let probs = [0.9, 0.1, 0.2, 0.8, 0.3, 0.7, 0.6, 0.4];
+        let labels = [0, 1, 0, 0];
+        assert_eq!(coverage_at_precision(&probs, 2, &labels, 0.9), 0.5);
+        assert_eq!(coverage_at_precision(&probs, 2, &labels, 0.75), 1.0);
+        // Ties are answered together: 0.9 right and 0.9 wrong give 1/2 at best.
+        assert_eq!(coverage_at_precision(&[0.9, 0.1, 0.9, 0.1], 2, &[0, 1], 0.9), 0.0);
+    }
 
     fn names(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("c{i}")).collect()

@@ -10,7 +10,7 @@ pub struct Args {
     /// Labelled folder: `<label>/<image>`; labels must be ones the model knows.
     #[arg(long)]
     pub data: PathBuf,
-    /// Print one JSON object (top1, top5, log_loss, mean_per_class, n, per_class, confusion, ...).
+    /// Print one JSON object (top1, top5, log_loss, mean_per_class, coverage_at_p90, n, per_class, confusion, ...).
     #[arg(long)]
     pub json: bool,
     /// Where to save scores.json and the charts (default: MODEL/eval/<data folder name>).
