@@ -200,7 +200,7 @@ mod tests {
         let f = &c.finetune;
         assert_eq!(
             (f.unfreeze_blocks, f.augment.draws, f.epochs, f.lr, f.warmup_epochs, f.patience),
-            (6, 3, 2, 4e-4, 0, 0)
+            (11, 3, 2, 4e-4, 0, 0)
         );
         assert_eq!(c.calibrate.min_precision, 0.90);
     }
@@ -212,7 +212,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((c.finetune.epochs, c.finetune.augment.draws, c.calibrate.draws), (1, 1, 3));
-        assert_eq!(c.finetune.unfreeze_blocks, 6, "keys not given keep the preset's value");
+        assert_eq!(c.finetune.unfreeze_blocks, 11, "keys not given keep the preset's value");
         assert!(c.finetune.augment.background);
         assert_eq!(c.bottleneck, PipelineConfig::default().bottleneck);
         let e = PipelineConfig::from_toml("epochs = 3\n").unwrap_err();
