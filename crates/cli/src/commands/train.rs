@@ -44,8 +44,8 @@ const AFTER_HELP: &str = "\
 Without --model, the whole best pipeline runs into OUT, with one progress bar and ETA:
   1. bottleneck  frozen EfficientNet-Lite0 + top model, 2 augmented draws   -> OUT/stages/bottleneck
   2. finetune    the last 11 blocks from it, 3 draws, 2 epochs, lr 4e-4     -> OUT (run.json, model.onnx...)
-  3. calibrate   temperature fitted on the validation log-loss, baked into model.onnx; answer threshold
-                 at 90% precision on augmented validation photos            -> OUT/open_set.json, calibration.json
+  3. calibrate   temperature fitted on augmented validation photos, baked into model.onnx; answer
+                 threshold at 90% precision on the same photos              -> OUT/open_set.json, calibration.json
 `predict`, `evaluate` and `serve --model OUT` then use it with no flags. After Ctrl-C, the same command
 continues: finished stages are skipped, an interrupted one resumes from its checkpoint.
 Settings live in one preset (sneaker_train::preset::BEST); --config FILE.toml may change them per stage
