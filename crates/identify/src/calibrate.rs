@@ -192,17 +192,7 @@ pub fn calibrate(
         }
     }
     let (thresholds, outcome) = best.expect("the grid has at least one point");
-    let curve = grid(0.0, 1.0)
-        .map(|confidence| {
-            let o = evaluate_at(samples, &Thresholds { confidence, ..thresholds });
-            CurvePoint {
-                confidence,
-                coverage: o.coverage,
-                precision: o.precision,
-                unknown_rejected: o.unknown_rejected,
-            }
-        })
-        .collect();
+    let curve = curve(samples, &thresholds, grid(0.0, 1.0));
     Ok(Calibration { thresholds, fusion, calibration: outcome, curve, source: source.to_owned() })
 }
 
@@ -213,6 +203,25 @@ fn footwear_threshold(samples: &[Sample], max_miss: f32) -> f32 {
     fw.sort_by(f32::total_cmp);
     let allowed = (max_miss.clamp(0.0, 1.0) * fw.len() as f32).floor() as usize;
     fw.get(allowed).copied().unwrap_or(0.0)
+}
+
+/// The precision / coverage curve: `thresholds` with each of `confidences` in turn.
+pub(crate) fn curve(
+    samples: &[Sample],
+    thresholds: &Thresholds,
+    confidences: impl Iterator<Item = f32>,
+) -> Vec<CurvePoint> {
+    confidences
+        .map(|confidence| {
+            let o = evaluate_at(samples, &Thresholds { confidence, ..*thresholds });
+            CurvePoint {
+                confidence,
+                coverage: o.coverage,
+                precision: o.precision,
+                unknown_rejected: o.unknown_rejected,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

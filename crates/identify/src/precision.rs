@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::calibrate::{Calibration, CurvePoint, Sample, SampleKind, evaluate_at};
+use crate::calibrate::{Calibration, Sample, SampleKind, curve, evaluate_at};
 use crate::decide::Thresholds;
 use crate::error::{IdentifyError, Result};
 use crate::fuse::FusionConfig;
@@ -79,18 +79,7 @@ fn next_above(p: f32) -> f32 {
 pub fn known_only(samples: &[Sample], min_precision: f32, source: &str) -> Result<(Calibration, AnswerPoint)> {
     let point = answer_threshold(samples, min_precision)?;
     let thresholds = Thresholds { confidence: point.confidence, ..Thresholds::default() };
-    let curve = (0..=CURVE_STEPS)
-        .map(|i| {
-            let confidence = i as f32 / CURVE_STEPS as f32;
-            let o = evaluate_at(samples, &Thresholds { confidence, ..thresholds });
-            CurvePoint {
-                confidence,
-                coverage: o.coverage,
-                precision: o.precision,
-                unknown_rejected: o.unknown_rejected,
-            }
-        })
-        .collect();
+    let curve = curve(samples, &thresholds, (0..=CURVE_STEPS).map(|i| i as f32 / CURVE_STEPS as f32));
     let calibration = Calibration {
         thresholds,
         fusion: FusionConfig::default(),

@@ -80,11 +80,11 @@ impl DepthwiseBackend for Flex {
     }
 }
 
-/// The tensor's f32 values in row-major order (copied only when it is a strided view).
+/// The tensor's f32 values in row-major order (copied once, only when it is a strided view).
 fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(s) => s.into(),
-        None => t.to_contiguous().as_slice::<f32>().expect("the tail trains in f32").to_vec().into(),
+        None => t.to_contiguous().into_data().try_into_vec::<f32>().expect("the tail trains in f32").into(),
     }
 }
 

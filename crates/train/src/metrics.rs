@@ -115,8 +115,14 @@ pub fn score(probs: &[f32], names: &[String], labels: &[usize]) -> Scores {
 /// measures whether confidence can be trusted, which the open-set "not sure" verdicts rest on;
 /// 0 when even the most confident answer is wrong.
 pub fn coverage_at_precision(probs: &[f32], classes: usize, labels: &[usize], min_precision: f64) -> f64 {
-    let mut answers: Vec<(f32, bool)> =
-        probs.chunks_exact(classes).zip(labels).map(|(row, &y)| (row[argmax(row)], argmax(row) == y)).collect();
+    let mut answers: Vec<(f32, bool)> = probs
+        .chunks_exact(classes)
+        .zip(labels)
+        .map(|(row, &y)| {
+            let top = argmax(row);
+            (row[top], top == y)
+        })
+        .collect();
     answers.sort_by(|a, b| b.0.total_cmp(&a.0));
     let (mut right, mut best) = (0usize, 0usize);
     for (i, &(p, ok)) in answers.iter().enumerate() {
