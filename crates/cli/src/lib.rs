@@ -28,14 +28,15 @@ enum Command {
     Scrape(commands::scrape::Args),
     /// Choose the "not footwear" / "unknown sneaker" thresholds from held-out photos.
     Calibrate(commands::calibrate::Args),
-    /// Few-shot check: enroll K photos per product, identify their other photos (K = 1, 3, 5).
+    /// Few-shot check: enroll K photos per product, identify their other photos (K = 1, 3, 5);
+    /// retrieval recall@1/5 and mAP.
     Fewshot(commands::fewshot::Args),
     /// Look at a catalog folder (`catalog report DIR`: charts and Markdown).
     Catalog(commands::catalog::Args),
     /// Gallery of enrolled product photos: build from a catalog, add a product, search by photo.
     Gallery(commands::gallery::Args),
     /// Train the best classifier on a catalog into a run folder (bottleneck, finetune, calibrate),
-    /// or one model kind with --model (random, scratch, bottleneck, finetune).
+    /// or one model kind with --model (random, scratch, bottleneck, finetune, embedding).
     Train(commands::train::Args),
     /// Score a trained run on a labelled folder (top-1/5, log-loss, per class, confusion).
     Evaluate(commands::evaluate::Args),

@@ -78,6 +78,57 @@ pub fn evaluate(
     })
 }
 
+/// Every photo as a query against all the others: recall@1 and recall@5 (a photo of the same
+/// product among the nearest 1 or 5) and mean average precision over the ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RetrievalResult {
+    /// Photos that have at least one other photo of their product (the others are no query).
+    pub queries: usize,
+    pub recall_at_1: f32,
+    pub recall_at_5: f32,
+    /// Mean over queries of the precision at each rank where a photo of the product appears.
+    pub map: f32,
+}
+
+/// `embeddings[i]` (L2-normalised) is a photo of product `labels[i]`.
+pub fn retrieval(embeddings: &[Vec<f32>], labels: &[String]) -> Result<RetrievalResult> {
+    if embeddings.len() != labels.len() {
+        return Err(IdentifyError::Input(format!("{} embeddings for {} labels", embeddings.len(), labels.len())));
+    }
+    let (mut queries, mut r1, mut r5, mut ap_sum) = (0usize, 0usize, 0usize, 0f64);
+    for q in 0..embeddings.len() {
+        let relevant = labels.iter().enumerate().filter(|&(i, l)| i != q && *l == labels[q]).count();
+        if relevant == 0 {
+            continue;
+        }
+        let mut ranked: Vec<(f32, bool)> = (0..embeddings.len())
+            .filter(|&i| i != q)
+            .map(|i| (dot(&embeddings[q], &embeddings[i]), labels[i] == labels[q]))
+            .collect();
+        // Highest similarity first; a tie ranks the wrong photo first, so ties never flatter.
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        queries += 1;
+        r1 += usize::from(ranked[0].1);
+        r5 += usize::from(ranked.iter().take(5).any(|r| r.1));
+        let (mut hits, mut precision_sum) = (0usize, 0f64);
+        for (rank, _) in ranked.iter().enumerate().filter(|(_, r)| r.1) {
+            hits += 1;
+            precision_sum += hits as f64 / (rank + 1) as f64;
+        }
+        ap_sum += precision_sum / relevant as f64;
+    }
+    if queries == 0 {
+        return Err(IdentifyError::NotEnoughData("a product with at least 2 photos".into()));
+    }
+    let n = queries as f32;
+    Ok(RetrievalResult {
+        queries,
+        recall_at_1: r1 as f32 / n,
+        recall_at_5: r5 as f32 / n,
+        map: (ap_sum / queries as f64) as f32,
+    })
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -100,6 +151,22 @@ mod tests {
             }
         }
         (e, l)
+    }
+
+    #[test]
+    fn retrieval_is_perfect_on_clusters_and_ranks_by_hand_otherwise() {
+        let (e, l) = clusters(5, 3, 0.1);
+        let r = retrieval(&e, &l).unwrap();
+        assert_eq!((r.queries, r.recall_at_1, r.recall_at_5, r.map), (15, 1.0, 1.0, 1.0));
+        // Query a: b (other product) is nearest, then c (its own): recall@1 0, AP 1/2.
+        let e = vec![vec![1.0, 0.0], vec![0.9, 0.436], vec![0.6, 0.8]];
+        let l: Vec<String> = ["p", "q", "p"].iter().map(|s| s.to_string()).collect();
+        let r = retrieval(&e, &l).unwrap();
+        // a → [b, c]: AP 1/2; c → [b (0.888), a (0.6)]: AP 1/2; b has no partner: no query.
+        assert_eq!(r.queries, 2);
+        assert_eq!((r.recall_at_1, r.recall_at_5), (0.0, 1.0));
+        assert!((r.map - 0.5).abs() < 1e-6, "{r:?}");
+        assert!(retrieval(&e[..2], &l[..2]).is_err(), "no product has two photos");
     }
 
     #[test]

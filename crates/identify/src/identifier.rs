@@ -77,7 +77,7 @@ impl Identifier {
         let location = gallery.cloned().or_else(|| run.map(|r| GalleryLocation::Folder(run_gallery_dir(r))));
         let labels = predictor.run().map(|r| r.labels().to_vec());
         let gallery = match &location {
-            Some(l) => Identifier::open_gallery(l, predictor.embedding_id(), mode)?,
+            Some(l) => Identifier::open_gallery(l, predictor.embedding_id(), predictor.embedding_dim(), mode)?,
             None => None,
         };
         let folder = match &location {
@@ -103,9 +103,10 @@ impl Identifier {
     pub fn open_gallery(
         location: &GalleryLocation,
         model_id: &str,
+        dim: usize,
         mode: OpenMode,
     ) -> Result<Option<Box<dyn GalleryBackend>>> {
-        match open_gallery(location, model_id, sneaker_model::efficientnet_lite::FEATURE_DIM, mode) {
+        match open_gallery(location, model_id, dim, mode) {
             Ok(g) => Ok(Some(g)),
             Err(GalleryError::Missing { .. }) => Ok(None),
             Err(e) => Err(IdentifyError::Input(format!("gallery {location}: {e}"))),

@@ -31,8 +31,8 @@ pub struct Scores {
     pub probs: Vec<f32>,
     /// Probability that the photo shows footwear at all (ImageNet footwear classes summed).
     pub footwear: f32,
-    /// The pooled 1280-d features of the run's embedding (see the module comment), not
-    /// normalised: the gallery embeds photos with exactly these, so identification needs no
+    /// The run's embedding (see the module comment): pooled 1280-d features, or a trained
+    /// embedding's vector, not necessarily normalised: the gallery embeds photos with exactly these, so identification needs no
     /// second pass.
     pub features: Vec<f32>,
 }
@@ -133,9 +133,12 @@ impl Predictor {
         &self.embedding_id
     }
 
-    /// Embedding width.
+    /// Embedding width: the run's (its manifest says), else the pooled backbone features'.
     pub fn embedding_dim(&self) -> usize {
-        FEATURE_DIM
+        match &self.run {
+            Some((run, _)) if run.manifest().embedding.source == EmbeddingSource::Run => run.manifest().embedding.dim,
+            _ => FEATURE_DIM,
+        }
     }
 
     /// Side of the square input the networks take.
@@ -194,7 +197,7 @@ impl Predictor {
         Ok(probs)
     }
 
-    /// The embedding features alone, `[N, 1280]`, not normalised: one network pass (the run's
+    /// The embedding features alone, `[N, embedding_dim]`, not necessarily normalised: one network pass (the run's
     /// graph when it embeds by itself, else the backbone), for building galleries.
     pub fn embed(&mut self, batch: ArrayView4<'_, f32>) -> Result<Array2<f32>> {
         let features = match self.run.as_mut() {
@@ -203,10 +206,11 @@ impl Predictor {
             }
             _ => self.backbone.run(batch)?.features,
         };
-        if features.ncols() != FEATURE_DIM {
+        if features.ncols() != self.embedding_dim() {
             return Err(ModelError::Mismatch(format!(
-                "`{FEATURES}` has {} columns, expected {FEATURE_DIM}",
-                features.ncols()
+                "`{FEATURES}` has {} columns, expected {}",
+                features.ncols(),
+                self.embedding_dim()
             )));
         }
         Ok(features)
@@ -224,7 +228,7 @@ impl Predictor {
     /// [`Predictor::embed`] of CHW tensors made by `sneaker_vision::to_input_tensor`.
     pub fn embed_tensors(&mut self, tensors: &[Vec<f32>]) -> Result<Array2<f32>> {
         if tensors.is_empty() {
-            return Ok(Array2::zeros((0, FEATURE_DIM)));
+            return Ok(Array2::zeros((0, self.embedding_dim())));
         }
         let flat = flatten(tensors)?;
         self.embed(batch_view(&flat, tensors.len())?)

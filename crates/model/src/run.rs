@@ -40,6 +40,14 @@ pub enum EmbeddingSource {
 pub struct Embedding {
     pub source: EmbeddingSource,
     pub model_id: String,
+    /// Width of the vectors (1280 for pooled backbone features, less for a trained embedding).
+    /// Manifests written before trained embeddings existed have none: they are 1280 wide.
+    #[serde(default = "pooled_width")]
+    pub dim: usize,
+}
+
+fn pooled_width() -> usize {
+    crate::efficientnet_lite::FEATURE_DIM
 }
 
 /// `run.json`.
@@ -179,11 +187,29 @@ fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<RunManifest> {
 
 /// Output names of the ONNX graph at `path`, read from the file (no runtime needed).
 pub fn graph_outputs(path: &Path) -> Result<Vec<String>> {
+    Ok(graph_output_infos(path)?.into_iter().filter_map(|o| o.name).collect())
+}
+
+fn graph_output_infos(path: &Path) -> Result<Vec<crate::onnx_proto::ValueInfoProto>> {
     use prost::Message;
     let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_owned(), source })?;
     let model = crate::onnx_proto::ModelProto::decode(bytes.as_slice())
         .map_err(|e| ModelError::BadWeights { path: path.to_owned(), detail: format!("not an ONNX graph: {e}") })?;
-    Ok(model.graph.map(|g| g.output.into_iter().filter_map(|o| o.name).collect()).unwrap_or_default())
+    Ok(model.graph.map(|g| g.output).unwrap_or_default())
+}
+
+/// The fixed last dimension of the graph output `name` (`[N, D]` → D), when the graph says.
+pub fn graph_output_width(path: &Path, name: &str) -> Result<Option<usize>> {
+    use crate::onnx_proto::{tensor_shape_proto::dimension::Value, type_proto};
+    let infos = graph_output_infos(path)?;
+    let Some(info) = infos.iter().find(|o| o.name.as_deref() == Some(name)) else { return Ok(None) };
+    let Some(type_proto::Value::TensorType(t)) = info.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        return Ok(None);
+    };
+    Ok(match t.shape.as_ref().and_then(|s| s.dim.last()).and_then(|d| d.value.as_ref()) {
+        Some(Value::DimValue(v)) if *v > 0 => Some(*v as usize),
+        _ => None,
+    })
 }
 
 /// Reads a run's `labels.json`: a non-empty JSON array of strings.
@@ -202,9 +228,17 @@ pub fn read_labels(path: &Path) -> Result<Vec<String>> {
 /// The embedding a graph with these `outputs` at `model_path` gives.
 pub fn embedding_for(assets: &Assets, model_path: &Path, outputs: &[String]) -> Result<Embedding> {
     Ok(if outputs.iter().any(|o| o == FEATURES) {
-        Embedding { source: EmbeddingSource::Run, model_id: format!("run-model@{}", file_digest(model_path)?) }
+        Embedding {
+            source: EmbeddingSource::Run,
+            model_id: format!("run-model@{}", file_digest(model_path)?),
+            dim: graph_output_width(model_path, FEATURES)?.unwrap_or_else(pooled_width),
+        }
     } else {
-        Embedding { source: EmbeddingSource::Pretrained, model_id: pretrained_embedding_id(assets)? }
+        Embedding {
+            source: EmbeddingSource::Pretrained,
+            model_id: pretrained_embedding_id(assets)?,
+            dim: pooled_width(),
+        }
     })
 }
 
@@ -315,7 +349,7 @@ mod tests {
             labels: vec!["a".into(), "b".into()],
             input_size: 224,
             outputs: vec![PROBS.into(), FEATURES.into()],
-            embedding: Embedding { source: EmbeddingSource::Run, model_id: "run-model@0123".into() },
+            embedding: Embedding { source: EmbeddingSource::Run, model_id: "run-model@0123".into(), dim: 1280 },
             catalog: Some("../catalog".into()),
             metrics: BTreeMap::from([("val_top1".into(), 0.5)]),
         }

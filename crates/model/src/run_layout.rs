@@ -6,6 +6,9 @@
 pub const MODEL: &str = "model.onnx";
 /// Label names, in the order of the graph's `probs`.
 pub const LABELS: &str = "labels.json";
+/// Labels of the extra catalogs left out of training (a JSON array like `labels.json`; the seed
+/// that drew them is in `config.json`): products to evaluate as never seen.
+pub const HELD_OUT: &str = "held_out.json";
 /// The training configuration the run was made with.
 pub const CONFIG: &str = "config.json";
 /// What training measured, with the run's id, creation time and catalog.

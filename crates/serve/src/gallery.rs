@@ -99,7 +99,9 @@ pub async fn enroll(
         let label = enrolled;
         let mut identifier = gallery.identifier.write().map_err(|_| poisoned())?;
         if identifier.gallery().is_none() {
-            let new = Gallery::new(gallery.model_id.clone(), FEATURE_DIM, GalleryConfig::default());
+            // As wide as the network's embedding: the uploads' own vectors say.
+            let dim = scores.first().map_or(FEATURE_DIM, |s| s.features.len());
+            let new = Gallery::new(gallery.model_id.clone(), dim, GalleryConfig::default());
             let new = match &gallery.dir {
                 Some(dir) => new.stored_in(dir),
                 None => new,

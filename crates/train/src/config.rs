@@ -21,6 +21,8 @@ pub enum ModelKind {
     Bottleneck,
     /// The last N MBConv blocks + head trained, from a bottleneck run.
     Finetune,
+    /// The last N MBConv blocks + an L2-normalised embedding trained for retrieval (CosFace).
+    Embedding,
 }
 
 impl ModelKind {
@@ -30,6 +32,7 @@ impl ModelKind {
             ModelKind::Scratch => "scratch",
             ModelKind::Bottleneck => "bottleneck",
             ModelKind::Finetune => "finetune",
+            ModelKind::Embedding => "embedding",
         }
     }
 }
@@ -168,6 +171,17 @@ pub struct TrainConfig {
     pub init_from: Option<PathBuf>,
     /// Where cached activations live (default: `<cache>/sneaker-id/features`).
     pub cache_dir: Option<PathBuf>,
+    /// More catalogs trained on beside the main one; labels of the same name are one label.
+    pub extra_data: Vec<PathBuf>,
+    /// Share of the extra catalogs' labels (not in the main catalog) left out of training, drawn
+    /// by `seed` and listed in the run's `held_out.json`: products to evaluate as never seen.
+    pub hold_out: f64,
+    /// `embedding`: width of the embedding galleries store.
+    pub embedding_dim: usize,
+    /// `embedding`: CosFace margin m (the true label's cosine minus m while training).
+    pub margin: f32,
+    /// `embedding`: scale s of the cosine logits.
+    pub cosine_scale: f32,
 }
 
 impl Default for TrainConfig {
@@ -198,6 +212,11 @@ impl Default for TrainConfig {
             augment: AugmentConfig::default(),
             init_from: None,
             cache_dir: None,
+            extra_data: Vec::new(),
+            hold_out: 0.0,
+            embedding_dim: 256,
+            margin: 0.2,
+            cosine_scale: 30.0,
         }
     }
 }
@@ -248,7 +267,7 @@ impl TrainConfig {
         if self.schedule == ScheduleKind::Step && self.lr_step_epochs == 0 {
             return bad("lr_step_epochs must be at least 1 for the step schedule".into());
         }
-        let pretrained = matches!(self.model, ModelKind::Bottleneck | ModelKind::Finetune);
+        let pretrained = matches!(self.model, ModelKind::Bottleneck | ModelKind::Finetune | ModelKind::Embedding);
         if pretrained && self.image_size != sneaker_vision::INPUT_SIZE {
             return bad(format!(
                 "the pretrained backbone takes {0}x{0} images, image_size {1} is not possible",
@@ -267,15 +286,31 @@ impl TrainConfig {
         {
             return bad(format!("backbone {v} is listed twice"));
         }
-        if self.model == ModelKind::Finetune && self.backbones != [Variant::Lite0] {
+        let tuned = matches!(self.model, ModelKind::Finetune | ModelKind::Embedding);
+        if tuned && self.backbones != [Variant::Lite0] {
             // The fine-tuned tail (crate::tail) is written for Lite0's blocks.
-            return bad("finetune trains EfficientNet-Lite0 only: backbones must be [lite0]".into());
+            return bad(format!("{} trains EfficientNet-Lite0 only: backbones must be [lite0]", self.model.name()));
         }
         if self.model == ModelKind::Finetune && self.init_from.is_none() {
             return bad("finetune needs init_from (a bottleneck run folder)".into());
         }
-        if self.model == ModelKind::Finetune {
+        if tuned {
             crate::arch::cut_point(self.unfreeze_blocks)?;
+        }
+        if !(0.0..1.0).contains(&self.hold_out) {
+            return bad(format!("hold_out must be in [0, 1), got {}", self.hold_out));
+        }
+        if self.hold_out > 0.0 && self.extra_data.is_empty() {
+            return bad("hold_out leaves out labels of the extra catalogs: give extra_data too".into());
+        }
+        if self.embedding_dim == 0 {
+            return bad("embedding_dim must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&self.margin) {
+            return bad(format!("margin must be in [0, 1), got {}", self.margin));
+        }
+        if !(self.cosine_scale > 0.0 && self.cosine_scale.is_finite()) {
+            return bad(format!("cosine_scale must be a positive number, got {}", self.cosine_scale));
         }
         Ok(())
     }

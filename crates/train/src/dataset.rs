@@ -104,6 +104,49 @@ impl Dataset {
     }
 }
 
+/// The labels of `extras` that `main` lacks, sorted, of which a `fraction` (rounded) is drawn
+/// by `seed` to be left out of training: a fixed, written-down set of never-seen products.
+pub fn held_out_labels(main: &Dataset, extras: &[Dataset], fraction: f64, seed: u64) -> Vec<String> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let mut candidates: Vec<String> =
+        extras.iter().flat_map(|d| d.labels.iter()).filter(|l| !main.labels.contains(l)).cloned().collect();
+    candidates.sort();
+    candidates.dedup();
+    let n = (candidates.len() as f64 * fraction).round() as usize;
+    candidates.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    let mut held: Vec<String> = candidates.into_iter().take(n).collect();
+    held.sort();
+    held
+}
+
+impl Dataset {
+    /// `self` and `extras` as one dataset over the sorted union of their labels, without the
+    /// photos of `held_out` labels. Groups are prefixed by the catalog's position so equal
+    /// group names of two catalogs stay apart.
+    pub fn merge(self, extras: Vec<Dataset>, held_out: &[String]) -> Result<Dataset> {
+        let parts: Vec<Dataset> = std::iter::once(self).chain(extras).collect();
+        let mut labels: Vec<String> =
+            parts.iter().flat_map(|d| d.labels.iter()).filter(|l| !held_out.contains(l)).cloned().collect();
+        labels.sort();
+        labels.dedup();
+        let (mut samples, mut skipped) = (Vec::new(), Vec::new());
+        for (i, d) in parts.iter().enumerate() {
+            for s in &d.samples {
+                let Ok(label) = labels.binary_search(&d.labels[s.label]) else { continue };
+                let group = if i == 0 { s.group.clone() } else { format!("{i}:{}", s.group) };
+                samples.push(Sample { path: s.path.clone(), label, group, angle: s.angle.clone() });
+            }
+            skipped.extend(d.skipped.iter().cloned());
+        }
+        let root = parts[0].root.clone();
+        if labels.len() < 2 {
+            return Err(TrainError::Catalog { path: root, detail: "fewer than 2 labels left to train on".into() });
+        }
+        Ok(Dataset { root, labels, samples, skipped })
+    }
+}
+
 /// Decodes every sample once, on all cores, and keeps those that decode; each one that does
 /// not is warned about by name, and the count is warned about once at the end.
 fn drop_unreadable(samples: Vec<Sample>) -> (Vec<Sample>, Vec<Skipped>) {
@@ -156,6 +199,25 @@ pub(crate) mod tests {
                 img.save(dir.join(l).join(format!("shot{k}-{}.png", k % 2))).unwrap();
             }
         }
+    }
+
+    #[test]
+    fn merged_catalogs_share_labels_and_hold_out_a_seeded_share_of_the_extra_ones() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        tiny_catalog(a.path(), &["x", "y"], 2);
+        tiny_catalog(b.path(), &["y", "p", "q", "r", "s"], 1);
+        let (main, extra) = (Dataset::open(a.path(), None).unwrap(), Dataset::open(b.path(), None).unwrap());
+        let held = held_out_labels(&main, std::slice::from_ref(&extra), 0.5, 7);
+        assert_eq!(held.len(), 2, "half of p, q, r, s; never a main label: {held:?}");
+        assert!(held.iter().all(|l| ["p", "q", "r", "s"].contains(&l.as_str())));
+        assert_eq!(held, held_out_labels(&main, std::slice::from_ref(&extra), 0.5, 7), "fixed by the seed");
+        let m = main.merge(vec![extra], &held).unwrap();
+        assert_eq!(m.labels.len(), 4, "{:?}", m.labels);
+        assert!(held.iter().all(|h| !m.labels.contains(h)));
+        let y = m.labels.iter().position(|l| l == "y").unwrap();
+        assert_eq!(m.counts()[y], 3, "y's photos from both catalogs are one label");
+        assert_eq!(m.samples.len(), 2 * 2 + 1 + 2);
+        assert!(m.samples.iter().filter(|s| s.path.starts_with(b.path())).all(|s| s.group.starts_with("1:")));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use sneaker_model::StateDict;
 use sneaker_model::efficientnet_lite::{EfficientNetLite, FEATURE_DIM, INPUT_SIZE, NUM_BLOCKS, Variant};
 use sneaker_model::onnx::{Attr, BATCH, Dim, GraphBuilder, weight};
 
+use crate::embed_head::{self, EmbedSpec};
 use crate::error::{Result, TrainError};
 use crate::head::HeadSpec;
 
@@ -71,6 +72,46 @@ pub fn calibrated_classifier(
     let f = net.features(&mut g, &x)?;
     g.output(&f, FEATURES, &[BATCH, Dim::Fixed(FEATURE_DIM)])?;
     append_head(&mut g, &f, head, spec, temperature)?;
+    Ok(sneaker_model::onnx::encode(&g.finish()))
+}
+
+/// An embedding run's graph: `backbone` (with its tuned blocks) → pooled features → the
+/// projection → L2-normalised `features` [N, dim] (what galleries store) → cosine logits over the
+/// training labels, s·ê·p̂ᵀ, with the proxies normalised and scaled here so the graph is one Gemm →
+/// `logits`, `probs` = softmax(logits / `temperature`).
+pub fn embedder(backbone: &StateDict, head: &StateDict, spec: EmbedSpec, temperature: f32) -> Result<Vec<u8>> {
+    let net = EfficientNetLite::new(backbone);
+    let mut g = GraphBuilder::new("sneaker_embedder");
+    g.set_doc(format!("EfficientNet-Lite0 + {}-d embedding + cosine classifier over {} labels", spec.dim, spec.labels));
+    let input = g.input("input", &[BATCH, Dim::Fixed(3), Dim::Fixed(INPUT_SIZE), Dim::Fixed(INPUT_SIZE)])?;
+    let mut x = net.stem(&mut g, &input)?;
+    for i in 0..NUM_BLOCKS {
+        x = net.block(&mut g, i, &x)?;
+    }
+    let f = net.features(&mut g, &x)?;
+    let (wn, bn) = (format!("{}.weight", embed_head::PROJECT), format!("{}.bias", embed_head::PROJECT));
+    let w = g.initializer(&wn, &[spec.dim, FEATURE_DIM], &weight(head, &wn, &[spec.dim, FEATURE_DIM])?)?;
+    let b = g.initializer(&bn, &[spec.dim], &weight(head, &bn, &[spec.dim])?)?;
+    let projected = g.linear(&f, &w, &b);
+    let e = g.node("LpNormalization", &[&projected], vec![("axis", Attr::Int(1)), ("p", Attr::Int(2))]);
+    g.output(&e, FEATURES, &[BATCH, Dim::Fixed(spec.dim)])?;
+    let mut proxies = weight(head, embed_head::PROXIES, &[spec.labels, spec.dim])?;
+    for row in proxies.chunks_mut(spec.dim) {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        row.iter_mut().for_each(|v| *v *= spec.scale / norm);
+    }
+    let p = g.initializer("head.cosine.weight", &[spec.labels, spec.dim], &proxies)?;
+    let zero = g.initializer("head.cosine.bias", &[spec.labels], &vec![0.0; spec.labels])?;
+    let logits = g.linear(&e, &p, &zero);
+    let scaled = if temperature == 1.0 {
+        logits.clone()
+    } else {
+        let t = g.scalar(temperature);
+        g.node("Div", &[&logits, &t], Vec::new())
+    };
+    let probs = g.softmax(&scaled, 1);
+    g.output(&logits, LOGITS, &[BATCH, Dim::Fixed(spec.labels)])?;
+    g.output(&probs, PROBS, &[BATCH, Dim::Fixed(spec.labels)])?;
     Ok(sneaker_model::onnx::encode(&g.finish()))
 }
 

@@ -67,29 +67,59 @@ fn init_head(init: &Path, labels: &[String], dropout: f64, device: &Device) -> R
     Ok(head)
 }
 
-/// Activations at the freeze point once per (image, augmentation draw), then the tail of the
-/// network and the top model on them, starting from the ImageNet blocks and a bottleneck run.
-struct Finetune<'a> {
-    pre: &'a mut dyn Pretrained,
-    cfg: &'a TrainConfig,
-    /// Freeze point: the tail starts after this block.
-    cut: usize,
-    /// The bottleneck run the top model starts from.
-    init: PathBuf,
-    /// Train and validation activations, with each row's label.
+/// Activations at the freeze point once per (image, augmentation draw), train and validation,
+/// with each row's label: what every recipe that tunes the trunk trains on.
+pub(crate) struct Activations {
+    /// Freeze point: the trunk starts after this block.
+    pub cut: usize,
     tables: Option<[Labelled; 2]>,
 }
 
-impl Finetune<'_> {
-    fn tables(&self) -> Result<&[Labelled; 2]> {
+impl Activations {
+    pub fn new(cut: usize) -> Activations {
+        Activations { cut, tables: None }
+    }
+
+    /// Extracts (or reads from cache) the split's activations; returns the seconds it took.
+    pub fn load(
+        &mut self,
+        pre: &mut dyn Pretrained,
+        p: &Prepared,
+        cfg: &TrainConfig,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<f64> {
+        let mut ex = pre.activations(self.cut)?;
+        let what = format!("activations after block {}", self.cut);
+        let (tables, seconds) = recipe::extract_split(p, cfg, ex.as_mut(), &what, events)?;
+        self.tables = Some(tables);
+        Ok(seconds)
+    }
+
+    pub fn tables(&self) -> Result<&[Labelled; 2]> {
         self.tables.as_ref().ok_or_else(|| TrainError::Config("activations used before they were extracted".into()))
     }
 
-    fn examples_of(&self, which: usize) -> Result<ActivationExamples<'_>> {
+    /// Training (0) or validation (1) examples.
+    pub fn examples(&self, which: usize) -> Result<ActivationExamples<'_>> {
         let (table, labels) = &self.tables()?[which];
         let shape = sneaker_model::efficientnet_lite::activation_shape(self.cut)?;
         Ok(ActivationExamples { table, shape, labels: labels.clone() })
     }
+
+    /// Both, boxed as [`Recipe::examples`] returns them.
+    pub fn pair(&self) -> Result<(Box<dyn Examples<4> + '_>, Box<dyn Examples<4> + '_>)> {
+        Ok((Box::new(self.examples(0)?), Box::new(self.examples(1)?)))
+    }
+}
+
+/// The tail of the network and the top model on the cached activations, starting from the
+/// ImageNet blocks and a bottleneck run.
+struct Finetune<'a> {
+    pre: &'a mut dyn Pretrained,
+    cfg: &'a TrainConfig,
+    /// The bottleneck run the top model starts from.
+    init: PathBuf,
+    acts: Activations,
 }
 
 impl Recipe<4> for Finetune<'_> {
@@ -100,26 +130,22 @@ impl Recipe<4> for Finetune<'_> {
     }
 
     fn load(&mut self, p: &Prepared, events: &mut dyn FnMut(Event)) -> Result<f64> {
-        let mut ex = self.pre.activations(self.cut)?;
-        let what = format!("activations after block {}", self.cut);
-        let (tables, seconds) = recipe::extract_split(p, self.cfg, ex.as_mut(), &what, events)?;
-        self.tables = Some(tables);
-        Ok(seconds)
+        self.acts.load(self.pre, p, self.cfg, events)
     }
 
     fn examples(&self) -> Result<(Box<dyn Examples<4> + '_>, Box<dyn Examples<4> + '_>)> {
-        Ok((Box::new(self.examples_of(0)?), Box::new(self.examples_of(1)?)))
+        self.acts.pair()
     }
 
     fn fresh(&self, p: &Prepared, device: &Device) -> Result<Tail> {
         let head = init_head(&self.init, &p.data.labels, self.cfg.dropout, device)?;
-        Tail::from_backbone(self.pre.weights()?, self.cut, head, device)
+        Tail::from_backbone(self.pre.weights()?, self.acts.cut, head, device)
     }
 
     fn restore(&self, p: &Prepared, weights: &StateDict, device: &Device) -> Result<Tail> {
         let spec = init_head(&self.init, &p.data.labels, self.cfg.dropout, device)?.spec();
         let head = Head::from_state_dict(spec, self.cfg.dropout, weights, device)?;
-        Tail::from_backbone(&tail::overlay(self.pre.weights()?, weights), self.cut, head, device)
+        Tail::from_backbone(&tail::overlay(self.pre.weights()?, weights), self.acts.cut, head, device)
     }
 
     fn weights(&self, model: &Tail) -> StateDict {
@@ -133,7 +159,12 @@ impl Recipe<4> for Finetune<'_> {
 
     fn export_pair(&self, model: &Tail, p: &Prepared, n: usize) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
         // The exported graph (frozen front + tuned tail) against burn on the cached activations.
-        let burn = tail::predict(model, &recipe::first_rows(&self.tables()?[1].0, n), &Device::flex())?;
+        let burn = tail::predict(
+            model,
+            model.trunk.first,
+            &recipe::first_rows(&self.acts.tables()?[1].0, n),
+            &Device::flex(),
+        )?;
         Ok(Some((burn, recipe::written_graph_probs(&*self.pre, p, n)?)))
     }
 }
@@ -146,5 +177,5 @@ pub fn train(req: &Request<'_>, pre: &mut dyn Pretrained, events: &mut dyn FnMut
         .init_from
         .clone()
         .ok_or_else(|| TrainError::Config("finetune needs init_from (a bottleneck run folder)".into()))?;
-    recipe::run(req, &mut Finetune { pre, cfg, cut, init, tables: None }, events)
+    recipe::run(req, &mut Finetune { pre, cfg, init, acts: Activations::new(cut) }, events)
 }

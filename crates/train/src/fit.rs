@@ -23,6 +23,13 @@ use crate::metrics;
 /// A network trained by [`fit`]: `D`-dimensional input batch → logits `[batch, classes]`.
 pub trait Net<const D: usize>: Module + Clone + Send {
     fn logits(&self, x: Tensor<D>) -> Tensor<2>;
+
+    /// The logits the training loss sees for a batch labelled `labels`: the same as
+    /// [`Net::logits`] unless the loss is margin-based (the embedding's CosFace).
+    fn train_logits(&self, x: Tensor<D>, labels: &[usize]) -> Tensor<2> {
+        let _ = labels;
+        self.logits(x)
+    }
 }
 
 /// Where batches come from. Indices run over `0..len()`; `label(i)` is the class of example `i`.
@@ -200,7 +207,7 @@ pub fn fit<const D: usize, M: Net<D>>(
             lr = cfg.lr_at(epoch * steps_per_epoch + b, steps_per_epoch, total_steps);
             let x = train.batch(chunk, device)?;
             let y: Vec<usize> = chunk.iter().map(|&i| train_labels[i]).collect();
-            let logits = model.logits(x);
+            let logits = model.train_logits(x, &y);
             let loss = loss_fn.forward(logits.clone(), int_tensor(&y, device));
             let pred: Vec<i64> = logits.argmax(1).into_data().convert::<i64>().try_to_vec().expect("argmax gives ints");
             let grads = GradientsParams::from_grads(loss.clone().backward(), &model);

@@ -16,6 +16,8 @@ mod compat;
 pub mod config;
 mod dataset;
 pub mod depthwise;
+pub mod embed_head;
+mod embedding;
 mod error;
 pub mod evaluate;
 pub mod export;

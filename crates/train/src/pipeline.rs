@@ -89,7 +89,13 @@ pub struct Prepared {
 /// Shared first steps: validate, open, split, create the run folder with config and labels.
 pub fn prepare(req: &Request<'_>) -> Result<Prepared> {
     req.cfg.validate()?;
-    let data = Dataset::open(&req.data, None)?;
+    let mut data = Dataset::open(&req.data, None)?;
+    let mut held_out = Vec::new();
+    if !req.cfg.extra_data.is_empty() {
+        let extras = req.cfg.extra_data.iter().map(|d| Dataset::open(d, None)).collect::<Result<Vec<_>>>()?;
+        held_out = crate::dataset::held_out_labels(&data, &extras, req.cfg.hold_out, req.cfg.seed);
+        data = data.merge(extras, &held_out)?;
+    }
     let (train, val) = data.split(req.cfg.split, req.cfg.val_fraction, req.cfg.seed);
     if train.is_empty() || val.is_empty() {
         return Err(TrainError::Catalog {
@@ -103,6 +109,9 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared> {
     }
     run.write_config(&req.cfg)?;
     run.write_labels(&data.labels)?;
+    if !held_out.is_empty() {
+        run.write_held_out(&held_out, req.cfg.seed)?;
+    }
     Ok(Prepared { data, train, val, run })
 }
 

@@ -69,7 +69,7 @@ pub struct Plan {
 fn training_stage(cfg: &TrainConfig, train: usize, val: usize) -> StagePlan {
     let rows = (train * cfg.augment.draws) as f64;
     let per_example = match cfg.model {
-        ModelKind::Finetune => TAIL_BLOCK_MS * cfg.unfreeze_blocks as f64,
+        ModelKind::Finetune | ModelKind::Embedding => TAIL_BLOCK_MS * cfg.unfreeze_blocks as f64,
         _ => HEAD_ROW_MS,
     };
     StagePlan {

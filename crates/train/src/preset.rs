@@ -85,6 +85,13 @@ pub struct PipelineConfig {
     pub calibrate: CalibrateConfig,
 }
 
+/// `train --model embedding` without a config file: the pipeline's finetune stage (same blocks,
+/// augmented draws, epochs and learning rate, so its cached activations are shared) with the
+/// embedding's head and loss.
+pub fn embedding() -> TrainConfig {
+    TrainConfig { model: ModelKind::Embedding, init_from: None, ..PipelineConfig::from(BEST).finetune }
+}
+
 impl From<Preset> for PipelineConfig {
     fn from(p: Preset) -> Self {
         let base = TrainConfig::default();

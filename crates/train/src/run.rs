@@ -17,8 +17,8 @@ use crate::error::{Result, TrainError};
 use crate::fit::EpochRecord;
 
 pub use sneaker_model::run_layout::{
-    CHECKPOINT, CONFIG as CONFIG_JSON, CURVES as CURVES_PNG, LABELS as LABELS_JSON, METRICS as METRICS_CSV,
-    MODEL as MODEL_ONNX, SUMMARY as SUMMARY_JSON, WEIGHTS,
+    CHECKPOINT, CONFIG as CONFIG_JSON, CURVES as CURVES_PNG, HELD_OUT as HELD_OUT_JSON, LABELS as LABELS_JSON,
+    METRICS as METRICS_CSV, MODEL as MODEL_ONNX, SUMMARY as SUMMARY_JSON, WEIGHTS,
 };
 
 /// Facts about a finished run, for `report`.
@@ -101,6 +101,12 @@ impl RunDir {
 
     pub fn write_labels(&self, labels: &[String]) -> Result<()> {
         write_json(&self.file(LABELS_JSON), &labels)
+    }
+
+    /// `held_out.json`: the extra catalogs' labels left out of training (the seed is in the config).
+    pub fn write_held_out(&self, labels: &[String], seed: u64) -> Result<()> {
+        tracing::info!(labels = labels.len(), seed, "labels held out of training listed in {HELD_OUT_JSON}");
+        write_json(&self.file(HELD_OUT_JSON), &labels)
     }
 
     pub fn labels(&self) -> Result<Vec<String>> {

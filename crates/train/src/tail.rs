@@ -78,15 +78,21 @@ pub fn pointwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     y.reshape([n, h, w, cout])
 }
 
-/// Blocks `first..16` + head conv + pooling + top model: activation after block `first-1`
-/// `[batch, C, H, W]` → logits `[batch, classes]`.
+/// Blocks `first..16` + head conv + pooling: activation after block `first-1` `[batch, C, H, W]`
+/// → pooled features `[batch, 1280]`. What every tuned model on the backbone trains.
 #[derive(Module, Debug)]
-pub struct Tail {
+pub struct Trunk {
     pub blocks: Vec<MbConv>,
     pub head_conv: Conv2d,
-    pub head: Head,
     #[module(skip)]
     pub first: usize,
+}
+
+/// The [`Trunk`] + the [`Head`] top model: activation → logits `[batch, classes]`.
+#[derive(Module, Debug)]
+pub struct Tail {
+    pub trunk: Trunk,
+    pub head: Head,
 }
 
 /// A conv with TF "SAME" padding for a square `in_size` input (asymmetric at stride 2, as the
@@ -137,10 +143,10 @@ fn head_conv_spec() -> (&'static str, &'static str, [usize; 4], usize) {
     ("_conv_head", "_bn1", [FEATURE_DIM, last.out_channels, 1, 1], last.out_size)
 }
 
-impl Tail {
+impl Trunk {
     /// Blocks after `cut` and the head conv from `backbone` (ImageNet or a tuned dict in the
-    /// same names), plus `head`.
-    pub fn from_backbone(backbone: &StateDict, cut: usize, head: Head, device: &Device) -> Result<Self> {
+    /// same names).
+    pub fn from_backbone(backbone: &StateDict, cut: usize, device: &Device) -> Result<Self> {
         let specs = lite::blocks();
         if cut + 1 >= NUM_BLOCKS {
             return Err(TrainError::Config(format!("no block after block {cut}")));
@@ -161,13 +167,7 @@ impl Tail {
         let (c, bn, shape, size) = head_conv_spec();
         let (w, bias) = folded(backbone, c, bn, shape)?;
         let head_conv = conv(w, bias, shape, 1, 1, size, device);
-        if head.spec().inputs != FEATURE_DIM {
-            return Err(TrainError::Config(format!(
-                "the top model takes {} inputs, the backbone gives {FEATURE_DIM}",
-                head.spec().inputs
-            )));
-        }
-        Ok(Tail { blocks, head_conv, head, first: cut + 1 })
+        Ok(Trunk { blocks, head_conv, first: cut + 1 })
     }
 
     /// Pooled features `[batch, 1280]` from the activation after block `first-1`
@@ -184,9 +184,9 @@ impl Tail {
     }
 
     /// The tuned blocks and head conv as backbone tensors (conv weight + identity BN, see the
-    /// module comment), to overlay on the ImageNet dict for export; plus the top model.
+    /// module comment), to overlay on the ImageNet dict for export.
     pub fn state_dict(&self) -> StateDict {
-        let mut d = self.head.state_dict();
+        let mut d = StateDict::new();
         let specs = lite::blocks();
         for (b, m) in specs[self.first..].iter().zip(&self.blocks) {
             let convs: Vec<&Conv2d> = m.expand.iter().chain([&m.depthwise, &m.project]).collect();
@@ -196,6 +196,26 @@ impl Tail {
         }
         let (c, bn, ..) = head_conv_spec();
         put_conv(&mut d, c, bn, &self.head_conv);
+        d
+    }
+}
+
+impl Tail {
+    /// [`Trunk::from_backbone`] + `head`.
+    pub fn from_backbone(backbone: &StateDict, cut: usize, head: Head, device: &Device) -> Result<Self> {
+        if head.spec().inputs != FEATURE_DIM {
+            return Err(TrainError::Config(format!(
+                "the top model takes {} inputs, the backbone gives {FEATURE_DIM}",
+                head.spec().inputs
+            )));
+        }
+        Ok(Tail { trunk: Trunk::from_backbone(backbone, cut, device)?, head })
+    }
+
+    /// The trunk's tensors (see [`Trunk::state_dict`]) plus the top model's.
+    pub fn state_dict(&self) -> StateDict {
+        let mut d = self.trunk.state_dict();
+        d.extend(self.head.state_dict());
         d
     }
 }
@@ -230,13 +250,13 @@ pub fn overlay(base: &StateDict, tuned: &StateDict) -> StateDict {
 
 impl Net<4> for Tail {
     fn logits(&self, x: Tensor<4>) -> Tensor<2> {
-        self.head.forward(self.features(x))
+        self.head.forward(self.trunk.features(x))
     }
 }
 
-/// Softmax probabilities of `tail` on activations (row-major `[n, C, H, W]`), inference mode.
-pub fn predict(tail: &Tail, acts: &[f32], device: &Device) -> Result<Vec<f32>> {
-    let [c, h, w] = lite::activation_shape(tail.first - 1)?;
+/// Activations (row-major `[n, C, H, W]` after block `first - 1`) as a batch tensor.
+pub fn activation_batch(first: usize, acts: &[f32], device: &Device) -> Result<Tensor<4>> {
+    let [c, h, w] = lite::activation_shape(first - 1)?;
     let per = c * h * w;
     if !acts.len().is_multiple_of(per) {
         return Err(TrainError::Config(format!(
@@ -244,8 +264,14 @@ pub fn predict(tail: &Tail, acts: &[f32], device: &Device) -> Result<Vec<f32>> {
             acts.len()
         )));
     }
-    let x = Tensor::<4>::from_data(TensorData::new(acts.to_vec(), [acts.len() / per, c, h, w]), device);
-    let p = activation::softmax(tail.valid().logits(x), 1);
+    Ok(Tensor::<4>::from_data(TensorData::new(acts.to_vec(), [acts.len() / per, c, h, w]), device))
+}
+
+/// Softmax probabilities of `net` (a tuned tail, first block `first`) on activations (row-major
+/// `[n, C, H, W]`), inference mode.
+pub fn predict<N: Net<4>>(net: &N, first: usize, acts: &[f32], device: &Device) -> Result<Vec<f32>> {
+    let x = activation_batch(first, acts, device)?;
+    let p = activation::softmax(net.valid().logits(x), 1);
     Ok(p.into_data().try_to_vec().expect("probabilities are f32"))
 }
 
@@ -301,12 +327,12 @@ mod tests {
         let dict = synthetic(11);
         let head = Head::new(HeadSpec { inputs: FEATURE_DIM, hidden: 0, classes: 4 }, 0.0, &device);
         let tail = Tail::from_backbone(&dict, 10, head, &device).unwrap();
-        assert_eq!(tail.blocks.len(), 5);
+        assert_eq!(tail.trunk.blocks.len(), 5);
         let x: Vec<f32> = (0..2 * 112 * 14 * 14).map(|i| ((i % 13) as f32 - 6.0) / 6.0).collect();
         let t = Tensor::<4>::from_data(TensorData::new(x.clone(), [2, 112, 14, 14]), &device);
-        let after11 = tail.blocks[0].forward(t.permute([0, 2, 3, 1]));
+        let after11 = tail.trunk.blocks[0].forward(t.permute([0, 2, 3, 1]));
         assert_eq!(after11.dims(), [2, 7, 7, 192]);
-        let p = predict(&tail, &x, &device).unwrap();
+        let p = predict(&tail, tail.trunk.first, &x, &device).unwrap();
         // The identity-BN form folds back to the same tail: same probabilities.
         let back = Tail::from_backbone(
             &overlay(&dict, &tail.state_dict()),
@@ -315,7 +341,7 @@ mod tests {
             &device,
         )
         .unwrap();
-        let q = predict(&back, &x, &device).unwrap();
+        let q = predict(&back, back.trunk.first, &x, &device).unwrap();
         let d = p.iter().zip(&q).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(d < 1e-6, "max |Δ| {d}");
         assert!((p[..4].iter().sum::<f32>() - 1.0).abs() < 1e-5);

@@ -18,5 +18,6 @@ pub fn train(
         ModelKind::Bottleneck => crate::bottleneck::train(req, pretrained.ok_or_else(missing)?, events),
         ModelKind::Scratch => crate::scratch::train(req, events),
         ModelKind::Finetune => crate::finetune::train(req, pretrained.ok_or_else(missing)?, events),
+        ModelKind::Embedding => crate::embedding::train(req, pretrained.ok_or_else(missing)?, events),
     }
 }

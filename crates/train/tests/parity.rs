@@ -128,7 +128,7 @@ fn finetuned_classifier_matches_burn_tail_on_frozen_activations() {
     let s = sneaker_vision::INPUT_SIZE as usize;
     let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1009) as f32 / 504.5 - 1.0) * 0.9).collect();
     let acts = bb.activations(cut).unwrap().run(&x, n).unwrap();
-    let burn_p = tail::predict(&tail, &acts, &device).unwrap();
+    let burn_p = tail::predict(&tail, tail.trunk.first, &acts, &device).unwrap();
     let dict = tail.state_dict();
     let bytes = export::classifier(&tail::overlay(stock, &dict), &dict, spec).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -140,6 +140,6 @@ fn finetuned_classifier_matches_burn_tail_on_frozen_activations() {
     // The stock graph gives other probabilities: the tuned weights really are in the export.
     let stock_tail =
         Tail::from_backbone(stock, cut, Head::from_state_dict(spec, 0.0, &dict, &device).unwrap(), &device).unwrap();
-    let stock_p = tail::predict(&stock_tail, &acts, &device).unwrap();
+    let stock_p = tail::predict(&stock_tail, stock_tail.trunk.first, &acts, &device).unwrap();
     assert!(max_delta(&stock_p, &ort_p) > 1e-3, "nudged weights changed nothing");
 }

@@ -1,5 +1,7 @@
 //! `sneaker-id fewshot`: how well products enrolled from K photos are recognised on their other
-//! photos, for K = 1, 3, 5 (the gallery's promise for products released after training).
+//! photos, for K = 1, 3, 5 (the gallery's promise for products released after training), and how
+//! well every photo retrieves the others of its product (recall@1, recall@5, mAP). A run is
+//! measured beside the pretrained features on the same photos and draws, so the two compare.
 
 use std::path::PathBuf;
 
@@ -9,7 +11,7 @@ use serde::Serialize;
 use sneaker_catalog::Catalog;
 use sneaker_gallery::Embedder;
 use sneaker_identify::IdentifyError;
-use sneaker_identify::fewshot::{self, FewShotResult};
+use sneaker_identify::fewshot::{self, FewShotResult, RetrievalResult};
 use sneaker_model::assets::Assets;
 use sneaker_vision::{DecodeLimits, INPUT_SIZE, decode_file_for_input, to_input_tensor};
 
@@ -20,7 +22,8 @@ pub struct Args {
     /// Catalog whose labels are the products to enroll (label folders or a scraped catalog).
     #[arg(long, value_name = "CATALOG")]
     pub data: PathBuf,
-    /// Embed with this run's `features` (default: the pretrained backbone).
+    /// Embed with this run's `features` too (the pretrained backbone is always measured beside
+    /// it unless --no-baseline).
     #[arg(long, value_name = "RUN")]
     pub model: Option<PathBuf>,
     /// Photos enrolled per product, comma-separated.
@@ -35,6 +38,9 @@ pub struct Args {
     pub exclude: Option<String>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// With --model, leave out the pretrained features' row.
+    #[arg(long)]
+    pub no_baseline: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -43,9 +49,21 @@ pub struct Args {
 #[derive(Serialize)]
 struct Output {
     data: String,
+    photos: usize,
+    /// The run's embedding first (when given), then the pretrained features.
+    models: Vec<Measured>,
+}
+
+#[derive(Serialize)]
+struct Measured {
     model: String,
+    /// Embedding width.
+    dim: usize,
+    retrieval: Option<RetrievalResult>,
     results: Vec<FewShotResult>,
 }
+
+const PRETRAINED: &str = "pretrained EfficientNet-Lite0";
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let assets = Assets::locate()?;
@@ -57,14 +75,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .filter(|i| !excluded.contains(&i.label))
         .map(|i| (catalog.path_of(i), i.label.clone()))
         .collect();
-    let mut embedder = match &args.model {
-        Some(run) => Embedder::from_run(&assets, run).with_context(|| format!("loading run {}", run.display()))?,
-        None => Embedder::pretrained(&assets).context("loading the pretrained network")?,
-    };
+    let mut embedders: Vec<(String, Embedder)> = Vec::new();
+    if let Some(run) = &args.model {
+        let e = Embedder::from_run(&assets, run).with_context(|| format!("loading run {}", run.display()))?;
+        embedders.push((run.display().to_string(), e));
+    }
+    if args.model.is_none() || !args.no_baseline {
+        embedders.push((PRETRAINED.into(), Embedder::pretrained(&assets).context("loading the pretrained network")?));
+    }
     let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(photos.len() as u64) };
     bar.set_style(ProgressStyle::with_template("embedding [{bar:30}] {pos}/{len} eta {eta}").expect("valid template"));
     let limits = DecodeLimits::default();
-    let (mut embeddings, mut labels) = (Vec::new(), Vec::new());
+    let mut embeddings: Vec<Vec<Vec<f32>>> = vec![Vec::new(); embedders.len()];
+    let (mut labels, mut skipped) = (Vec::new(), 0usize);
     for chunk in photos.chunks(BATCH) {
         let mut tensors = Vec::new();
         for (path, label) in chunk {
@@ -73,33 +96,80 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     tensors.push(to_input_tensor(&img));
                     labels.push(label.clone());
                 }
-                Err(e) => eprintln!("skipped: {e}"),
+                Err(e) => {
+                    skipped += 1;
+                    eprintln!("skipped: {e}");
+                }
             }
         }
-        embeddings.extend(embedder.embed_tensors(&tensors)?);
+        for ((_, embedder), out) in embedders.iter_mut().zip(&mut embeddings) {
+            out.extend(embedder.embed_tensors(&tensors)?);
+        }
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
+    if skipped > 0 {
+        eprintln!("{skipped} photos could not be decoded and were left out (named above)");
+    }
+    let mut models = Vec::new();
+    for ((name, embedder), vectors) in embedders.iter().zip(&embeddings) {
+        models.push(measure(name, embedder.dim(), vectors, &labels, &args)?);
+    }
+    if args.json {
+        let out = Output { data: args.data.display().to_string(), photos: labels.len(), models };
+        println!("{}", serde_json::to_string(&out)?);
+        return Ok(());
+    }
+    println!("{} ({} photos)", args.data.display(), labels.len());
+    println!(
+        "{:<40} {:>5} {:>8} {:>8} {:>6} | {:>3} {:>9} {:>8} {:>7} {:>9}",
+        "embedding", "dim", "recall@1", "recall@5", "mAP", "K", "products", "queries", "top-1", "recall@5"
+    );
+    for m in &models {
+        let r = m.retrieval;
+        let cell = |f: fn(&RetrievalResult) -> f32| r.as_ref().map_or("-".into(), |r| format!("{:.3}", f(r)));
+        let head = format!(
+            "{:<40} {:>5} {:>8} {:>8} {:>6}",
+            m.model,
+            m.dim,
+            cell(|r| r.recall_at_1),
+            cell(|r| r.recall_at_5),
+            cell(|r| r.map)
+        );
+        for (i, f) in m.results.iter().enumerate() {
+            let lead = if i == 0 { head.clone() } else { " ".repeat(head.len()) };
+            println!(
+                "{lead} | {:>3} {:>9} {:>8} {:>7.3} {:>9.3}",
+                f.shots, f.products, f.queries, f.top1, f.recall_at_5
+            );
+        }
+        if m.results.is_empty() {
+            println!("{head} |");
+        }
+    }
+    Ok(())
+}
+
+/// Retrieval and few-shot numbers of one embedding.
+fn measure(name: &str, dim: usize, vectors: &[Vec<f32>], labels: &[String], args: &Args) -> anyhow::Result<Measured> {
+    let retrieval = match fewshot::retrieval(vectors, labels) {
+        Ok(r) => Some(r),
+        Err(IdentifyError::NotEnoughData(why)) => {
+            eprintln!("retrieval skipped: needs {why}");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut results = Vec::new();
     for &k in &args.shots {
-        match fewshot::evaluate(&embeddings, &labels, k, args.trials, args.seed) {
+        match fewshot::evaluate(vectors, labels, k, args.trials, args.seed) {
             Ok(r) => results.push(r),
             // A K larger than most products' photo count says nothing; report and go on.
             Err(IdentifyError::NotEnoughData(why)) => eprintln!("K = {k} skipped: {why}"),
             Err(e) => return Err(e.into()),
         }
     }
-    let model = args.model.as_ref().map_or("pretrained EfficientNet-Lite0".into(), |p| p.display().to_string());
-    if args.json {
-        println!("{}", serde_json::to_string(&Output { data: args.data.display().to_string(), model, results })?);
-        return Ok(());
-    }
-    println!("{} ({} photos), embeddings from {model}", args.data.display(), labels.len());
-    println!("{:>5} {:>9} {:>8} {:>7} {:>10}", "K", "products", "queries", "top-1", "recall@5");
-    for r in &results {
-        println!("{:>5} {:>9} {:>8} {:>7.3} {:>10.3}", r.shots, r.products, r.queries, r.top1, r.recall_at_5);
-    }
-    Ok(())
+    Ok(Measured { model: name.to_owned(), dim, retrieval, results })
 }
 
 fn excluded_labels(spec: Option<&str>) -> anyhow::Result<std::collections::HashSet<String>> {

@@ -241,11 +241,14 @@ struct Found {
 fn search(args: SearchArgs) -> anyhow::Result<()> {
     // Opened (or found missing) before the network loads, which takes a second.
     let assets = Assets::locate()?;
-    let id = match args.target.model.as_deref() {
-        Some(run) => sneaker_model::run::Run::open(&assets, run)?.embedding_id().to_owned(),
-        None => sneaker_model::run::pretrained_embedding_id(&assets)?,
+    let (id, dim) = match args.target.model.as_deref() {
+        Some(run) => {
+            let run = sneaker_model::run::Run::open(&assets, run)?;
+            (run.embedding_id().to_owned(), run.manifest().embedding.dim)
+        }
+        None => (sneaker_model::run::pretrained_embedding_id(&assets)?, FEATURE_DIM),
     };
-    let gallery = open_gallery(&args.target.location()?, &id, FEATURE_DIM, OpenMode::Existing)?;
+    let gallery = open_gallery(&args.target.location()?, &id, dim, OpenMode::Existing)?;
     let mut embedder = args.target.embedder()?;
     let k = usize::from(args.top);
     let limits = DecodeLimits::default();

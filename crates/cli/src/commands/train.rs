@@ -10,6 +10,8 @@ pub enum Model {
     Scratch,
     Bottleneck,
     Finetune,
+    /// A retrieval embedding for the gallery (CosFace), trained like finetune's tail.
+    Embedding,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -140,6 +142,19 @@ pub struct Args {
     /// finetune: the bottleneck run to start from.
     #[arg(long)]
     pub init_from: Option<PathBuf>,
+    /// More catalogs to train on beside --data (repeatable); labels of the same name merge.
+    #[arg(long, value_name = "CATALOG")]
+    pub extra_data: Vec<PathBuf>,
+    /// Leave this share of the --extra-data labels out of training (drawn by --seed, listed in
+    /// OUT/held_out.json), to evaluate them as products never seen.
+    #[arg(long, value_name = "FRACTION")]
+    pub hold_out: Option<f64>,
+    /// embedding: width of the embedding (default 256).
+    #[arg(long)]
+    pub embedding_dim: Option<usize>,
+    /// embedding: CosFace margin (default 0.2).
+    #[arg(long)]
+    pub margin: Option<f32>,
     /// Folder for cached activations.
     #[arg(long, env = "SNEAKER_ID_FEATURE_CACHE")]
     pub cache_dir: Option<PathBuf>,

@@ -40,6 +40,11 @@ fn per_stage_flags(a: &Args) -> Vec<&'static str> {
         ("--init-from", a.init_from.is_some()),
         // The finetune stage tunes Lite0 and starts from the bottleneck's top model.
         ("--backbone", !a.backbone.is_empty()),
+        // The pipeline trains the classifier on one catalog; extra catalogs are for embeddings.
+        ("--extra-data", !a.extra_data.is_empty()),
+        ("--hold-out", a.hold_out.is_some()),
+        ("--embedding-dim", a.embedding_dim.is_some()),
+        ("--margin", a.margin.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, given)| given.then_some(flag))

@@ -16,6 +16,8 @@ use super::*;
 fn config(a: &Args) -> anyhow::Result<TrainConfig> {
     let mut c = match &a.config {
         Some(p) => TrainConfig::from_toml_file(p)?,
+        // The embedding trains like the pipeline's finetune stage: same blocks, draws, schedule.
+        None if matches!(a.model, Some(Model::Embedding)) => sneaker_train::preset::embedding(),
         None => TrainConfig::default(),
     };
     if let Some(m) = a.model {
@@ -24,6 +26,7 @@ fn config(a: &Args) -> anyhow::Result<TrainConfig> {
             Model::Scratch => ModelKind::Scratch,
             Model::Bottleneck => ModelKind::Bottleneck,
             Model::Finetune => ModelKind::Finetune,
+            Model::Embedding => ModelKind::Embedding,
         };
     }
     apply_stage_flags(a, &mut c);
@@ -38,7 +41,10 @@ fn apply_stage_flags(a: &Args, c: &mut TrainConfig) {
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = a.$f.clone() { c.$f = v; } )* };
     }
-    set!(epochs, lr, warmup_epochs, momentum, weight_decay, patience, unfreeze_blocks);
+    set!(epochs, lr, warmup_epochs, momentum, weight_decay, patience, unfreeze_blocks, embedding_dim, margin, hold_out);
+    if !a.extra_data.is_empty() {
+        c.extra_data = a.extra_data.clone();
+    }
     if let Some(o) = a.optimizer {
         c.optimizer = match o {
             Optim::Sgd => OptimizerKind::Sgd,
@@ -132,7 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let req =
         Request { data: args.data.clone(), out: args.out.clone(), cfg: cfg.clone(), resume: args.resume, stop: &stop };
     let mut backbone = match cfg.model {
-        ModelKind::Bottleneck | ModelKind::Finetune => Some(
+        ModelKind::Bottleneck | ModelKind::Finetune | ModelKind::Embedding => Some(
             sneaker_train::onnx_backbone::OrtBackbone::load_with(&cfg.backbones)
                 .context("loading the pretrained backbones")?,
         ),
