@@ -211,19 +211,19 @@ fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
     let first = run(&args, &cache);
     let err = String::from_utf8_lossy(&first.stderr).into_owned();
     let stdout = ok(first, "the whole pipeline");
-    for line in ["stage 1/3 bottleneck: started", "stage 2/3 finetune: done", "stage 3/3 calibrate: done"] {
+    // The preset's finetune stage is the embedding, which starts from ImageNet weights alone.
+    for line in ["stage 1/3 bottleneck: not needed", "stage 2/3 finetune: done", "stage 3/3 calibrate: done"] {
         assert!(err.contains(line), "no `{line}` in:\n{err}");
     }
     assert!(stdout.contains("calibrated: temperature"), "{stdout}");
 
-    // One folder: a finetune run to every reader, its first stage inside it, the calibration.
+    // One folder: an embedding run to every reader (its own 256-d features), the calibration.
     let manifest = json(&out.join("run.json"));
-    assert_eq!(manifest["kind"], "finetune", "{manifest}");
+    assert_eq!(manifest["kind"], "embedding", "{manifest}");
+    assert_eq!(manifest["embedding"]["dim"], 256, "{manifest}");
     assert_eq!(manifest["labels"].as_array().map(Vec::len), Some(LABELS.len()));
     assert!(manifest["metrics"]["temperature"].is_number(), "{manifest}");
-    let stage = out.join("stages/bottleneck");
-    assert_eq!(json(&stage.join("run.json"))["kind"], "bottleneck");
-    assert_eq!(json(&out.join("config.json"))["init_from"], stage.to_str().unwrap());
+    assert!(!out.join("stages/bottleneck").exists(), "the bottleneck stage did not run");
     for file in ["model.onnx", "labels.json", "metrics.csv", "summary.json", "pipeline.json", "open_set.png"] {
         assert!(out.join(file).is_file(), "RUN/{file} missing");
     }
@@ -257,7 +257,7 @@ fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
     let again = run(&args, &cache);
     let err = String::from_utf8_lossy(&again.stderr).into_owned();
     ok(again, "the pipeline again");
-    assert_eq!(err.matches("finished earlier, skipped").count(), 3, "{err}");
+    assert_eq!(err.matches("finished earlier, skipped").count(), 2, "{err}");
 
     // A stage without its last file runs again, and only it: calibrating the calibrated graph
     // gives the same temperature (it is fitted on the raw logits).
@@ -265,7 +265,7 @@ fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
     let third = run(&[&args[..], &["--resume"]].concat(), &cache);
     let err = String::from_utf8_lossy(&third.stderr).into_owned();
     ok(third, "the pipeline, continued");
-    assert_eq!(err.matches("finished earlier, skipped").count(), 2, "{err}");
+    assert_eq!(err.matches("finished earlier, skipped").count(), 1, "{err}");
     assert!(err.contains("stage 3/3 calibrate: done"), "{err}");
     let t2 = json(&out.join("calibration.json"))["temperature"].as_f64().unwrap();
     assert!((t - t2).abs() < 1e-6 * t, "{t} then {t2}");

@@ -25,6 +25,7 @@ use sneaker_identify::{SampleKind, precision};
 use crate::augment::Augmenter;
 use crate::config::TrainConfig;
 use crate::dataset::Dataset;
+use crate::embed_head::EmbedSpec;
 use crate::error::{Result, TrainError};
 use crate::evaluate::{Decode, predict_images};
 use crate::features::{Extractor, hash_samples};
@@ -229,16 +230,25 @@ fn write_calibrated_graph(
     t: f64,
 ) -> Result<()> {
     let (dict, _) = run::read_safetensors(&run.file(run::WEIGHTS))?;
-    let spec = HeadSpec::of_weights(&dict)
-        .ok_or_else(|| TrainError::Run { path: run.path.clone(), detail: "weights have no head.fc0.weight".into() })?;
     let backbone = crate::tail::overlay(pre.weights()?, &dict);
-    let bytes = crate::export::calibrated_classifier(&backbone, &dict, spec, t as f32)?;
+    let (bytes, classes) = match (HeadSpec::of_weights(&dict), dict.get(crate::embed_head::PROXIES)) {
+        (Some(spec), _) => (crate::export::calibrated_classifier(&backbone, &dict, spec, t as f32)?, spec.classes),
+        (None, Some(proxies)) => {
+            let (labels, dim) = (proxies.shape[0], proxies.shape[1]);
+            let spec = EmbedSpec { dim, labels, scale: run.config()?.cosine_scale, margin: 0.0 };
+            (crate::export::embedder(&backbone, &dict, spec, t as f32)?, labels)
+        }
+        (None, None) => {
+            let detail = "weights have neither head.fc0.weight nor head.proxies".into();
+            return Err(TrainError::Run { path: run.path.clone(), detail });
+        }
+    };
     let staged = run.file("model.calibrating.onnx");
     run::atomic_write(&staged, &bytes)?;
     let n = val.len().min(CHECK);
-    let mut graph = pre.open_classifier(&staged, spec.classes)?;
+    let mut graph = pre.open_classifier(&staged, classes)?;
     let probs = predict_images(data, &val[..n], graph.as_mut(), BATCH, Decode::ForInput, &mut |_, _| {})?;
-    let expected = plain_logits[..n * spec.classes].chunks_exact(spec.classes).flat_map(|r| temperature::softmax(r, t));
+    let expected = plain_logits[..n * classes].chunks_exact(classes).flat_map(|r| temperature::softmax(r, t));
     let delta = probs.iter().zip(expected).map(|(&a, b)| (a as f64 - b).abs()).fold(0.0, f64::max);
     if delta > TOLERANCE {
         return Err(TrainError::Run {

@@ -1,6 +1,6 @@
 //! Training and evaluation of sneaker classifiers: the `random` baseline, the from-scratch CNN,
 //! `bottleneck` transfer learning on cached EfficientNet-Lite0 features and `finetune`; and the
-//! whole best pipeline (bottleneck → finetune → calibrate) into one run folder ([`stages`]).
+//! whole best pipeline ([bottleneck →] finetune → calibrate) into one run folder ([`stages`]).
 //!
 //! Training runs on burn's Flex CPU backend; every trained model is written as one ONNX graph
 //! (`RUN/model.onnx`, input `input` → output `probs`) so serving and evaluation only need

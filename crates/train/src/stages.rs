@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! RUN/pipeline.json            settings and catalog it was started with (written first)
-//! RUN/stages/bottleneck/       stage 1: the bottleneck run the finetune stage starts from
-//! RUN/run.json, model.onnx...  stage 2: the finetune run (labels, weights, metrics, curves)
+//! RUN/stages/bottleneck/       stage 1: the bottleneck run a softmax finetune stage starts from
+//!                              (not needed, so not run, when that stage is an embedding)
+//! RUN/run.json, model.onnx...  stage 2: the finetune or embedding run (labels, weights, metrics)
 //! RUN/open_set.json, .png      stage 3: the answer threshold predict and serve use
 //! RUN/calibration.json         stage 3's report, written last
 //! ```
@@ -73,7 +74,8 @@ impl Stage {
     pub fn is_finished(self, out: &Path) -> bool {
         match self {
             Stage::Calibrate => self.last_file(out).is_file(),
-            Stage::Bottleneck | Stage::Finetune => manifest_kind(&self.dir(out)).as_deref() == Some(self.name()),
+            Stage::Bottleneck => manifest_kind(&self.dir(out)).as_deref() == Some(self.name()),
+            Stage::Finetune => matches!(manifest_kind(&self.dir(out)).as_deref(), Some("finetune" | "embedding")),
         }
     }
 }
@@ -105,6 +107,8 @@ pub enum StageStatus {
     Started { resumed: bool },
     /// It had finished in an earlier run of the command.
     Skipped,
+    /// The settings do not use it (the bottleneck, when the finetune stage is an embedding).
+    NotNeeded,
     /// It finished now: how long it took and a one-line result.
     Done { seconds: f64, detail: String },
 }
@@ -162,6 +166,11 @@ pub fn train_all(
     let mut ran = false;
     for (index, stage) in Stage::ALL.into_iter().enumerate() {
         let status = |status| Event::Stage(StageEvent { stage, index, count, status });
+        if stage == Stage::Bottleneck && !req.cfg.needs_bottleneck() {
+            events(tracker.end_stage(index));
+            events(status(StageStatus::NotNeeded));
+            continue;
+        }
         if !ran && stage.is_finished(&req.out) {
             skipped.push(stage);
             events(tracker.end_stage(index));
@@ -211,6 +220,9 @@ fn run_stage(
     };
     Ok(match stage {
         Stage::Bottleneck => trained(crate::bottleneck::train(&request(req.cfg.bottleneck.clone()), pre, events)?),
+        Stage::Finetune if !req.cfg.needs_bottleneck() => {
+            trained(crate::embedding::train(&request(req.cfg.finetune.clone()), pre, events)?)
+        }
         Stage::Finetune => {
             let init_from = Some(Stage::Bottleneck.dir(&req.out));
             let cfg = TrainConfig { init_from, ..req.cfg.finetune.clone() };
@@ -344,6 +356,8 @@ mod tests {
         std::fs::write(out.join("run.json"), r#"{"kind": "finetune"}"#).unwrap();
         std::fs::write(out.join(CALIBRATION_JSON), "{}").unwrap();
         assert!(Stage::ALL.iter().all(|s| s.is_finished(out)));
+        std::fs::write(out.join("run.json"), r#"{"kind": "embedding"}"#).unwrap();
+        assert!(Stage::Finetune.is_finished(out), "an embedding run is the finetune stage's too");
         // The finetune stage runs again: the calibration made for the old one goes with it.
         unfinish_from(1, out).unwrap();
         assert!(Stage::Bottleneck.is_finished(out));

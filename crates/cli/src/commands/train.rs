@@ -1,5 +1,5 @@
 //! `sneaker-id train`: train a classifier on a catalog and leave a run folder. Without `--model`,
-//! the whole best pipeline (bottleneck → finetune → calibrate) into one folder; with it, one
+//! the whole best pipeline (finetune with an embedding head → calibrate) into one folder; with it, one
 //! model kind, for experiments.
 
 use std::path::PathBuf;
@@ -45,7 +45,9 @@ pub enum Balance {
 const AFTER_HELP: &str = "\
 Without --model, the whole best pipeline runs into OUT, with one progress bar and ETA:
   1. bottleneck  frozen EfficientNet-Lite0 + top model, 2 augmented draws   -> OUT/stages/bottleneck
-  2. finetune    the last 11 blocks from it, 3 draws, 2 epochs, lr 4e-4     -> OUT (run.json, model.onnx...)
+                 (only for a softmax finetune stage, model = finetune in [finetune]; not run by default)
+  2. finetune    the last 11 blocks + a 256-d embedding and cosine classifier (CosFace), from ImageNet
+                 weights, 3 draws, 2 epochs, lr 4e-4; galleries store its embedding -> OUT (run.json...)
   3. calibrate   temperature fitted on augmented validation photos, baked into model.onnx; answer
                  threshold at 90% precision on the same photos              -> OUT/open_set.json, calibration.json
 `predict`, `evaluate` and `serve --model OUT` then use it with no flags. After Ctrl-C, the same command
@@ -152,7 +154,7 @@ pub struct Args {
     /// embedding: width of the embedding (default 256).
     #[arg(long)]
     pub embedding_dim: Option<usize>,
-    /// embedding: CosFace margin (default 0.2).
+    /// embedding: CosFace margin (default 0: best for retrieval; the pipeline's stage uses 0.2).
     #[arg(long)]
     pub margin: Option<f32>,
     /// Folder for cached activations.

@@ -102,7 +102,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 100.0 * c.precision,
                 c.confidence_threshold
             );
-            println!("run folder: {} (first stage in {}/bottleneck)", args.out.display(), stages::STAGES_DIR);
+            if req.cfg.needs_bottleneck() {
+                println!("run folder: {} (first stage in {}/bottleneck)", args.out.display(), stages::STAGES_DIR);
+            } else {
+                println!("run folder: {}", args.out.display());
+            }
             Ok(())
         }
         Err(TrainError::Interrupted(_)) => {
@@ -152,6 +156,9 @@ fn stage_line(bar: &ProgressBar, s: &StageEvent) {
         StageStatus::Started { resumed: false } => "started".to_owned(),
         StageStatus::Started { resumed: true } => "resumed from its checkpoint".to_owned(),
         StageStatus::Skipped => "finished earlier, skipped".to_owned(),
+        StageStatus::NotNeeded => {
+            "not needed (the finetune stage trains an embedding from ImageNet weights)".to_owned()
+        }
         StageStatus::Done { seconds, detail } => format!("done in {seconds:.0}s: {detail}"),
     };
     if matches!(s.status, StageStatus::Started { .. }) {
