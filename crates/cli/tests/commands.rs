@@ -111,7 +111,8 @@ fn make_placeholders(dir: &Path) -> Vec<(&'static str, PathBuf)> {
         ("TEST-FOLDER", catalog.clone()),
         ("REAL-PHOTOS", catalog.clone()),
         ("PRODUCT-PHOTOS", catalog),
-        ("OTHER-SNEAKERS", other),
+        ("OTHER-SNEAKERS", other.clone()),
+        ("MORE-PRODUCTS", other),
         ("~/.cache/sneaker-id/eval/not-footwear", not_footwear),
     ]
 }

@@ -75,6 +75,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .filter(|i| !excluded.contains(&i.label))
         .map(|i| (catalog.path_of(i), i.label.clone()))
         .collect();
+    if photos.is_empty() {
+        anyhow::bail!("{}: no photos left to measure on ({} excluded)", args.data.display(), excluded.len());
+    }
     let mut embedders: Vec<(String, Embedder)> = Vec::new();
     if let Some(run) = &args.model {
         let e = Embedder::from_run(&assets, run).with_context(|| format!("loading run {}", run.display()))?;
