@@ -5,27 +5,13 @@
 #![cfg(feature = "train")]
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
 mod common;
-use common::{LABELS, VIEWS, scraped_catalog};
+use common::{LABELS, VIEWS, ok, run, scraped_catalog};
 
 const EXTRA: [&str; 4] = ["amber_trail", "grey_slip", "pink_low", "teal_mid"];
-
-fn run(args: &[&str], cache: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sneaker-id"))
-        .args(args)
-        .env("SNEAKER_ID_CACHE", cache)
-        .output()
-        .expect("the sneaker-id binary should start")
-}
-
-fn ok(out: std::process::Output, what: &str) -> String {
-    assert!(out.status.success(), "{what} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
 
 fn json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()

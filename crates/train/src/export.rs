@@ -35,16 +35,21 @@ fn append_head(g: &mut GraphBuilder, x: &str, head: &StateDict, spec: HeadSpec, 
             x = g.relu(&x);
         }
     }
+    output_logits_and_probs(g, &x, spec.classes, temperature)
+}
+
+/// Outputs `logits` [N, classes] as they are and `probs` = softmax(logits / `temperature`).
+fn output_logits_and_probs(g: &mut GraphBuilder, logits: &str, classes: usize, temperature: f32) -> Result<()> {
     // At T = 1 the graph stays exactly what it was before temperatures existed.
     let scaled = if temperature == 1.0 {
-        x.clone()
+        logits.to_owned()
     } else {
         let t = g.scalar(temperature);
-        g.node("Div", &[&x, &t], Vec::new())
+        g.node("Div", &[logits, &t], Vec::new())
     };
     let probs = g.softmax(&scaled, 1);
-    g.output(&x, LOGITS, &[BATCH, Dim::Fixed(spec.classes)])?;
-    g.output(&probs, PROBS, &[BATCH, Dim::Fixed(spec.classes)])?;
+    g.output(logits, LOGITS, &[BATCH, Dim::Fixed(classes)])?;
+    g.output(&probs, PROBS, &[BATCH, Dim::Fixed(classes)])?;
     Ok(())
 }
 
@@ -103,15 +108,7 @@ pub fn embedder(backbone: &StateDict, head: &StateDict, spec: EmbedSpec, tempera
     let p = g.initializer("head.cosine.weight", &[spec.labels, spec.dim], &proxies)?;
     let zero = g.initializer("head.cosine.bias", &[spec.labels], &vec![0.0; spec.labels])?;
     let logits = g.linear(&e, &p, &zero);
-    let scaled = if temperature == 1.0 {
-        logits.clone()
-    } else {
-        let t = g.scalar(temperature);
-        g.node("Div", &[&logits, &t], Vec::new())
-    };
-    let probs = g.softmax(&scaled, 1);
-    g.output(&logits, LOGITS, &[BATCH, Dim::Fixed(spec.labels)])?;
-    g.output(&probs, PROBS, &[BATCH, Dim::Fixed(spec.labels)])?;
+    output_logits_and_probs(&mut g, &logits, spec.labels, temperature)?;
     Ok(sneaker_model::onnx::encode(&g.finish()))
 }
 

@@ -7,6 +7,21 @@ use std::path::{Path, PathBuf};
 pub mod server;
 
 pub const LABELS: [&str; 3] = ["blue_runner", "green_court", "red_high"];
+
+/// Runs the real `sneaker-id` binary with its cache in `cache`.
+pub fn run(args: &[&str], cache: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sneaker-id"))
+        .args(args)
+        .env("SNEAKER_ID_CACHE", cache)
+        .output()
+        .expect("the sneaker-id binary should start")
+}
+
+/// Its stdout, after checking it succeeded (`what` names it in the failure).
+pub fn ok(out: std::process::Output, what: &str) -> String {
+    assert!(out.status.success(), "{what} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
 pub const VIEWS: u32 = 8;
 
 /// A coloured "shoe" on white, shifted by `shift` pixels; `colour` picks one of a few hues.
