@@ -43,9 +43,10 @@ pub struct Preset {
 /// softmax finetune stage (`model = "finetune"` in `[finetune]`).
 pub const BEST: Preset = Preset {
     bottleneck_draws: 2,
-    // Measured on wild-dev (BENCHMARKS.md "Learned embedding"): the CosFace head over the same 11
-    // tuned blocks, 3 draws, 2 epochs gave top-1 0.584 and 42% answerable at 90% precision,
-    // against 0.524 and 29.6% for the softmax head started from the bottleneck stage.
+    // Measured on wild-dev (BENCHMARKS.md "Training" and "Learned embedding"): the CosFace head
+    // over the same 11 tuned blocks, 3 draws, 2 epochs gave top-1 0.584 / 0.540 and 44% / 33%
+    // answerable at 90% precision (seeds 42 / 7), against 0.524 and 29.6% for the softmax head
+    // started from the bottleneck stage (seed 42); and a gallery in its own trained embedding.
     finetune_model: ModelKind::Embedding,
     finetune_unfreeze_blocks: 11,
     finetune_draws: 3,
