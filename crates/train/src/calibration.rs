@@ -154,7 +154,7 @@ pub fn calibrate(
         )
     }));
 
-    write_calibrated_graph(&run, pre, &data, &val, &plain, t)?;
+    write_calibrated_graph(&run, &cfg, pre, &data, &val, &plain, t)?;
     update_manifest(run_dir, &report)?;
     sneaker_identify::write_calibration(run_dir, &calibration)?;
     let chart = run_dir.join("open_set.png");
@@ -223,6 +223,7 @@ fn samples(logits: &[f32], truth: &[usize], labels: &[String], t: f64) -> Vec<sn
 /// against softmax(logits / t) of the old one on the first validation photos.
 fn write_calibrated_graph(
     run: &RunDir,
+    cfg: &TrainConfig,
     pre: &dyn Pretrained,
     data: &Dataset,
     val: &[usize],
@@ -235,7 +236,7 @@ fn write_calibrated_graph(
         (Some(spec), _) => (crate::export::calibrated_classifier(&backbone, &dict, spec, t as f32)?, spec.classes),
         (None, Some(proxies)) => {
             let (labels, dim) = (proxies.shape[0], proxies.shape[1]);
-            let spec = EmbedSpec { dim, labels, scale: run.config()?.cosine_scale, margin: 0.0 };
+            let spec = EmbedSpec { dim, labels, scale: cfg.cosine_scale, margin: 0.0 };
             (crate::export::embedder(&backbone, &dict, spec, t as f32)?, labels)
         }
         (None, None) => {

@@ -68,9 +68,7 @@ impl Recipe<4> for Embedding<'_> {
     }
 
     fn export_pair(&self, model: &EmbedNet, p: &Prepared, n: usize) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
-        let acts = recipe::first_rows(&self.acts.tables()?[1].0, n);
-        let burn = tail::predict(model, model.trunk.first, &acts, &Device::flex())?;
-        Ok(Some((burn, recipe::written_graph_probs(&*self.pre, p, n)?)))
+        self.acts.export_pair(model, model.trunk.first, &*self.pre, p, n).map(Some)
     }
 }
 

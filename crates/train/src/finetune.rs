@@ -106,6 +106,21 @@ impl Activations {
         Ok(ActivationExamples { table, shape, labels: labels.clone() })
     }
 
+    /// Probabilities burn gives `net` (first tuned block `first`) on the first `n` validation
+    /// activations, and those the written graph (frozen front + tuned tail) gives for the same
+    /// images: what [`Recipe::export_pair`] compares.
+    pub fn export_pair<N: crate::fit::Net<4>>(
+        &self,
+        net: &N,
+        first: usize,
+        pre: &dyn Pretrained,
+        p: &Prepared,
+        n: usize,
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        let burn = tail::predict(net, first, &recipe::first_rows(&self.tables()?[1].0, n), &Device::flex())?;
+        Ok((burn, recipe::written_graph_probs(pre, p, n)?))
+    }
+
     /// Both, boxed as [`Recipe::examples`] returns them.
     pub fn pair(&self) -> Result<(Box<dyn Examples<4> + '_>, Box<dyn Examples<4> + '_>)> {
         Ok((Box::new(self.examples(0)?), Box::new(self.examples(1)?)))
@@ -158,14 +173,7 @@ impl Recipe<4> for Finetune<'_> {
     }
 
     fn export_pair(&self, model: &Tail, p: &Prepared, n: usize) -> Result<Option<(Vec<f32>, Vec<f32>)>> {
-        // The exported graph (frozen front + tuned tail) against burn on the cached activations.
-        let burn = tail::predict(
-            model,
-            model.trunk.first,
-            &recipe::first_rows(&self.acts.tables()?[1].0, n),
-            &Device::flex(),
-        )?;
-        Ok(Some((burn, recipe::written_graph_probs(&*self.pre, p, n)?)))
+        self.acts.export_pair(model, model.trunk.first, &*self.pre, p, n).map(Some)
     }
 }
 
