@@ -81,6 +81,23 @@ fn all_four_models_train_evaluate_and_predict() {
         }
         // The spins' angles reach the per-angle breakdown.
         assert_eq!(eval["by_angle"].as_array().map(Vec::len), Some(VIEWS as usize), "{model}: {}", eval["by_angle"]);
+        // One row per photo whose probabilities give the same top-1 as the scores.
+        let csv = std::fs::read_to_string(out_dir.join("eval").join(data.file_name().unwrap()).join("predictions.csv"))
+            .expect("evaluate writes predictions.csv");
+        let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+        assert_eq!(rows[0][..2], ["file", "label"], "{model}");
+        assert_eq!(rows.len(), 1 + LABELS.len() * VIEWS as usize, "{model}");
+        let right = rows[1..]
+            .iter()
+            .filter(|r| {
+                let p: Vec<f64> = r[2..].iter().map(|v| v.parse().unwrap()).collect();
+                // The first of equal maxima, as evaluate counts.
+                let top = (0..p.len()).fold(0, |best, j| if p[j] > p[best] { j } else { best });
+                rows[0][2 + top] == r[1]
+            })
+            .count();
+        let top1 = right as f64 / (rows.len() - 1) as f64;
+        assert!((top1 - eval["top1"].as_f64().unwrap()).abs() < 1e-9, "{model}: {top1} from the rows, {eval}");
 
         let pred: Value = serde_json::from_str(&ok(
             run(&["predict", "--model", out_s, "--json", photo.to_str().unwrap()], &cache),
@@ -197,16 +214,25 @@ fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
     let first = run(&args, &cache);
     let err = String::from_utf8_lossy(&first.stderr).into_owned();
     let stdout = ok(first, "the whole pipeline");
-    // The preset's finetune stage is the embedding, which starts from ImageNet weights alone.
-    for line in ["stage 1/3 bottleneck: not needed", "stage 2/3 finetune: done", "stage 3/3 calibrate: done"] {
+    // The preset's finetune stage is the embedding, which starts from ImageNet weights alone, and
+    // a second member of the ensemble trains after it.
+    for line in [
+        "stage 1/4 bottleneck: not needed",
+        "stage 2/4 finetune: done",
+        "stage 3/4 member-1: done",
+        "stage 4/4 calibrate: done",
+    ] {
         assert!(err.contains(line), "no `{line}` in:\n{err}");
     }
     assert!(stdout.contains("calibrated: temperature"), "{stdout}");
 
-    // One folder: an embedding run to every reader (its own 256-d features), the calibration.
+    // One folder: an embedding run to every reader (its graph holds both members: their 256-d
+    // embeddings side by side), the calibration.
     let manifest = json(&out.join("run.json"));
     assert_eq!(manifest["kind"], "embedding", "{manifest}");
-    assert_eq!(manifest["embedding"]["dim"], 256, "{manifest}");
+    assert_eq!(manifest["embedding"]["dim"], 512, "{manifest}");
+    assert_eq!(json(&out.join("stages/member-1/run.json"))["kind"], "embedding");
+    assert!(json(&out.join("calibration.json"))["flip"].as_bool().unwrap(), "the graph sees each photo mirrored too");
     assert_eq!(manifest["labels"].as_array().map(Vec::len), Some(LABELS.len()));
     assert!(manifest["metrics"]["temperature"].is_number(), "{manifest}");
     assert!(!out.join("stages/bottleneck").exists(), "the bottleneck stage did not run");
@@ -217,7 +243,7 @@ fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
     let t = calibration["temperature"].as_f64().unwrap();
     assert!((0.25..=10.0).contains(&t), "{calibration}");
     assert_eq!(calibration["val_photos"].as_u64().map(|n| n * 2), calibration["augmented_photos"].as_u64());
-    for key in ["coverage", "precision", "confidence_threshold"] {
+    for key in ["coverage", "precision", "confidence_threshold", "val_top1"] {
         assert!(calibration[key].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "{key}: {calibration}");
     }
     assert!(calibration["precision"].as_f64().unwrap() >= 0.9 || calibration["coverage"].as_f64() == Some(0.0));
@@ -243,7 +269,7 @@ fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
     let again = run(&args, &cache);
     let err = String::from_utf8_lossy(&again.stderr).into_owned();
     ok(again, "the pipeline again");
-    assert_eq!(err.matches("finished earlier, skipped").count(), 2, "{err}");
+    assert_eq!(err.matches("finished earlier, skipped").count(), 3, "{err}");
 
     // A stage without its last file runs again, and only it: calibrating the calibrated graph
     // gives the same temperature (it is fitted on the raw logits).
@@ -251,8 +277,8 @@ fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
     let third = run(&[&args[..], &["--resume"]].concat(), &cache);
     let err = String::from_utf8_lossy(&third.stderr).into_owned();
     ok(third, "the pipeline, continued");
-    assert_eq!(err.matches("finished earlier, skipped").count(), 1, "{err}");
-    assert!(err.contains("stage 3/3 calibrate: done"), "{err}");
+    assert_eq!(err.matches("finished earlier, skipped").count(), 2, "{err}");
+    assert!(err.contains("stage 4/4 calibrate: done"), "{err}");
     let t2 = json(&out.join("calibration.json"))["temperature"].as_f64().unwrap();
     assert!((t - t2).abs() < 1e-6 * t, "{t} then {t2}");
 

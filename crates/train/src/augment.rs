@@ -1,5 +1,5 @@
-//! Training-time image augmentation: background replacement, random resized crop, flip, colour
-//! jitter, blur and JPEG noise. Every draw is a pure function of (image, seed, draw index), so
+//! Training-time image augmentation: background replacement, random resized crop, flip,
+//! phone-photo distortions ([`crate::phone`]), colour jitter, blur and JPEG noise. Every draw is a pure function of (image, seed, draw index), so
 //! cached activations of a draw stay valid across runs.
 
 use image::RgbImage;
@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::background;
 use crate::config::AugmentConfig;
+use crate::phone;
 
 /// Applies one augmentation draw and resizes to the network input.
 #[derive(Debug, Clone)]
@@ -62,8 +63,14 @@ impl Augmenter {
         if self.cfg.flip && rng.random_bool(0.5) {
             image::imageops::flip_horizontal_in_place(&mut out);
         }
+        if self.cfg.phone {
+            phone::scene(&mut out, &mut rng);
+        }
         if self.cfg.color {
             colour_jitter(&mut out, 0.3, &mut rng);
+        }
+        if self.cfg.phone {
+            phone::camera(&mut out, &mut rng);
         }
         if self.cfg.noise {
             if rng.random_bool(0.3) {

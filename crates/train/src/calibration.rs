@@ -12,10 +12,13 @@
 //!    real photos: catalog photos say nothing about non-shoes.
 //! 3. What it found, in `calibration.json`, written last: a run with it is calibrated.
 //!
-//! Rerunning it gives the same result: it reads the raw `logits`, which the temperature leaves
-//! alone.
+//! With flip averaging on (the preset says), the graph is first rewritten to average each photo
+//! with its mirror image, so the temperature and threshold are chosen on what serving answers.
+//!
+//! Rerunning it gives the same result: it writes the uncalibrated graph again from the run's
+//! weights first and reads its raw `logits`, which the temperature leaves alone.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -28,6 +31,7 @@ use crate::dataset::Dataset;
 use crate::embed_head::EmbedSpec;
 use crate::error::{Result, TrainError};
 use crate::evaluate::{Decode, predict_images};
+use crate::export::{self, Serving};
 use crate::features::{Extractor, hash_samples};
 use crate::head::HeadSpec;
 use crate::pipeline::{Event, Pretrained};
@@ -43,6 +47,9 @@ pub struct CalibrationReport {
     pub temperature: f64,
     /// The photos it was fitted on.
     pub temperature_on: TemperatureOn,
+    /// The graph averages each photo with its mirror image.
+    #[serde(default)]
+    pub flip: bool,
     /// Validation photos, plain (as training validated).
     pub val_photos: usize,
     pub val_log_loss: f64,
@@ -52,6 +59,9 @@ pub struct CalibrationReport {
     pub augmented_log_loss: f64,
     pub augmented_log_loss_calibrated: f64,
     pub augmented_top1: f64,
+    /// Top-1 of the served graph on the plain validation photos (an ensemble's, with its flip).
+    #[serde(default)]
+    pub val_top1: f64,
     /// The precision the threshold had to keep.
     pub min_precision: f32,
     /// Answer ("match") when the top-1 probability is at least this; else "not sure".
@@ -72,11 +82,13 @@ const CHECK: usize = 8;
 /// Largest difference allowed between the graph's `probs` and softmax(logits / T) computed here.
 const TOLERANCE: f64 = 1e-4;
 
-/// Calibrates the finished run in `run_dir`, trained on the catalog at `data`.
+/// Calibrates the finished run in `run_dir`, trained on the catalog at `data`, with the runs in
+/// `members` (more embedding runs over the same labels and split) as one ensemble graph.
 pub fn calibrate(
     run_dir: &Path,
     data: &Path,
     settings: &CalibrateConfig,
+    members: &[PathBuf],
     pre: &dyn Pretrained,
     events: &mut dyn FnMut(Event),
 ) -> Result<CalibrationReport> {
@@ -86,6 +98,16 @@ pub fn calibrate(
     let data = Dataset::open(data, Some(&labels))?;
     let (_, val) = data.split(cfg.split, cfg.val_fraction, cfg.seed);
     let classes = labels.len();
+    let uncalibrated = Serving { temperature: 1.0, flip: settings.flip };
+    let members = members.iter().map(|m| RunDir::open(m)).collect::<Result<Vec<_>>>()?;
+    for m in &members {
+        if m.labels()? != labels {
+            let detail = format!("ensemble member {} has other labels than the run", m.path.display());
+            return Err(TrainError::Run { path: run.path.clone(), detail });
+        }
+    }
+    let (bytes, _) = graph(&run, &members, &cfg, pre, uncalibrated)?;
+    run::atomic_write(&run.file(run::MODEL_ONNX), &bytes)?;
     let mut logits_of = pre.open_logits(&run.file(run::MODEL_ONNX), classes)?;
     let plain = predict_images(&data, &val, logits_of.as_mut(), BATCH, Decode::ForInput, &mut |done, total| {
         events(Event::Extract { what: CALIBRATION_PLAIN, done, total })
@@ -115,6 +137,7 @@ pub fn calibrate(
     let report = CalibrationReport {
         temperature: t,
         temperature_on: settings.temperature_on,
+        flip: settings.flip,
         val_photos: val.len(),
         val_log_loss: temperature::log_loss(&plain, &plain_labels, classes, 1.0),
         val_log_loss_calibrated: temperature::log_loss(&plain, &plain_labels, classes, t),
@@ -122,6 +145,7 @@ pub fn calibrate(
         augmented_log_loss: temperature::log_loss(&augmented, &aug_labels, classes, 1.0),
         augmented_log_loss_calibrated: temperature::log_loss(&augmented, &aug_labels, classes, t),
         augmented_top1: samples.iter().filter(|s| s.top_label == s.label).count() as f64 / samples.len().max(1) as f64,
+        val_top1: top1(&plain, &plain_labels, classes),
         min_precision: settings.min_precision,
         confidence_threshold: point.confidence,
         coverage: point.coverage,
@@ -154,7 +178,8 @@ pub fn calibrate(
         )
     }));
 
-    write_calibrated_graph(&run, &cfg, pre, &data, &val, &plain, t)?;
+    let serving = Serving { temperature: t as f32, ..uncalibrated };
+    write_calibrated_graph(&run, &members, &cfg, pre, &data, &val, &plain, serving)?;
     update_manifest(run_dir, &report)?;
     sneaker_identify::write_calibration(run_dir, &calibration)?;
     let chart = run_dir.join("open_set.png");
@@ -198,6 +223,16 @@ fn augmented_logits(
     Ok((out, jobs.iter().map(|&(k, _)| data.samples[val[k]].label).collect()))
 }
 
+/// Share of rows of `logits` [n × classes] whose largest entry is the truth.
+fn top1(logits: &[f32], truth: &[usize], classes: usize) -> f64 {
+    let right = logits
+        .chunks_exact(classes)
+        .zip(truth)
+        .filter(|(row, y)| (0..classes).max_by(|&a, &b| row[a].total_cmp(&row[b])) == Some(**y))
+        .count();
+    right as f64 / truth.len().max(1) as f64
+}
+
 /// One calibration sample per photo: its calibrated top-1 and whether it is right. The footwear
 /// check is not measured here (its cut-off is the default), so it lets every photo through.
 fn samples(logits: &[f32], truth: &[usize], labels: &[String], t: f64) -> Vec<sneaker_identify::Sample> {
@@ -219,31 +254,57 @@ fn samples(logits: &[f32], truth: &[usize], labels: &[String], t: f64) -> Vec<sn
         .collect()
 }
 
-/// Writes `model.onnx` again with `probs` = softmax(logits / t), after checking the new graph
-/// against softmax(logits / t) of the old one on the first validation photos.
+/// The graph of the run (with its ensemble `members`) from their weights, served as `serving`
+/// says, and its number of classes.
+fn graph(
+    run: &RunDir,
+    members: &[RunDir],
+    cfg: &TrainConfig,
+    pre: &dyn Pretrained,
+    serving: Serving,
+) -> Result<(Vec<u8>, usize)> {
+    let (dict, _) = run::read_safetensors(&run.file(run::WEIGHTS))?;
+    let backbone = crate::tail::overlay(pre.weights()?, &dict);
+    match (HeadSpec::of_weights(&dict), dict.get(crate::embed_head::PROXIES)) {
+        (Some(spec), _) if members.is_empty() => {
+            Ok((export::calibrated_classifier(&backbone, &dict, spec, serving)?, spec.classes))
+        }
+        (None, Some(proxies)) => {
+            let (labels, dim) = (proxies.shape[0], proxies.shape[1]);
+            let spec = EmbedSpec { dim, labels, scale: cfg.cosine_scale, margin: 0.0 };
+            let mut dicts = vec![dict.clone()];
+            for m in members {
+                dicts.push(run::read_safetensors(&m.file(run::WEIGHTS))?.0);
+            }
+            let refs: Vec<&sneaker_model::StateDict> = dicts.iter().collect();
+            Ok((export::ensemble_embedder(pre.weights()?, &refs, spec, serving)?, labels))
+        }
+        (Some(_), _) => {
+            let detail = "only embedding runs make an ensemble".into();
+            Err(TrainError::Run { path: run.path.clone(), detail })
+        }
+        (None, None) => {
+            let detail = "weights have neither head.fc0.weight nor head.proxies".into();
+            Err(TrainError::Run { path: run.path.clone(), detail })
+        }
+    }
+}
+
+/// Writes `model.onnx` again with `probs` = softmax(logits / T), after checking the new graph
+/// against softmax(logits / T) of the uncalibrated one on the first validation photos.
+#[allow(clippy::too_many_arguments)]
 fn write_calibrated_graph(
     run: &RunDir,
+    members: &[RunDir],
     cfg: &TrainConfig,
     pre: &dyn Pretrained,
     data: &Dataset,
     val: &[usize],
     plain_logits: &[f32],
-    t: f64,
+    serving: Serving,
 ) -> Result<()> {
-    let (dict, _) = run::read_safetensors(&run.file(run::WEIGHTS))?;
-    let backbone = crate::tail::overlay(pre.weights()?, &dict);
-    let (bytes, classes) = match (HeadSpec::of_weights(&dict), dict.get(crate::embed_head::PROXIES)) {
-        (Some(spec), _) => (crate::export::calibrated_classifier(&backbone, &dict, spec, t as f32)?, spec.classes),
-        (None, Some(proxies)) => {
-            let (labels, dim) = (proxies.shape[0], proxies.shape[1]);
-            let spec = EmbedSpec { dim, labels, scale: cfg.cosine_scale, margin: 0.0 };
-            (crate::export::embedder(&backbone, &dict, spec, t as f32)?, labels)
-        }
-        (None, None) => {
-            let detail = "weights have neither head.fc0.weight nor head.proxies".into();
-            return Err(TrainError::Run { path: run.path.clone(), detail });
-        }
-    };
+    let t = serving.temperature as f64;
+    let (bytes, classes) = graph(run, members, cfg, pre, serving)?;
     let staged = run.file("model.calibrating.onnx");
     run::atomic_write(&staged, &bytes)?;
     let n = val.len().min(CHECK);

@@ -98,30 +98,53 @@ pub struct AugmentConfig {
     pub noise: bool,
     /// Cut the shoe out of its plain background and paste it onto a generated or borrowed one.
     pub background: bool,
+    /// Phone-photo distortions: tilt, a hand or trouser leg over the shoe, uneven light, colour
+    /// cast, camera shake, lost detail ([`crate::phone`]). Absent from the configs of runs made
+    /// before it existed, which had none of it.
+    #[serde(default)]
+    pub phone: bool,
 }
 
 impl Default for AugmentConfig {
     fn default() -> Self {
-        AugmentConfig { draws: 1, crop: true, flip: true, color: true, noise: true, background: true }
+        AugmentConfig { draws: 1, crop: true, flip: true, color: true, noise: true, background: true, phone: true }
+    }
+}
+
+impl TrainConfig {
+    /// The seed of initialisation, augmentation draws and batch order: `seed` itself for member
+    /// 0, so single models keep their cached draws.
+    pub fn training_seed(&self) -> u64 {
+        self.seed.wrapping_add((self.member as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
     }
 }
 
 impl AugmentConfig {
     /// No augmentation at all (used for validation, evaluation and `draws = 1` runs).
     pub fn none() -> Self {
-        AugmentConfig { draws: 1, crop: false, flip: false, color: false, noise: false, background: false }
+        AugmentConfig {
+            draws: 1,
+            crop: false,
+            flip: false,
+            color: false,
+            noise: false,
+            background: false,
+            phone: false,
+        }
     }
 
     /// A short stable description, part of the feature-cache key.
     pub fn key(&self) -> String {
         let b = |on: bool, c: char| if on { c } else { '-' };
+        // Off, the phone switch adds nothing, so the caches of runs made before it stay valid.
         format!(
-            "{}{}{}{}{}",
+            "{}{}{}{}{}{}",
             b(self.crop, 'c'),
             b(self.flip, 'f'),
             b(self.color, 'j'),
             b(self.noise, 'n'),
-            b(self.background, 'b')
+            b(self.background, 'b'),
+            if self.phone { "p" } else { "" }
         )
     }
 }
@@ -148,7 +171,14 @@ pub struct TrainConfig {
     pub label_smoothing: f32,
     /// Stop after this many epochs without a better validation log-loss (0 = never).
     pub patience: usize,
+    /// Seeds the train/validation split, the held-out labels and (see [`Self::training_seed`])
+    /// everything else random.
     pub seed: u64,
+    /// Ensemble member: members of one ensemble share the split (`seed`) and differ in their
+    /// initialisation, augmentation draws and batch order ([`Self::training_seed`]). 0 for a
+    /// single model.
+    #[serde(default)]
+    pub member: usize,
     /// `finetune`: trailing MBConv blocks to train (the rest stays frozen, run by ONNX Runtime).
     pub unfreeze_blocks: usize,
     /// Side of the square network input. The pretrained backbones need 224 (Lite1 and Lite2 get
@@ -201,6 +231,7 @@ impl Default for TrainConfig {
             label_smoothing: 0.1,
             patience: 8,
             seed: 42,
+            member: 0,
             unfreeze_blocks: 2,
             image_size: sneaker_vision::INPUT_SIZE,
             backbones: vec![Variant::Lite0],

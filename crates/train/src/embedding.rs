@@ -64,7 +64,12 @@ impl Recipe<4> for Embedding<'_> {
 
     fn export(&self, model: &EmbedNet) -> Result<Vec<u8>> {
         let dict = model.state_dict();
-        crate::export::embedder(&tail::overlay(self.pre.weights()?, &dict), &dict, model.head.spec(), 1.0)
+        crate::export::embedder(
+            &tail::overlay(self.pre.weights()?, &dict),
+            &dict,
+            model.head.spec(),
+            crate::export::Serving::PLAIN,
+        )
     }
 
     fn export_pair(&self, model: &EmbedNet, p: &Prepared, n: usize) -> Result<Option<(Vec<f32>, Vec<f32>)>> {

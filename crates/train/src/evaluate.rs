@@ -32,6 +32,10 @@ pub struct Evaluation {
     pub by_angle: Vec<AngleScore>,
     pub seconds: f64,
     pub images_per_s: f64,
+    /// Each photo's probabilities, in the catalog's order (`[n × labels]`), for
+    /// [`write_predictions`].
+    #[serde(skip)]
+    pub probs: Vec<f32>,
 }
 
 /// How photos are decoded for [`predict_images`].
@@ -97,7 +101,27 @@ pub fn evaluate(
     let by_angle =
         angles.into_iter().map(|(angle, (n, hit))| AngleScore { angle, n, top1: hit as f64 / n as f64 }).collect();
     let seconds = started.elapsed().as_secs_f64();
-    Ok(Evaluation { scores, by_angle, seconds, images_per_s: data.samples.len() as f64 / seconds.max(1e-9) })
+    Ok(Evaluation { scores, by_angle, seconds, images_per_s: data.samples.len() as f64 / seconds.max(1e-9), probs })
+}
+
+/// File name of the per-photo probabilities in an evaluation folder.
+pub const PREDICTIONS_CSV: &str = "predictions.csv";
+
+/// `predictions.csv`: one row per photo (its path, its label, then one probability per label),
+/// for looking into single answers and for combining runs outside the product.
+pub fn write_predictions(eval: &Evaluation, data: &Dataset, path: &Path) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = ["file", "label"].into_iter().map(str::to_owned).chain(data.labels.iter().cloned());
+    let row_err = |e: csv::Error| crate::error::TrainError::io(path, std::io::Error::other(e));
+    w.write_record(header).map_err(row_err)?;
+    for (s, row) in data.samples.iter().zip(eval.probs.chunks_exact(data.labels.len())) {
+        let fields = [s.path.display().to_string(), data.labels[s.label].clone()]
+            .into_iter()
+            .chain(row.iter().map(|p| format!("{p:.6}")));
+        w.write_record(fields).map_err(row_err)?;
+    }
+    let bytes = w.into_inner().map_err(|e| crate::error::TrainError::io(path, std::io::Error::other(e.to_string())))?;
+    sneaker_files::write_atomic(path, &bytes).map_err(|e| crate::error::TrainError::io(path, e))
 }
 
 /// `confusion.png`, and `by_angle.png` when there are angles, into `dir`.

@@ -21,6 +21,63 @@ pub const PROBS: &str = "probs";
 pub const LOGITS: &str = "logits";
 pub const FEATURES: &str = "features";
 
+/// How a trained network answers once served: the temperature its `probs` are divided by, and
+/// whether each photo is also seen mirrored (flip test-time augmentation, twice the backbone's
+/// cost).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Serving {
+    pub temperature: f32,
+    pub flip: bool,
+}
+
+impl Serving {
+    /// What training exports before calibration: raw probabilities, one view.
+    pub const PLAIN: Serving = Serving { temperature: 1.0, flip: false };
+
+    fn doc(&self) -> &'static str {
+        if self.flip { ", pooled features averaged over the photo and its mirror image" } else { "" }
+    }
+}
+
+/// `input` [N,3,224,224] through the backbone to its pooled features [N,1280]. With `flip`, the
+/// photo and its mirror image go through as one batch of 2N and their pooled features are
+/// averaged. For a linear top model that is the mean of the two views' logits; it costs one pass
+/// of the head, and galleries store the one averaged embedding.
+fn pooled(g: &mut GraphBuilder, backbone: &StateDict, flip: bool) -> Result<String> {
+    let x = input_views(g, flip)?;
+    let net = EfficientNetLite::new(backbone);
+    let mut x = net.stem(g, &x)?;
+    for i in 0..NUM_BLOCKS {
+        x = net.block(g, i, &x)?;
+    }
+    let f = net.features(g, &x)?;
+    mean_of_views(g, &f, flip)
+}
+
+/// The graph's `input`, with its mirror image appended along the batch when `flip`.
+fn input_views(g: &mut GraphBuilder, flip: bool) -> Result<String> {
+    let input = g.input("input", &[BATCH, Dim::Fixed(3), Dim::Fixed(INPUT_SIZE), Dim::Fixed(INPUT_SIZE)])?;
+    if !flip {
+        return Ok(input);
+    }
+    let starts = g.constant_i64("flip_starts", &[1], &[-1])?;
+    let ends = g.constant_i64("flip_ends", &[1], &[i64::MIN])?;
+    let axes = g.constant_i64("flip_axes", &[1], &[3])?;
+    let steps = g.constant_i64("flip_steps", &[1], &[-1])?;
+    let mirrored = g.node("Slice", &[&input, &starts, &ends, &axes, &steps], Vec::new());
+    Ok(g.node("Concat", &[&input, &mirrored], vec![("axis", Attr::Int(0))]))
+}
+
+/// Pooled features [2N, 1280] of [`input_views`] → [N, 1280], the mean of the two views.
+fn mean_of_views(g: &mut GraphBuilder, f: &str, flip: bool) -> Result<String> {
+    if !flip {
+        return Ok(f.to_owned());
+    }
+    let shape = g.constant_i64("flip_views", &[3], &[2, -1, FEATURE_DIM as i64])?;
+    let views = g.node("Reshape", &[f, &shape], Vec::new());
+    Ok(g.node("ReduceMean", &[&views], vec![("axes", Attr::ints(&[0])), ("keepdims", Attr::Int(0))]))
+}
+
 /// Appends the top model on `x` [N, spec.inputs]; outputs `logits` and `probs` =
 /// softmax(logits / `temperature`).
 fn append_head(g: &mut GraphBuilder, x: &str, head: &StateDict, spec: HeadSpec, temperature: f32) -> Result<()> {
@@ -56,27 +113,21 @@ fn output_logits_and_probs(g: &mut GraphBuilder, logits: &str, classes: usize, t
 /// The whole classifier: `backbone` weights (stock, or with fine-tuned blocks swapped in) and
 /// `head` ([`crate::head::Head::state_dict`] names).
 pub fn classifier(backbone: &StateDict, head: &StateDict, spec: HeadSpec) -> Result<Vec<u8>> {
-    calibrated_classifier(backbone, head, spec, 1.0)
+    calibrated_classifier(backbone, head, spec, Serving::PLAIN)
 }
 
-/// [`classifier`] whose `probs` are softmax(`logits` / `temperature`).
+/// [`classifier`] whose `probs` are softmax(`logits` / `temperature`), flip-averaged if asked.
 pub fn calibrated_classifier(
     backbone: &StateDict,
     head: &StateDict,
     spec: HeadSpec,
-    temperature: f32,
+    serving: Serving,
 ) -> Result<Vec<u8>> {
-    let net = EfficientNetLite::new(backbone);
     let mut g = GraphBuilder::new("sneaker_classifier");
-    g.set_doc(format!("EfficientNet-Lite0 + trained top model {spec:?}"));
-    let input = g.input("input", &[BATCH, Dim::Fixed(3), Dim::Fixed(INPUT_SIZE), Dim::Fixed(INPUT_SIZE)])?;
-    let mut x = net.stem(&mut g, &input)?;
-    for i in 0..NUM_BLOCKS {
-        x = net.block(&mut g, i, &x)?;
-    }
-    let f = net.features(&mut g, &x)?;
+    g.set_doc(format!("EfficientNet-Lite0 + trained top model {spec:?}{}", serving.doc()));
+    let f = pooled(&mut g, backbone, serving.flip)?;
     g.output(&f, FEATURES, &[BATCH, Dim::Fixed(FEATURE_DIM)])?;
-    append_head(&mut g, &f, head, spec, temperature)?;
+    append_head(&mut g, &f, head, spec, serving.temperature)?;
     Ok(sneaker_model::onnx::encode(&g.finish()))
 }
 
@@ -84,32 +135,108 @@ pub fn calibrated_classifier(
 /// projection → L2-normalised `features` [N, dim] (what galleries store) → cosine logits over the
 /// training labels, s·ê·p̂ᵀ, with the proxies normalised and scaled here so the graph is one Gemm →
 /// `logits`, `probs` = softmax(logits / `temperature`).
-pub fn embedder(backbone: &StateDict, head: &StateDict, spec: EmbedSpec, temperature: f32) -> Result<Vec<u8>> {
-    let net = EfficientNetLite::new(backbone);
+pub fn embedder(backbone: &StateDict, head: &StateDict, spec: EmbedSpec, serving: Serving) -> Result<Vec<u8>> {
     let mut g = GraphBuilder::new("sneaker_embedder");
-    g.set_doc(format!("EfficientNet-Lite0 + {}-d embedding + cosine classifier over {} labels", spec.dim, spec.labels));
-    let input = g.input("input", &[BATCH, Dim::Fixed(3), Dim::Fixed(INPUT_SIZE), Dim::Fixed(INPUT_SIZE)])?;
-    let mut x = net.stem(&mut g, &input)?;
-    for i in 0..NUM_BLOCKS {
-        x = net.block(&mut g, i, &x)?;
+    g.set_doc(format!(
+        "EfficientNet-Lite0 + {}-d embedding + cosine classifier over {} labels{}",
+        spec.dim,
+        spec.labels,
+        serving.doc()
+    ));
+    let f = pooled(&mut g, backbone, serving.flip)?;
+    let e = unit_embedding(&mut g, &f, head, spec)?;
+    g.output(&e, FEATURES, &[BATCH, Dim::Fixed(spec.dim)])?;
+    let p = g.initializer("head.cosine.weight", &[spec.labels, spec.dim], &scaled_proxies(head, spec, spec.scale)?)?;
+    let zero = g.initializer("head.cosine.bias", &[spec.labels], &vec![0.0; spec.labels])?;
+    let logits = g.linear(&e, &p, &zero);
+    output_logits_and_probs(&mut g, &logits, spec.labels, serving.temperature)?;
+    Ok(sneaker_model::onnx::encode(&g.finish()))
+}
+
+/// Several embedding runs over the same labels as one graph: the frozen front (stock weights, up
+/// to the first block any member tuned) runs once; each member's tuned blocks, projection and
+/// normalisation run beside each other (initializers prefixed `member{k}/`). `features` is the
+/// members' unit embeddings side by side, divided by √k: a unit vector [N, k·dim] whose cosine
+/// with another is the mean of the members' cosines. `logits` are the mean of the members'
+/// cosine logits (one Gemm against the proxies laid side by side and scaled by s/√k).
+pub fn ensemble_embedder(
+    stock: &StateDict,
+    members: &[&StateDict],
+    spec: EmbedSpec,
+    serving: Serving,
+) -> Result<Vec<u8>> {
+    let k = members.len();
+    if k == 1 {
+        return embedder(&crate::tail::overlay(stock, members[0]), members[0], spec, serving);
     }
-    let f = net.features(&mut g, &x)?;
+    let mut g = GraphBuilder::new("sneaker_embedder");
+    g.set_doc(format!(
+        "EfficientNet-Lite0 x {k} members, {}-d embedding each + cosine classifier over {} labels{}",
+        spec.dim,
+        spec.labels,
+        serving.doc()
+    ));
+    let shared = members.iter().map(|m| first_tuned_block(m)).min().unwrap_or(NUM_BLOCKS);
+    let x = input_views(&mut g, serving.flip)?;
+    let front = EfficientNetLite::new(stock);
+    let mut x = front.stem(&mut g, &x)?;
+    for i in 0..shared {
+        x = front.block(&mut g, i, &x)?;
+    }
+    let mut embeddings = Vec::with_capacity(k);
+    let mut proxies = Vec::with_capacity(k);
+    for (m, dict) in members.iter().enumerate() {
+        g.set_scope(&format!("member{m}/"));
+        let backbone = crate::tail::overlay(stock, dict);
+        let net = EfficientNetLite::new(&backbone);
+        let mut y = x.clone();
+        for i in shared..NUM_BLOCKS {
+            y = net.block(&mut g, i, &y)?;
+        }
+        let f = net.features(&mut g, &y)?;
+        let f = mean_of_views(&mut g, &f, serving.flip)?;
+        embeddings.push(unit_embedding(&mut g, &f, dict, spec)?);
+        proxies.push(scaled_proxies(dict, spec, spec.scale / (k as f32).sqrt())?);
+    }
+    g.set_scope("");
+    let refs: Vec<&str> = embeddings.iter().map(String::as_str).collect();
+    let joined = g.node("Concat", &refs, vec![("axis", Attr::Int(1))]);
+    let e = g.node("LpNormalization", &[&joined], vec![("axis", Attr::Int(1)), ("p", Attr::Int(2))]);
+    let width = k * spec.dim;
+    g.output(&e, FEATURES, &[BATCH, Dim::Fixed(width)])?;
+    // Row j: every member's proxy of label j, side by side.
+    let side_by_side: Vec<f32> = (0..spec.labels)
+        .flat_map(|j| proxies.iter().flat_map(move |p| p[j * spec.dim..(j + 1) * spec.dim].iter().copied()))
+        .collect();
+    let p = g.initializer("head.cosine.weight", &[spec.labels, width], &side_by_side)?;
+    let zero = g.initializer("head.cosine.bias", &[spec.labels], &vec![0.0; spec.labels])?;
+    let logits = g.linear(&e, &p, &zero);
+    output_logits_and_probs(&mut g, &logits, spec.labels, serving.temperature)?;
+    Ok(sneaker_model::onnx::encode(&g.finish()))
+}
+
+/// The first MBConv block whose weights `tuned` carries (NUM_BLOCKS when none).
+fn first_tuned_block(tuned: &StateDict) -> usize {
+    (0..NUM_BLOCKS).find(|i| tuned.keys().any(|k| k.starts_with(&format!("_blocks.{i}.")))).unwrap_or(NUM_BLOCKS)
+}
+
+/// Pooled features `f` → the head's projection → L2-normalised [N, dim].
+fn unit_embedding(g: &mut GraphBuilder, f: &str, head: &StateDict, spec: EmbedSpec) -> Result<String> {
     let (wn, bn) = (format!("{}.weight", embed_head::PROJECT), format!("{}.bias", embed_head::PROJECT));
     let w = g.initializer(&wn, &[spec.dim, FEATURE_DIM], &weight(head, &wn, &[spec.dim, FEATURE_DIM])?)?;
     let b = g.initializer(&bn, &[spec.dim], &weight(head, &bn, &[spec.dim])?)?;
-    let projected = g.linear(&f, &w, &b);
-    let e = g.node("LpNormalization", &[&projected], vec![("axis", Attr::Int(1)), ("p", Attr::Int(2))]);
-    g.output(&e, FEATURES, &[BATCH, Dim::Fixed(spec.dim)])?;
+    let projected = g.linear(f, &w, &b);
+    Ok(g.node("LpNormalization", &[&projected], vec![("axis", Attr::Int(1)), ("p", Attr::Int(2))]))
+}
+
+/// The head's proxies [labels, dim], each normalised and multiplied by `scale`.
+fn scaled_proxies(head: &StateDict, spec: EmbedSpec, scale: f32) -> Result<Vec<f32>> {
     let mut proxies = weight(head, embed_head::PROXIES, &[spec.labels, spec.dim])?;
     for row in proxies.chunks_mut(spec.dim) {
         let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        row.iter_mut().for_each(|v| *v *= spec.scale / norm);
+        row.iter_mut().for_each(|v| *v *= scale / norm);
     }
-    let p = g.initializer("head.cosine.weight", &[spec.labels, spec.dim], &proxies)?;
-    let zero = g.initializer("head.cosine.bias", &[spec.labels], &vec![0.0; spec.labels])?;
-    let logits = g.linear(&e, &p, &zero);
-    output_logits_and_probs(&mut g, &logits, spec.labels, temperature)?;
-    Ok(sneaker_model::onnx::encode(&g.finish()))
+    Ok(proxies)
 }
 
 /// Frozen backbones side by side, one input: `input` [N,3,224,224] — the size every front end

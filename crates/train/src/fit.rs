@@ -196,7 +196,8 @@ pub fn fit<const D: usize, M: Net<D>>(
     for epoch in start_epoch..cfg.epochs {
         let started = Instant::now();
         // Each epoch's order depends only on (seed, epoch), so a resumed run sees the same data.
-        let mut erng = ChaCha8Rng::seed_from_u64(cfg.seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut erng =
+            ChaCha8Rng::seed_from_u64(cfg.training_seed() ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let order = epoch_order(&train_labels, classes, cfg.balance, &mut erng);
         let (mut loss_sum, mut hits, mut seen) = (0f64, 0usize, 0usize);
         let mut lr = cfg.lr;

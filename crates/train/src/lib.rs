@@ -27,6 +27,7 @@ pub mod fit;
 pub mod head;
 mod metrics;
 pub mod onnx_backbone;
+mod phone;
 mod pipeline;
 pub mod plan;
 mod plot;
@@ -42,6 +43,7 @@ pub mod tail;
 mod temperature;
 pub mod train;
 
+pub use augment::Augmenter;
 pub use config::{AugmentConfig, ModelKind, TrainConfig};
 pub use dataset::{Dataset, Sample, Skipped};
 pub use error::{Result, TrainError};

@@ -95,7 +95,11 @@ impl Plan {
         } else {
             StagePlan { passes: Vec::new(), epochs: 0, epoch: (0.0, 0.0) }
         };
-        Plan { stages: vec![bottleneck, training_stage(&cfg.finetune, train, val), calibrate] }
+        let mut stages = vec![bottleneck];
+        // The finetune stage's run, then the ensemble's other members, each trained alike.
+        stages.extend((0..cfg.members.max(1)).map(|_| training_stage(&cfg.finetune, train, val)));
+        stages.push(calibrate);
+        Plan { stages }
     }
 
     /// The plan for the catalog at `data`, counted without decoding a photo: each label holds out
@@ -184,6 +188,7 @@ mod tests {
         // 3,372 training and 840 validation photos: 107 s and 1,133 s measured (BENCHMARKS.md).
         let softmax = PipelineConfig {
             finetune: TrainConfig { model: ModelKind::Finetune, ..Default::default() },
+            members: 1,
             ..Default::default()
         };
         let bottleneck = Plan::new(&softmax, 3372, 840).stages[0].total() / 1000.0;
@@ -192,7 +197,9 @@ mod tests {
         let secs: Vec<f64> = plan.stages.iter().map(|s| s.total() / 1000.0).collect();
         assert_eq!(secs[0], 0.0, "the embedding does not start from the bottleneck: {secs:?}");
         assert!((950.0..1350.0).contains(&secs[1]), "finetune {secs:?}");
-        assert!(secs[2] < 0.1 * secs[1], "calibration is cheap next to training: {secs:?}");
+        assert_eq!(secs.len(), 2 + PipelineConfig::default().members, "{secs:?}");
+        assert_eq!(secs[2], secs[1], "the ensemble's second member trains like the first: {secs:?}");
+        assert!(secs[3] < 0.1 * secs[1], "calibration is cheap next to training: {secs:?}");
     }
 
     #[test]
@@ -225,7 +232,7 @@ mod tests {
         };
         at(t.follow(&Event::Fit(Progress::Epoch(rec))));
         at(Some(t.end_stage(1)));
-        at(Some(t.end_stage(2)));
+        at(Some(t.end_stage(t.plan.stages.len() - 1)));
         assert_eq!(last.round(), total.round());
         assert!(t.follow(&Event::Note("x".into())).is_none());
     }
@@ -235,7 +242,9 @@ mod tests {
         let mut t = Tracker::new(Plan::new(&PipelineConfig::default(), 3372, 840));
         let Event::Overall { jump, .. } = t.end_stage(1) else { panic!() };
         assert!(jump, "two finished stages skipped");
-        assert!(matches!(t.start_stage(2), Event::Overall { jump: false, .. }));
+        let calibrate = t.plan.stages.len() - 1;
+        assert!(matches!(t.end_stage(calibrate - 1), Event::Overall { jump: true, .. }), "a member skipped");
+        assert!(matches!(t.start_stage(calibrate), Event::Overall { jump: false, .. }));
         let e = t.follow(&Event::Extract { what: CALIBRATION_PLAIN, done: 1, total: 840 });
         assert!(matches!(e, Some(Event::Overall { jump: false, .. })), "{e:?}");
     }

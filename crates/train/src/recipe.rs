@@ -45,7 +45,7 @@ pub fn extract_split(
         &p.train,
         cfg.augment.draws,
         &train_aug,
-        cfg.seed,
+        cfg.training_seed(),
         ex,
         &cache,
         32,
@@ -129,7 +129,7 @@ pub fn run<const D: usize, R: Recipe<D>>(
     let load_seconds = recipe.load(&p, events)?;
     let (train, val) = recipe.examples()?;
     let device = Device::flex().autodiff();
-    device.seed(cfg.seed);
+    device.seed(cfg.training_seed());
     let (model, start, mut history) = if req.resume {
         let (dict, next, h) = read_checkpoint(&p.run)?;
         (recipe.restore(&p, &dict, &device)?, next, h)

@@ -6,8 +6,11 @@
 //! RUN/stages/bottleneck/       stage 1: the bottleneck run a softmax finetune stage starts from
 //!                              (not needed, so not run, when that stage is an embedding)
 //! RUN/run.json, model.onnx...  stage 2: the finetune or embedding run (labels, weights, metrics)
-//! RUN/open_set.json, .png      stage 3: the answer threshold predict and serve use
-//! RUN/calibration.json         stage 3's report, written last
+//! RUN/stages/member-1/ ...     more embedding runs of an ensemble (`members` > 1), trained alike
+//!                              but for their initialisation, draws and batch order
+//! RUN/open_set.json, .png      last stage: the answer threshold predict and serve use
+//! RUN/calibration.json         last stage's report, written last; an ensemble's graph (every
+//!                              member in one `model.onnx`) is written by this stage
 //! ```
 //!
 //! A stage is finished when its last file is there (the stage folder's `run.json` of its kind,
@@ -40,24 +43,34 @@ const FORMAT: u32 = 1;
 pub enum Stage {
     Bottleneck,
     Finetune,
+    /// Ensemble member `m` ≥ 1 (member 0 is the finetune stage's run).
+    Member(usize),
     Calibrate,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 3] = [Stage::Bottleneck, Stage::Finetune, Stage::Calibrate];
+    /// The stages of a pipeline with `members` embedding runs, in the order they run.
+    pub fn all(members: usize) -> Vec<Stage> {
+        let mut stages = vec![Stage::Bottleneck, Stage::Finetune];
+        stages.extend((1..members).map(Stage::Member));
+        stages.push(Stage::Calibrate);
+        stages
+    }
 
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Stage::Bottleneck => "bottleneck",
-            Stage::Finetune => "finetune",
-            Stage::Calibrate => "calibrate",
+            Stage::Bottleneck => "bottleneck".into(),
+            Stage::Finetune => "finetune".into(),
+            Stage::Member(m) => format!("member-{m}"),
+            Stage::Calibrate => "calibrate".into(),
         }
     }
 
-    /// The run folder the stage writes: a sub-folder for the bottleneck, else the run itself.
+    /// The run folder the stage writes: a sub-folder for the bottleneck and the ensemble's other
+    /// members, else the run itself.
     pub fn dir(self, out: &Path) -> PathBuf {
         match self {
-            Stage::Bottleneck => out.join(STAGES_DIR).join(self.name()),
+            Stage::Bottleneck | Stage::Member(_) => out.join(STAGES_DIR).join(self.name()),
             Stage::Finetune | Stage::Calibrate => out.to_owned(),
         }
     }
@@ -66,7 +79,9 @@ impl Stage {
     fn last_file(self, out: &Path) -> PathBuf {
         match self {
             Stage::Calibrate => out.join(CALIBRATION_JSON),
-            Stage::Bottleneck | Stage::Finetune => self.dir(out).join(sneaker_model::run_layout::MANIFEST),
+            Stage::Bottleneck | Stage::Finetune | Stage::Member(_) => {
+                self.dir(out).join(sneaker_model::run_layout::MANIFEST)
+            }
         }
     }
 
@@ -74,16 +89,17 @@ impl Stage {
     pub fn is_finished(self, out: &Path) -> bool {
         match self {
             Stage::Calibrate => self.last_file(out).is_file(),
-            Stage::Bottleneck => manifest_kind(&self.dir(out)).as_deref() == Some(self.name()),
+            Stage::Bottleneck => manifest_kind(&self.dir(out)).as_deref() == Some("bottleneck"),
             Stage::Finetune => matches!(manifest_kind(&self.dir(out)).as_deref(), Some("finetune" | "embedding")),
+            Stage::Member(_) => manifest_kind(&self.dir(out)).as_deref() == Some("embedding"),
         }
     }
 }
 
 /// Stage `index` runs again: it and every later stage are no longer finished, so a stage never
 /// stands on an older version of the one before it.
-fn unfinish_from(index: usize, out: &Path) -> Result<()> {
-    for stage in &Stage::ALL[index..] {
+fn unfinish_from(stages: &[Stage], index: usize, out: &Path) -> Result<()> {
+    for stage in &stages[index..] {
         let path = stage.last_file(out);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(TrainError::io(&path, e)),
@@ -162,9 +178,10 @@ pub fn train_all(
     begin(req)?;
     let mut tracker = Tracker::new(Plan::for_catalog(&req.cfg, &req.data)?);
     let mut skipped = Vec::new();
-    let count = Stage::ALL.len();
+    let stages = Stage::all(req.cfg.members);
+    let count = stages.len();
     let mut ran = false;
-    for (index, stage) in Stage::ALL.into_iter().enumerate() {
+    for (index, &stage) in stages.iter().enumerate() {
         let status = |status| Event::Stage(StageEvent { stage, index, count, status });
         if stage == Stage::Bottleneck && !req.cfg.needs_bottleneck() {
             events(tracker.end_stage(index));
@@ -181,7 +198,7 @@ pub fn train_all(
             return Err(TrainError::Interrupted(req.out.clone()));
         }
         if !ran {
-            unfinish_from(index, &req.out)?;
+            unfinish_from(&stages, index, &req.out)?;
             ran = true;
         }
         let resumed = stage.dir(&req.out).join(run::CHECKPOINT).is_file();
@@ -228,8 +245,13 @@ fn run_stage(
             let cfg = TrainConfig { init_from, ..req.cfg.finetune.clone() };
             trained(crate::finetune::train(&request(cfg), pre, events)?)
         }
+        Stage::Member(m) => {
+            let cfg = TrainConfig { member: m, ..req.cfg.finetune.clone() };
+            trained(crate::embedding::train(&request(cfg), pre, events)?)
+        }
         Stage::Calibrate => {
-            let c = calibration::calibrate(&req.out, &req.data, &req.cfg.calibrate, pre, events)?;
+            let members: Vec<PathBuf> = (1..req.cfg.members).map(|m| Stage::Member(m).dir(&req.out)).collect();
+            let c = calibration::calibrate(&req.out, &req.data, &req.cfg.calibrate, &members, pre, events)?;
             format!(
                 "temperature {:.3}; answers {:.1}% of augmented held-out photos at {:.1}% precision (threshold {:.3})",
                 c.temperature,
@@ -346,7 +368,8 @@ mod tests {
     fn a_stage_is_finished_when_its_last_file_is_there() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path();
-        assert!(Stage::ALL.iter().all(|s| !s.is_finished(out)));
+        let stages = Stage::all(2);
+        assert!(stages.iter().all(|s| !s.is_finished(out)));
         let bn = Stage::Bottleneck.dir(out);
         std::fs::create_dir_all(&bn).unwrap();
         std::fs::write(bn.join("run.json"), r#"{"kind": "bottleneck"}"#).unwrap();
@@ -355,12 +378,18 @@ mod tests {
         assert!(Stage::Bottleneck.is_finished(out) && !Stage::Finetune.is_finished(out));
         std::fs::write(out.join("run.json"), r#"{"kind": "finetune"}"#).unwrap();
         std::fs::write(out.join(CALIBRATION_JSON), "{}").unwrap();
-        assert!(Stage::ALL.iter().all(|s| s.is_finished(out)));
+        let member = Stage::Member(1).dir(out);
+        assert_eq!(member, out.join("stages/member-1"));
+        std::fs::create_dir_all(&member).unwrap();
+        std::fs::write(member.join("run.json"), r#"{"kind": "finetune"}"#).unwrap();
+        assert!(!Stage::Member(1).is_finished(out), "an ensemble member is an embedding run");
+        std::fs::write(member.join("run.json"), r#"{"kind": "embedding"}"#).unwrap();
+        assert!(stages.iter().all(|s| s.is_finished(out)));
         std::fs::write(out.join("run.json"), r#"{"kind": "embedding"}"#).unwrap();
         assert!(Stage::Finetune.is_finished(out), "an embedding run is the finetune stage's too");
-        // The finetune stage runs again: the calibration made for the old one goes with it.
-        unfinish_from(1, out).unwrap();
+        // The finetune stage runs again: the members and calibration made beside it go with it.
+        unfinish_from(&stages, 1, out).unwrap();
         assert!(Stage::Bottleneck.is_finished(out));
-        assert!(!Stage::Finetune.is_finished(out) && !Stage::Calibrate.is_finished(out));
+        assert!(stages[1..].iter().all(|s| !s.is_finished(out)));
     }
 }

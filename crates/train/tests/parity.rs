@@ -143,3 +143,89 @@ fn finetuned_classifier_matches_burn_tail_on_frozen_activations() {
     let stock_p = tail::predict(&stock_tail, stock_tail.trunk.first, &acts, &device).unwrap();
     assert!(max_delta(&stock_p, &ort_p) > 1e-3, "nudged weights changed nothing");
 }
+
+/// `x` [n,3,s,s] mirrored left-right.
+fn mirrored(x: &[f32], s: usize) -> Vec<f32> {
+    x.chunks_exact(s).flat_map(|row| row.iter().rev().copied()).collect()
+}
+
+#[test]
+fn flip_averaged_graph_is_the_mean_of_both_views() {
+    use export::Serving;
+    use sneaker_train::train::Pretrained;
+    let Some(rt) = runtime() else { return };
+    let bb = OrtBackbone::load().unwrap();
+    let device = Device::flex();
+    device.seed(17);
+    let spec = HeadSpec { inputs: 1280, hidden: 0, classes: 3 };
+    let head = Head::new(spec, 0.3, &device).state_dict();
+    let stock = Pretrained::weights(&bb).unwrap();
+    let plain = export::calibrated_classifier(stock, &head, spec, Serving::PLAIN).unwrap();
+    let flip = export::calibrated_classifier(stock, &head, spec, Serving { temperature: 1.0, flip: true }).unwrap();
+    let (n, s) = (2, sneaker_vision::INPUT_SIZE as usize);
+    // Not symmetric left-right, so the two views differ.
+    let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1013) as f32 / 506.5 - 1.0) * 0.9).collect();
+    let m = mirrored(&x, s);
+    let shape = vec![3, s, s];
+    let features = |bytes: &[u8], x: &[f32]| {
+        rt.open_bytes("f", bytes, export::FEATURES, 1280, shape.clone()).unwrap().run(x, n).unwrap()
+    };
+    let (fx, fm) = (features(&plain, &x), features(&plain, &m));
+    assert!(max_delta(&fx, &fm) > 1e-3, "the test photos look the same mirrored");
+    let mean: Vec<f32> = fx.iter().zip(&fm).map(|(a, b)| (a + b) / 2.0).collect();
+    assert!(max_delta(&features(&flip, &x), &mean) <= 1e-4, "features are the mean of the two views");
+    let probs = |x: &[f32]| rt.open_bytes("p", &flip, export::PROBS, 3, shape.clone()).unwrap().run(x, n).unwrap();
+    assert!(max_delta(&probs(&x), &probs(&m)) <= TOLERANCE, "a photo and its mirror get one answer");
+}
+
+#[test]
+fn ensemble_graph_averages_its_members() {
+    use export::Serving;
+    use sneaker_model::Tensor as Stored;
+    use sneaker_train::embed_head::{EmbedHead, EmbedSpec};
+    use sneaker_train::train::Pretrained;
+    let Some(rt) = runtime() else { return };
+    let bb = OrtBackbone::load().unwrap();
+    let device = Device::flex();
+    device.seed(19);
+    let stock = Pretrained::weights(&bb).unwrap();
+    let spec = EmbedSpec { dim: 8, labels: 3, scale: 30.0, margin: 0.0 };
+    // Member 1 tunes the last block and the head conv, member 0 the head conv only: the graph
+    // must run the front once and each member's own blocks.
+    let member = |seed: u64, tuned: &str| {
+        let mut dict = EmbedHead::new(spec, 0.0, &device).state_dict();
+        for (k, v) in stock.iter().filter(|(k, _)| k.starts_with(tuned) || k.starts_with("_conv_head")) {
+            // BatchNorm's num_batches_tracked is an integer: nothing to nudge.
+            let Some(w) = v.to_f32() else { continue };
+            let noise = random(w.len(), seed + k.len() as u64, 0.05);
+            let nudged: Vec<f32> = w.iter().zip(noise).map(|(a, n)| a * (1.0 + n)).collect();
+            dict.insert(k.clone(), Stored::from_f32(v.shape.clone(), &nudged));
+        }
+        dict
+    };
+    let (a, b) = (member(1, "_conv_head"), member(2, "_blocks.15."));
+    let single = |d: &sneaker_model::StateDict| {
+        export::embedder(&sneaker_train::tail::overlay(stock, d), d, spec, Serving::PLAIN).unwrap()
+    };
+    let both = export::ensemble_embedder(stock, &[&a, &b], spec, Serving::PLAIN).unwrap();
+    let (n, s) = (2, sneaker_vision::INPUT_SIZE as usize);
+    let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1019) as f32 / 509.5 - 1.0) * 0.9).collect();
+    let shape = vec![3, s, s];
+    let out = |bytes: &[u8], name: &str, dim: usize| {
+        rt.open_bytes("m", bytes, name, dim, shape.clone()).unwrap().run(&x, n).unwrap()
+    };
+    let (la, lb) = (out(&single(&a), export::LOGITS, 3), out(&single(&b), export::LOGITS, 3));
+    assert!(max_delta(&la, &lb) > 1e-2, "the members answer alike");
+    let mean: Vec<f32> = la.iter().zip(&lb).map(|(p, q)| (p + q) / 2.0).collect();
+    let d = max_delta(&out(&both, export::LOGITS, 3), &mean);
+    assert!(d <= 1e-3, "ensemble logits are the members' mean: max |Δ| {d}");
+    // One unit vector per photo, both members' embeddings side by side.
+    let f = out(&both, export::FEATURES, 16);
+    for row in f.chunks_exact(16) {
+        let norm: f32 = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
+    }
+    let fa = out(&single(&a), export::FEATURES, 8);
+    let d = max_delta(&f[..8], &fa[..8].iter().map(|v| v / 2f32.sqrt()).collect::<Vec<_>>());
+    assert!(d <= 1e-4, "member 0's embedding leads the ensemble's: max |Δ| {d}");
+}

@@ -47,13 +47,18 @@ Without --model, the whole best pipeline runs into OUT, with one progress bar an
   1. bottleneck  frozen EfficientNet-Lite0 + top model, 2 augmented draws   -> OUT/stages/bottleneck
                  (only for a softmax finetune stage, model = finetune in [finetune]; not run by default)
   2. finetune    the last 11 blocks + a 256-d embedding and cosine classifier (CosFace), from ImageNet
-                 weights, 3 draws, 2 epochs, lr 4e-4; galleries store its embedding -> OUT (run.json...)
-  3. calibrate   temperature fitted on augmented validation photos, baked into model.onnx; answer
-                 threshold at 90% precision on the same photos              -> OUT/open_set.json, calibration.json
+                 weights, 3 draws (phone-photo augmentation), 2 epochs, lr 4e-4 -> OUT (run.json...)
+  3. member-1    the same again with its own initialisation, draws and batch order
+                                                                            -> OUT/stages/member-1
+  4. calibrate   both members as one graph (logits averaged, each photo also seen mirrored; galleries
+                 store both embeddings); temperature fitted on augmented validation photos, baked into
+                 model.onnx; answer threshold at 90% precision on the same photos
+                                                                            -> OUT/open_set.json, calibration.json
 `predict`, `evaluate` and `serve --model OUT` then use it with no flags. After Ctrl-C, the same command
 continues: finished stages are skipped, an interrupted one resumes from its checkpoint.
 Settings live in one preset (sneaker_train::preset::BEST); --config FILE.toml may change them per stage
-with [bottleneck], [finetune] and [calibrate] tables. Flags that mean the same for every stage (--seed,
+with [bottleneck], [finetune] and [calibrate] tables, and the ensemble's size with `members = N` at
+its top. Flags that mean the same for every stage (--seed,
 --split, --batch-size, --no-background...) apply to both training stages; per-stage ones (--epochs, --lr,
 --draws...) are refused there: use the tables, or --model to train one stage alone.";
 
@@ -141,6 +146,10 @@ pub struct Args {
     /// Turn off blur and JPEG noise.
     #[arg(long)]
     pub no_noise: bool,
+    /// Turn off the phone-photo distortions (tilt, occlusion, uneven light, colour cast, shake,
+    /// lost detail).
+    #[arg(long)]
+    pub no_phone: bool,
     /// finetune: the bottleneck run to start from.
     #[arg(long)]
     pub init_from: Option<PathBuf>,

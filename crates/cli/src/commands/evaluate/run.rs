@@ -37,6 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let path = out.join(sneaker_model::run_layout::SCORES);
     sneaker_files::write_atomic(&path, json.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     sneaker_train::evaluate::write_charts(&eval, &labels, &out)?;
+    sneaker_train::evaluate::write_predictions(&eval, &data, &out.join(sneaker_train::evaluate::PREDICTIONS_CSV))?;
     if args.json {
         println!("{json}");
     } else {
@@ -44,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if let Some(o) = &open_set {
             println!("\n{}", crate::commands::calibrate::open_set_table(o));
         }
-        println!("\n{:.0} images/s; scores and charts in {}", eval.images_per_s, out.display());
+        println!("\n{:.0} images/s; scores, charts and per-photo predictions in {}", eval.images_per_s, out.display());
     }
     Ok(())
 }
