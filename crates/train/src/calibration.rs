@@ -106,7 +106,8 @@ pub fn calibrate(
             return Err(TrainError::Run { path: run.path.clone(), detail });
         }
     }
-    let (bytes, _) = graph(&run, &members, &cfg, pre, uncalibrated)?;
+    let src = Sources { run: &run, members: &members, cfg: &cfg, pre };
+    let (bytes, _) = graph(&src, uncalibrated)?;
     run::atomic_write(&run.file(run::MODEL_ONNX), &bytes)?;
     let mut logits_of = pre.open_logits(&run.file(run::MODEL_ONNX), classes)?;
     let plain = predict_images(&data, &val, logits_of.as_mut(), BATCH, Decode::ForInput, &mut |done, total| {
@@ -179,7 +180,7 @@ pub fn calibrate(
     }));
 
     let serving = Serving { temperature: t as f32, ..uncalibrated };
-    write_calibrated_graph(&run, &members, &cfg, pre, &data, &val, &plain, serving)?;
+    write_calibrated_graph(&src, &data, &val, &plain, serving)?;
     update_manifest(run_dir, &report)?;
     sneaker_identify::write_calibration(run_dir, &calibration)?;
     let chart = run_dir.join("open_set.png");
@@ -254,15 +255,19 @@ fn samples(logits: &[f32], truth: &[usize], labels: &[String], t: f64) -> Vec<sn
         .collect()
 }
 
-/// The graph of the run (with its ensemble `members`) from their weights, served as `serving`
+/// What the served graph is made of: the run, its ensemble's other members and the pretrained
+/// weights their frozen front keeps.
+struct Sources<'a> {
+    run: &'a RunDir,
+    members: &'a [RunDir],
+    cfg: &'a TrainConfig,
+    pre: &'a dyn Pretrained,
+}
+
+/// The graph of the run (with its ensemble's members) from their weights, served as `serving`
 /// says, and its number of classes.
-fn graph(
-    run: &RunDir,
-    members: &[RunDir],
-    cfg: &TrainConfig,
-    pre: &dyn Pretrained,
-    serving: Serving,
-) -> Result<(Vec<u8>, usize)> {
+fn graph(src: &Sources<'_>, serving: Serving) -> Result<(Vec<u8>, usize)> {
+    let Sources { run, members, cfg, pre } = *src;
     let (dict, _) = run::read_safetensors(&run.file(run::WEIGHTS))?;
     let backbone = crate::tail::overlay(pre.weights()?, &dict);
     match (HeadSpec::of_weights(&dict), dict.get(crate::embed_head::PROXIES)) {
@@ -292,19 +297,16 @@ fn graph(
 
 /// Writes `model.onnx` again with `probs` = softmax(logits / T), after checking the new graph
 /// against softmax(logits / T) of the uncalibrated one on the first validation photos.
-#[allow(clippy::too_many_arguments)]
 fn write_calibrated_graph(
-    run: &RunDir,
-    members: &[RunDir],
-    cfg: &TrainConfig,
-    pre: &dyn Pretrained,
+    src: &Sources<'_>,
     data: &Dataset,
     val: &[usize],
     plain_logits: &[f32],
     serving: Serving,
 ) -> Result<()> {
     let t = serving.temperature as f64;
-    let (bytes, classes) = graph(run, members, cfg, pre, serving)?;
+    let (run, pre) = (src.run, src.pre);
+    let (bytes, classes) = graph(src, serving)?;
     let staged = run.file("model.calibrating.onnx");
     run::atomic_write(&staged, &bytes)?;
     let n = val.len().min(CHECK);
