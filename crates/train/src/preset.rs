@@ -43,8 +43,10 @@ pub struct Preset {
 
 /// The best configuration measured: the last 11 blocks tuned (BENCHMARKS.md "Training": ft11 ties
 /// ft6 on phone photos and beats it on studio shots) with the embedding's CosFace head
-/// (BENCHMARKS.md "Learned embedding": about 18 min for sneakers50 on this 2-core machine), then a
-/// calibration at the "answerable at ≥ 90 % precision" point. The bottleneck settings serve a
+/// (BENCHMARKS.md "Learned embedding"), trained twice with phone-photo augmentation (about 19 min
+/// each for sneakers50 on this 2-core machine), then one calibrated graph of both members that
+/// also sees each photo mirrored, answering at the "answerable at ≥ 90 % precision" point
+/// (BENCHMARKS.md "Ensemble, flip and phone-photo augmentation"). The bottleneck settings serve a
 /// softmax finetune stage (`model = "finetune"` in `[finetune]`, with `members = 1`).
 pub const BEST: Preset = Preset {
     bottleneck_draws: 2,
@@ -54,9 +56,10 @@ pub const BEST: Preset = Preset {
     // started from the bottleneck stage (seed 42); and a gallery in its own trained embedding.
     finetune_model: ModelKind::Embedding,
     finetune_unfreeze_blocks: 11,
-    // Two members, averaged in one graph (BENCHMARKS.md "Ensemble and flip"): the mean of two
-    // seeds' runs gave wild-dev top-1 0.600 and 50% answerable at 90% precision, against 0.568 /
-    // 0.516 and 35% / 31% for each alone; each member costs one more finetune stage.
+    // Two members, averaged in one graph (BENCHMARKS.md "Ensemble, flip and phone-photo
+    // augmentation"): wild-dev top-1 0.668 / 0.624 and 58% / 48% answerable at 90% precision
+    // (seeds 42 / 7, with flip), against 0.568 / 0.516 and 35% / 31% for member 0 alone; each
+    // member costs one more finetune stage and about 1.8x the serving compute.
     finetune_members: 2,
     finetune_draws: 3,
     finetune_epochs: 2,
