@@ -90,7 +90,13 @@ fn an_embedding_trains_on_two_catalogs_holds_out_half_and_is_measured_on_it() {
     assert_eq!(fs["photos"], 2 * VIEWS, "only the held-out products' photos: {fs}");
     let models = fs["models"].as_array().expect("models");
     assert_eq!(models.len(), 2, "{fs}");
-    assert_eq!((models[0]["dim"].as_u64(), models[1]["dim"].as_u64()), (Some(16), Some(1280)), "{fs}");
+    // The network's features, then the colour part the gallery weighs in.
+    let colour = sneaker_vision::COLOUR_DIM as u64;
+    assert_eq!(
+        (models[0]["dim"].as_u64(), models[1]["dim"].as_u64()),
+        (Some(16 + colour), Some(1280 + colour)),
+        "{fs}"
+    );
     for m in models {
         let r = &m["retrieval"];
         assert_eq!(r["queries"], 2 * VIEWS, "{m}");

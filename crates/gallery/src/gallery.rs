@@ -11,6 +11,7 @@ use crate::approx::{HnswConfig, HnswIndex};
 use crate::error::{GalleryError, Result};
 use crate::exact::ExactIndex;
 use crate::index::{Hit, VectorIndex, l2_normalise};
+use crate::similarity::Similarity;
 
 /// How a gallery chooses its index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +52,8 @@ pub struct Entry {
 pub struct Match {
     pub id: u64,
     pub label: String,
-    /// Cosine similarity to the query, in [-1, 1].
+    /// Similarity to the query, in [-1, 1]: the cosine of the embeddings, or with a colour part
+    /// the mix of shape and colour cosines the gallery searches by ([`crate::Similarity`]).
     pub similarity: f32,
     /// The enrolled photo this neighbour came from.
     pub source: String,
@@ -296,13 +298,12 @@ impl Gallery {
     }
 
     fn hits(&self, embedding: &[f32], k: usize) -> Result<Vec<Hit>> {
-        let mut q = embedding.to_vec();
-        crate::exact::check_vector(self.dim(), &q)?;
-        l2_normalise(&mut q)?;
-        let hits = match &self.approx {
-            Some(approx) => approx.search(&q, k)?,
-            None => self.exact.search(&q, k)?,
+        crate::exact::check_vector(self.dim(), embedding)?;
+        let index: &dyn VectorIndex = match &self.approx {
+            Some(approx) => approx,
+            None => &self.exact,
         };
+        let hits = Similarity::of(&self.model_id).search(index, embedding, k)?;
         // Ids come from this gallery's own indexes; one out of range would be a bug there.
         debug_assert!(hits.iter().all(|h| (h.id as usize) < self.entries.len()));
         Ok(hits.into_iter().filter(|h| (h.id as usize) < self.entries.len()).collect())

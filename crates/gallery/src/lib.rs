@@ -24,6 +24,7 @@ mod location;
 mod pgvector;
 #[cfg(feature = "pgvector")]
 mod postgres;
+mod similarity;
 mod store;
 mod sync;
 mod thumbs;
@@ -43,6 +44,7 @@ pub use exact::{ExactIndex, dot};
 pub use gallery::{DEFAULT_APPROXIMATE_ABOVE, Entry, Gallery, GalleryConfig, LabelScore, Match, label_scores};
 pub use index::{Hit, VectorIndex, l2_normalise};
 pub use location::{DEFAULT_PG_GALLERY, GalleryLocation, PG_GALLERY_PARAM, PgLocation, open_gallery};
+pub use similarity::{ColourMix, Similarity};
 pub use store::{GALLERY_DIR, GALLERY_FILE};
 pub use sync::{SyncReport, sync_catalog};
 pub use thumbs::{THUMB_SIDE, THUMBS_DIR, thumbnail_jpeg, thumbnail_path, write_thumbnail};

@@ -20,6 +20,7 @@ use crate::error::{GalleryError, Result};
 use crate::gallery::{Entry, Match};
 use crate::index::{VectorIndex, l2_normalise};
 use crate::pgvector::{PgConfig, PgVectorIndex, backend, connect, table_name, why};
+use crate::similarity::Similarity;
 
 /// One row per gallery: its embedding model and width.
 const REGISTRY: &str = "sneaker_galleries";
@@ -279,9 +280,7 @@ impl GalleryBackend for PgGallery {
 
     fn search(&self, embedding: &[f32], k: usize) -> Result<Vec<Match>> {
         crate::exact::check_vector(self.dim(), embedding)?;
-        let mut q = embedding.to_vec();
-        l2_normalise(&mut q)?;
-        let hits = self.index.search(&q, k)?;
+        let hits = Similarity::of(self.model_id()).search(&self.index, embedding, k)?;
         let ids: Vec<i64> = hits.iter().map(|h| h.id as i64).collect();
         let sql =
             format!("SELECT id, label, source, sha256 FROM {} WHERE id = ANY($1) AND label IS NOT NULL", self.table);

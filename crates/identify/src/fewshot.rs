@@ -3,12 +3,15 @@
 //! Measures what the gallery promises: a product released after training is recognised from a
 //! handful of enrolled photos. Each trial draws K enrolment photos per product at random (seeded);
 //! every remaining photo of an enrolled product is a query, ranked against all enrolled products by
-//! its best cosine similarity to their photos.
+//! its best similarity to their photos: the gallery's own ([`Similarity`]), so what is measured is
+//! what a search does.
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+
+use sneaker_gallery::Similarity;
 
 use crate::error::{IdentifyError, Result};
 
@@ -24,13 +27,15 @@ pub struct FewShotResult {
     pub recall_at_5: f32,
 }
 
-/// `embeddings[i]` (L2-normalised) is a photo of product `labels[i]`.
+/// `embeddings[i]` is a photo of product `labels[i]`, compared by `similarity`
+/// (`Similarity::of` the embedding id for what the gallery does).
 pub fn evaluate(
     embeddings: &[Vec<f32>],
     labels: &[String],
     shots: usize,
     trials: usize,
     seed: u64,
+    similarity: &Similarity,
 ) -> Result<FewShotResult> {
     if embeddings.len() != labels.len() {
         return Err(IdentifyError::Input(format!("{} embeddings for {} labels", embeddings.len(), labels.len())));
@@ -57,10 +62,12 @@ pub fn evaluate(
             enrolled.extend(photos[..shots].iter().map(|&i| (p, i)));
             probes.extend(photos[shots..].iter().map(|&i| (p, i)));
         }
+        let enrolled_vectors: Vec<&[f32]> = enrolled.iter().map(|&(_, e)| embeddings[e].as_slice()).collect();
         for &(truth, q) in &probes {
             let mut best = vec![f32::NEG_INFINITY; by_product.len()];
-            for &(p, e) in &enrolled {
-                best[p] = best[p].max(dot(&embeddings[q], &embeddings[e]));
+            let scores = similarity.scores(&embeddings[q], &enrolled_vectors);
+            for (&(p, _), s) in enrolled.iter().zip(scores) {
+                best[p] = best[p].max(s);
             }
             // Rank of the true product: how many products score strictly higher.
             let rank = best.iter().filter(|&&s| s > best[truth]).count();
@@ -90,8 +97,9 @@ pub struct RetrievalResult {
     pub map: f32,
 }
 
-/// `embeddings[i]` (L2-normalised) is a photo of product `labels[i]`.
-pub fn retrieval(embeddings: &[Vec<f32>], labels: &[String]) -> Result<RetrievalResult> {
+/// `embeddings[i]` is a photo of product `labels[i]`, compared as in [`evaluate`]; each
+/// query is searched among all the other photos.
+pub fn retrieval(embeddings: &[Vec<f32>], labels: &[String], similarity: &Similarity) -> Result<RetrievalResult> {
     if embeddings.len() != labels.len() {
         return Err(IdentifyError::Input(format!("{} embeddings for {} labels", embeddings.len(), labels.len())));
     }
@@ -101,10 +109,11 @@ pub fn retrieval(embeddings: &[Vec<f32>], labels: &[String]) -> Result<Retrieval
         if relevant == 0 {
             continue;
         }
-        let mut ranked: Vec<(f32, bool)> = (0..embeddings.len())
-            .filter(|&i| i != q)
-            .map(|i| (dot(&embeddings[q], &embeddings[i]), labels[i] == labels[q]))
-            .collect();
+        let others: Vec<usize> = (0..embeddings.len()).filter(|&i| i != q).collect();
+        let vectors: Vec<&[f32]> = others.iter().map(|&i| embeddings[i].as_slice()).collect();
+        let scores = similarity.scores(&embeddings[q], &vectors);
+        let mut ranked: Vec<(f32, bool)> =
+            others.iter().zip(scores).map(|(&i, s)| (s, labels[i] == labels[q])).collect();
         // Highest similarity first; a tie ranks the wrong photo first, so ties never flatter.
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         queries += 1;
@@ -127,10 +136,6 @@ pub fn retrieval(embeddings: &[Vec<f32>], labels: &[String]) -> Result<Retrieval
         recall_at_5: r5 as f32 / n,
         map: (ap_sum / queries as f64) as f32,
     })
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[cfg(test)]
@@ -156,23 +161,23 @@ mod tests {
     #[test]
     fn retrieval_is_perfect_on_clusters_and_ranks_by_hand_otherwise() {
         let (e, l) = clusters(5, 3, 0.1);
-        let r = retrieval(&e, &l).unwrap();
+        let r = retrieval(&e, &l, &Similarity::cosine()).unwrap();
         assert_eq!((r.queries, r.recall_at_1, r.recall_at_5, r.map), (15, 1.0, 1.0, 1.0));
         // Query a: b (other product) is nearest, then c (its own): recall@1 0, AP 1/2.
         let e = vec![vec![1.0, 0.0], vec![0.9, 0.436], vec![0.6, 0.8]];
         let l: Vec<String> = ["p", "q", "p"].iter().map(|s| s.to_string()).collect();
-        let r = retrieval(&e, &l).unwrap();
+        let r = retrieval(&e, &l, &Similarity::cosine()).unwrap();
         // a → [b, c]: AP 1/2; c → [b (0.888), a (0.6)]: AP 1/2; b has no partner: no query.
         assert_eq!(r.queries, 2);
         assert_eq!((r.recall_at_1, r.recall_at_5), (0.0, 1.0));
         assert!((r.map - 0.5).abs() < 1e-6, "{r:?}");
-        assert!(retrieval(&e[..2], &l[..2]).is_err(), "no product has two photos");
+        assert!(retrieval(&e[..2], &l[..2], &Similarity::cosine()).is_err(), "no product has two photos");
     }
 
     #[test]
     fn separable_products_are_all_found() {
         let (e, l) = clusters(6, 4, 0.1);
-        let r = evaluate(&e, &l, 1, 3, 0).unwrap();
+        let r = evaluate(&e, &l, 1, 3, 0, &Similarity::cosine()).unwrap();
         assert_eq!((r.top1, r.recall_at_5, r.products, r.queries), (1.0, 1.0, 6, 3 * 6 * 3));
     }
 
@@ -180,14 +185,14 @@ mod tests {
     fn noise_only_is_near_chance() {
         // Pure noise: top-1 should be near 1/products, far below 1.
         let (e, l) = clusters(10, 6, 1000.0);
-        let r = evaluate(&e, &l, 1, 5, 0).unwrap();
+        let r = evaluate(&e, &l, 1, 5, 0, &Similarity::cosine()).unwrap();
         assert!(r.top1 < 0.4, "{r:?}");
     }
 
     #[test]
     fn too_few_photos_is_an_error() {
         let (e, l) = clusters(3, 2, 0.1);
-        assert!(evaluate(&e, &l, 2, 1, 0).is_err());
-        assert!(evaluate(&e, &l[..1], 1, 1, 0).is_err());
+        assert!(evaluate(&e, &l, 2, 1, 0, &Similarity::cosine()).is_err());
+        assert!(evaluate(&e, &l[..1], 1, 1, 0, &Similarity::cosine()).is_err());
     }
 }

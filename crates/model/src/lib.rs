@@ -4,6 +4,7 @@
 //! graphs that ONNX Runtime executes: serving and feature extraction never need Python.
 
 pub mod assets;
+pub mod colourway;
 pub mod efficientnet_lite;
 pub mod error;
 pub mod imagenet;

@@ -9,18 +9,21 @@
 //!
 //! Features: a run whose graph has a `features` output (bottleneck, finetune) embeds with its own
 //! tuned backbone; one without (scratch, random) with the pretrained backbone's. The run's
-//! manifest names which, with the embedding id its galleries carry.
+//! manifest names which, with the network id its galleries' embedding id starts with. The photo's
+//! colour descriptor follows the features ([`crate::colourway`]).
 
 use std::path::Path;
 
 use ndarray::{Array2, Array4, ArrayView4, Axis};
 
 use crate::assets::Assets;
+use crate::colourway::{append_colour, with_colour};
 use crate::efficientnet_lite::{FEATURE_DIM, FEATURES, INPUT_SIZE};
 use crate::error::{ModelError, Result};
 use crate::imagenet;
 use crate::run::{EmbeddingSource, Run, pretrained_embedding_id};
 use crate::runtime::{Backbone, Runtime, Session};
+use sneaker_vision::COLOUR_DIM;
 
 pub use crate::run::PROBS;
 
@@ -31,9 +34,9 @@ pub struct Scores {
     pub probs: Vec<f32>,
     /// Probability that the photo shows footwear at all (ImageNet footwear classes summed).
     pub footwear: f32,
-    /// The run's embedding (see the module comment): pooled 1280-d features, or a trained
-    /// embedding's vector, not necessarily normalised: the gallery embeds photos with exactly these, so identification needs no
-    /// second pass.
+    /// The embedding (see the module comment): the network's features (pooled 1280-d, or a trained
+    /// embedding's vector) at unit length, then the colour descriptor. The gallery embeds photos
+    /// with exactly these, so identification needs no second pass.
     pub features: Vec<f32>,
 }
 
@@ -73,7 +76,7 @@ impl Predictor {
             labels,
             run: None,
             backbone: Backbone::load(assets)?,
-            embedding_id: pretrained_embedding_id(assets)?,
+            embedding_id: with_colour(&pretrained_embedding_id(assets)?),
         })
     }
 
@@ -95,7 +98,7 @@ impl Predictor {
         }
         Ok(Predictor {
             labels: run.labels().to_vec(),
-            embedding_id: run.embedding_id().to_owned(),
+            embedding_id: with_colour(run.embedding_id()),
             backbone: Backbone::load(assets)?,
             run: Some((run, session)),
         })
@@ -133,8 +136,13 @@ impl Predictor {
         &self.embedding_id
     }
 
-    /// Embedding width: the run's (its manifest says), else the pooled backbone features'.
+    /// Embedding width: the network's features (the run's, its manifest says, else the pooled
+    /// backbone's) and the colour part.
     pub fn embedding_dim(&self) -> usize {
+        self.network_dim() + COLOUR_DIM
+    }
+
+    fn network_dim(&self) -> usize {
         match &self.run {
             Some((run, _)) if run.manifest().embedding.source == EmbeddingSource::Run => run.manifest().embedding.dim,
             _ => FEATURE_DIM,
@@ -171,6 +179,7 @@ impl Predictor {
                 probs
             }
         };
+        let features = append_colour(features, batch)?;
         Ok(probs
             .rows()
             .into_iter()
@@ -206,14 +215,14 @@ impl Predictor {
             }
             _ => self.backbone.run(batch)?.features,
         };
-        if features.ncols() != self.embedding_dim() {
+        if features.ncols() != self.network_dim() {
             return Err(ModelError::Mismatch(format!(
                 "`{FEATURES}` has {} columns, expected {}",
                 features.ncols(),
-                self.embedding_dim()
+                self.network_dim()
             )));
         }
-        Ok(features)
+        append_colour(features, batch)
     }
 
     /// [`Predictor::scores`] of CHW tensors made by `sneaker_vision::to_input_tensor`.

@@ -3,6 +3,7 @@
 //! crop to a region and cut the shoe out of its background.
 
 mod background;
+mod colour;
 mod decode;
 mod error;
 mod formats;
@@ -10,6 +11,7 @@ mod region;
 mod tensor;
 
 pub use background::{BACKGROUND_REMOVAL_AVAILABLE, Cutout, CutoutConfig, composite_on_white, remove_background};
+pub use colour::{COLOUR_DIM, colour_descriptor, colour_descriptor_chw};
 pub use decode::{DecodeLimits, decode_bytes, decode_bytes_for_input, decode_file, decode_file_for_input};
 pub use error::{Result, VisionError};
 pub use formats::{IMAGE_EXTENSIONS, SUPPORTED_FORMATS, image_extension, is_image_path};

@@ -2,6 +2,8 @@
 //! photos, for K = 1, 3, 5 (the gallery's promise for products released after training), and how
 //! well every photo retrieves the others of its product (recall@1, recall@5, mAP). A run is
 //! measured beside the pretrained features on the same photos and draws, so the two compare.
+//! Photos are compared as the gallery compares them (shape and colour, `sneaker_gallery::Similarity`);
+//! `--shape-only` measures the network's features alone.
 
 use std::path::PathBuf;
 
@@ -9,10 +11,11 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sneaker_catalog::Catalog;
-use sneaker_gallery::Embedder;
+use sneaker_gallery::{Embedder, Similarity};
 use sneaker_identify::IdentifyError;
 use sneaker_identify::fewshot::{self, FewShotResult, RetrievalResult};
 use sneaker_model::assets::Assets;
+use sneaker_model::colourway::colour_dims;
 use sneaker_vision::{DecodeLimits, INPUT_SIZE, decode_file_for_input, to_input_tensor};
 
 const BATCH: usize = 16;
@@ -41,6 +44,10 @@ pub struct Args {
     /// With --model, leave out the pretrained features' row.
     #[arg(long)]
     pub no_baseline: bool,
+    /// Compare photos by the network's features alone, without the colour part the gallery weighs
+    /// in (to measure what colour adds).
+    #[arg(long)]
+    pub shape_only: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -116,7 +123,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut models = Vec::new();
     for ((name, embedder), vectors) in embedders.iter().zip(&embeddings) {
-        models.push(measure(name, embedder.dim(), vectors, &labels, &args)?);
+        let colour_len = colour_dims(embedder.model_id());
+        let similarity = if args.shape_only { Similarity::cosine() } else { Similarity::of(embedder.model_id()) };
+        let vectors: Vec<Vec<f32>> = if args.shape_only {
+            vectors.iter().map(|v| v[..v.len() - colour_len].to_vec()).collect()
+        } else {
+            vectors.clone()
+        };
+        let dim = vectors.first().map_or(embedder.dim(), Vec::len);
+        models.push(measure(name, dim, &vectors, &labels, &similarity, &args)?);
     }
     if args.json {
         let out = Output { data: args.data.display().to_string(), photos: labels.len(), models };
@@ -154,8 +169,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Retrieval and few-shot numbers of one embedding.
-fn measure(name: &str, dim: usize, vectors: &[Vec<f32>], labels: &[String], args: &Args) -> anyhow::Result<Measured> {
-    let retrieval = match fewshot::retrieval(vectors, labels) {
+fn measure(
+    name: &str,
+    dim: usize,
+    vectors: &[Vec<f32>],
+    labels: &[String],
+    similarity: &Similarity,
+    args: &Args,
+) -> anyhow::Result<Measured> {
+    let retrieval = match fewshot::retrieval(vectors, labels, similarity) {
         Ok(r) => Some(r),
         Err(IdentifyError::NotEnoughData(why)) => {
             eprintln!("retrieval skipped: needs {why}");
@@ -165,7 +187,7 @@ fn measure(name: &str, dim: usize, vectors: &[Vec<f32>], labels: &[String], args
     };
     let mut results = Vec::new();
     for &k in &args.shots {
-        match fewshot::evaluate(vectors, labels, k, args.trials, args.seed) {
+        match fewshot::evaluate(vectors, labels, k, args.trials, args.seed, similarity) {
             Ok(r) => results.push(r),
             // A K larger than most products' photo count says nothing; report and go on.
             Err(IdentifyError::NotEnoughData(why)) => eprintln!("K = {k} skipped: {why}"),

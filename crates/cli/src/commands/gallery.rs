@@ -14,8 +14,9 @@ use sneaker_gallery::{
     label_from_name, open_gallery, read_photo, run_gallery_dir, sync_catalog,
 };
 use sneaker_model::assets::Assets;
+use sneaker_model::colourway::with_colour;
 use sneaker_model::efficientnet_lite::FEATURE_DIM;
-use sneaker_vision::DecodeLimits;
+use sneaker_vision::{COLOUR_DIM, DecodeLimits};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -244,9 +245,9 @@ fn search(args: SearchArgs) -> anyhow::Result<()> {
     let (id, dim) = match args.target.model.as_deref() {
         Some(run) => {
             let run = sneaker_model::run::Run::open(&assets, run)?;
-            (run.embedding_id().to_owned(), run.manifest().embedding.dim)
+            (with_colour(run.embedding_id()), run.manifest().embedding.dim + COLOUR_DIM)
         }
-        None => (sneaker_model::run::pretrained_embedding_id(&assets)?, FEATURE_DIM),
+        None => (with_colour(&sneaker_model::run::pretrained_embedding_id(&assets)?), FEATURE_DIM + COLOUR_DIM),
     };
     let gallery = open_gallery(&args.target.location()?, &id, dim, OpenMode::Existing)?;
     let mut embedder = args.target.embedder()?;
