@@ -10,7 +10,6 @@ use sneaker_catalog::Catalog;
 use sneaker_gallery::{BATCH, Embedder, GalleryLocation, OpenMode, open_gallery, sync_catalog};
 use sneaker_identify::Identifier;
 use sneaker_model::assets::Assets;
-use sneaker_model::efficientnet_lite::FEATURE_DIM;
 use sneaker_model::predictor::Predictor;
 use sneaker_serve::setup::{cache_dir, default_gallery_dir, new_token, startup_line};
 use sneaker_serve::{App, GalleryOptions, Network, ServeConfig};
@@ -96,7 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let catalog = catalog_dir.as_deref().map(sneaker_serve::open_catalog).transpose()?;
     let location = gallery_location(&args)?;
     if let (None, Some(catalog), Some(location)) = (&args.model, &catalog, &location) {
-        update_gallery(&assets, predictor.embedding_id(), catalog, location)?;
+        update_gallery(&assets, (predictor.embedding_id(), predictor.embedding_dim()), catalog, location)?;
     }
     let token = match args.enroll_token.clone().filter(|t| !t.trim().is_empty()) {
         Some(token) => token,
@@ -132,8 +131,14 @@ fn gallery_location(args: &Args) -> anyhow::Result<Option<GalleryLocation>> {
 
 /// Embeds the catalog's new or changed photos into the gallery at `location` (pretrained
 /// features, named `id`), drawing progress on stderr, and saves it when anything changed.
-fn update_gallery(assets: &Assets, id: &str, catalog: &Catalog, location: &GalleryLocation) -> anyhow::Result<()> {
-    let mut gallery = open_gallery(location, id, FEATURE_DIM, OpenMode::Create)?;
+/// `embedding`: the pretrained predictor's embedding id and width.
+fn update_gallery(
+    assets: &Assets,
+    (id, dim): (&str, usize),
+    catalog: &Catalog,
+    location: &GalleryLocation,
+) -> anyhow::Result<()> {
+    let mut gallery = open_gallery(location, id, dim, OpenMode::Create)?;
     let thumbs = gallery.thumbnails_dir().map(PathBuf::from);
     let products = gallery.products()?;
     let total = catalog.images().len();
