@@ -29,9 +29,9 @@ pub struct ColourMix {
 }
 
 /// Chosen on the plain run's embedding (BENCHMARKS.md › "Colour in the gallery"): the most colour
-/// that still leaves unseen models' other colourways as well found as by shape alone (packshots K=1
-/// 0.507 against 0.514, K=3 0.672 against 0.675), for other views of an enrolled colourway 0.194
-/// against 0.126. A later gate trades one for the other; none helps both.
+/// that leaves unseen models' other colourways as well found as by shape alone (packshots K=1
+/// 0.513 against 0.514, K=3 0.675 against 0.675); other views of an enrolled colourway go from
+/// 0.126 to 0.179. Every later or wider gate trades one for the other; none helps both.
 impl Default for ColourMix {
     fn default() -> Self {
         ColourMix { threshold: 0.55, softness: 0.03, max_weight: 1.0 }
