@@ -280,7 +280,9 @@ impl GalleryBackend for PgGallery {
 
     fn search(&self, embedding: &[f32], k: usize) -> Result<Vec<Match>> {
         crate::exact::check_vector(self.dim(), embedding)?;
-        let hits = Similarity::of(self.model_id()).search(&self.index, embedding, k)?;
+        // One row read per colour neighbour, only when the embedding has a colour part.
+        let product_of = |id: u64| self.entry(id).ok().flatten().map(|e| e.label);
+        let hits = Similarity::of(self.model_id()).search(&self.index, embedding, k, &product_of)?;
         let ids: Vec<i64> = hits.iter().map(|h| h.id as i64).collect();
         let sql =
             format!("SELECT id, label, source, sha256 FROM {} WHERE id = ANY($1) AND label IS NOT NULL", self.table);

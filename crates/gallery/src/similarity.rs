@@ -19,34 +19,47 @@ use sneaker_model::colourway::colour_dims;
 use crate::error::Result;
 use crate::index::{Hit, VectorIndex, l2_normalise};
 
-/// The colour weight's curve over the query's best shape similarity `m`:
-/// `w = max_weight / (1 + exp((m − threshold) / softness))`.
+/// Two gates open the colour weight `w`, whichever opens more:
+/// - shape: `1 / (1 + exp((m − threshold) / softness))` over the query's best shape similarity `m`;
+/// - palette: `1 / (1 + exp((distinct − margin) / margin_softness))` over how far the best colour
+///   match stands out from the second best, `distinct`;
+///
+/// then `w = max_weight × max(shape gate, palette gate)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ColourMix {
     pub threshold: f32,
     pub softness: f32,
+    pub margin: f32,
+    pub margin_softness: f32,
     pub max_weight: f32,
 }
 
-/// Chosen on the plain run's embedding (BENCHMARKS.md › "Colour in the gallery"): the most colour
-/// that leaves unseen models' other colourways as well found as by shape alone (packshots K=1
-/// 0.513 against 0.514, K=3 0.675 against 0.675); other views of an enrolled colourway go from
-/// 0.126 to 0.179. Every later or wider gate trades one for the other; none helps both.
+/// Chosen on the plain run's embedding (BENCHMARKS.md › "Colour in the gallery"). The shape gate
+/// is the most colour that leaves unseen models' other colourways as well found as by shape alone.
+/// The palette gate is what tells the two kinds of query apart: an enrolled colourway seen from
+/// another side shares its palette with one gallery product far more than with any other, while
+/// a new colourway of an enrolled model matches several products' palettes about equally (black,
+/// white, grey are everywhere), so colour stays out of it. Packshots K=1 0.503 against 0.514 by
+/// shape alone; other views of an enrolled colourway 0.424 against 0.126.
 impl Default for ColourMix {
     fn default() -> Self {
-        ColourMix { threshold: 0.55, softness: 0.03, max_weight: 1.0 }
+        ColourMix { threshold: 0.55, softness: 0.03, margin: 0.1, margin_softness: 0.01, max_weight: 1.0 }
     }
 }
 
 impl ColourMix {
-    /// Colour's share of the similarity for a query whose best shape similarity is `best_shape`.
-    pub fn weight(&self, best_shape: f32) -> f32 {
-        self.max_weight / (1.0 + ((best_shape - self.threshold) / self.softness.max(1e-6)).exp())
+    /// Colour's share of the similarity for a query whose best shape similarity is `best_shape`
+    /// and whose best colour similarity exceeds the second best by `distinct`.
+    pub fn weight(&self, best_shape: f32, distinct: f32) -> f32 {
+        let shape = 1.0 / (1.0 + ((best_shape - self.threshold) / self.softness.max(1e-6)).exp());
+        let palette = 1.0 / (1.0 + ((self.margin - distinct) / self.margin_softness.max(1e-6)).exp());
+        self.max_weight * shape.max(palette)
     }
 
-    /// The mixed similarity of `query` to each of `candidates` (any scale; each part is
+    /// The mixed similarity of `query` to each of `candidates`, `products[i]` naming candidate i's
+    /// product (photos of one product do not stand out from each other) (any scale; each part is
     /// normalised here), `colour_dims` being the length of the colour part (0: plain cosine).
-    pub fn scores(&self, query: &[f32], candidates: &[&[f32]], colour_dims: usize) -> Vec<f32> {
+    pub fn scores(&self, query: &[f32], candidates: &[&[f32]], products: &[usize], colour_dims: usize) -> Vec<f32> {
         let Some((q_shape, q_colour)) = parts(query, colour_dims) else {
             return candidates.iter().map(|c| cosine(query, c)).collect();
         };
@@ -58,13 +71,23 @@ impl ColourMix {
             })
             .collect();
         let best = pairs.iter().map(|p| p.0).fold(f32::NEG_INFINITY, f32::max);
-        let w = self.weight(best);
+        let mut colours: Vec<(f32, usize)> = pairs.iter().map(|p| p.1).zip(products.iter().copied()).collect();
+        colours.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let w = self.weight(best, distinct(&colours));
         pairs.iter().map(|&(s, c)| (1.0 - w) * s + w * c).collect()
     }
 
     /// The `k` stored vectors of `index` with the highest mixed similarity to `query`, their
-    /// similarity being the mix. Two index searches: shape alone (for the weight), then the mix.
-    pub fn search(&self, index: &dyn VectorIndex, query: &[f32], colour_dims: usize, k: usize) -> Result<Vec<Hit>> {
+    /// similarity being the mix. Three index searches: shape alone and colour alone (for the
+    /// weight), then the mix. `product_of` names a stored vector's product.
+    pub fn search(
+        &self,
+        index: &dyn VectorIndex,
+        query: &[f32],
+        colour_dims: usize,
+        k: usize,
+        product_of: &dyn Fn(u64) -> Option<String>,
+    ) -> Result<Vec<Hit>> {
         let Some((q_shape, q_colour)) = parts(query, colour_dims) else {
             let mut q = query.to_vec();
             l2_normalise(&mut q)?;
@@ -73,10 +96,28 @@ impl ColourMix {
         if index.is_empty() || k == 0 {
             return Ok(Vec::new());
         }
-        // Stored vectors are [shape, colour] / √2, so a unit query [shape, 0] scores shape / √2.
-        let shape_only: Vec<f32> = q_shape.iter().copied().chain(std::iter::repeat_n(0.0, colour_dims)).collect();
+        // Stored vectors are [shape, colour] / √2, so a unit query [shape, 0] scores shape / √2,
+        // and [0, colour] colour / √2.
+        let zeros = |n: usize| std::iter::repeat_n(0.0, n);
+        let shape_only: Vec<f32> = q_shape.iter().copied().chain(zeros(colour_dims)).collect();
         let best = index.search(&shape_only, 1)?.first().map_or(f32::NEG_INFINITY, |h| h.similarity * SQRT_2);
-        let w = self.weight(best);
+        let colour_only: Vec<f32> = zeros(q_shape.len()).chain(q_colour.iter().copied()).collect();
+        // The nearest palettes, enough of them to reach a second product past one product's photos.
+        let nearest = index.search(&colour_only, PALETTE_NEIGHBOURS)?;
+        let mut names: Vec<Option<String>> = Vec::new();
+        let mut colours: Vec<(f32, usize)> = Vec::new();
+        for h in &nearest {
+            let name = product_of(h.id);
+            let product = names.iter().position(|n| *n == name).unwrap_or_else(|| {
+                names.push(name);
+                names.len() - 1
+            });
+            colours.push((h.similarity * SQRT_2, product));
+        }
+        // Past the neighbours, the second product is no nearer than the last of them.
+        let floor = colours.last().map(|c| (c.0, usize::MAX));
+        colours.extend(floor.filter(|_| nearest.len() == PALETTE_NEIGHBOURS));
+        let w = self.weight(best, distinct(&colours));
         let (a, b) = (1.0 - w, w);
         let norm = (a * a + b * b).sqrt();
         let mixed: Vec<f32> =
@@ -106,17 +147,33 @@ impl Similarity {
     }
 
     /// [`ColourMix::scores`] with this comparison's colour part.
-    pub fn scores(&self, query: &[f32], candidates: &[&[f32]]) -> Vec<f32> {
-        self.mix.scores(query, candidates, self.colour_dims)
+    pub fn scores(&self, query: &[f32], candidates: &[&[f32]], products: &[usize]) -> Vec<f32> {
+        self.mix.scores(query, candidates, products, self.colour_dims)
     }
 
     /// [`ColourMix::search`] with this comparison's colour part.
-    pub fn search(&self, index: &dyn VectorIndex, query: &[f32], k: usize) -> Result<Vec<Hit>> {
-        self.mix.search(index, query, self.colour_dims, k)
+    pub fn search(
+        &self,
+        index: &dyn VectorIndex,
+        query: &[f32],
+        k: usize,
+        product_of: &dyn Fn(u64) -> Option<String>,
+    ) -> Result<Vec<Hit>> {
+        self.mix.search(index, query, self.colour_dims, k, product_of)
     }
 }
 
 const SQRT_2: f32 = std::f32::consts::SQRT_2;
+
+/// Colour neighbours read to find the second product's best palette.
+const PALETTE_NEIGHBOURS: usize = 32;
+
+/// How far the best colour similarity of `sorted` (highest first; `(similarity, product)`) stands
+/// out from the best of any other product; a product alone stands out fully.
+fn distinct(sorted: &[(f32, usize)]) -> f32 {
+    let Some(&(best, product)) = sorted.first() else { return 0.0 };
+    sorted.iter().find(|c| c.1 != product).map_or(1.0, |c| best - c.0)
+}
 
 /// The unit shape and colour parts of an embedding; `None` without a colour part or when either
 /// part has no direction.
@@ -155,23 +212,30 @@ mod tests {
     }
 
     #[test]
-    fn colour_counts_when_no_shape_matches() {
+    fn colour_decides_only_where_it_tells_products_apart() {
         let mix = ColourMix::default();
-        assert!(mix.weight(0.8) < 0.01 && mix.weight(0.4) > 0.99, "{mix:?}");
-        // Enrolled: a side view (shape x) in red, another model (shape y) in blue.
+        assert!(mix.weight(0.8, 0.0) < 0.01 && mix.weight(0.4, 0.0) > 0.99, "{mix:?}");
+        assert!(mix.weight(0.8, 0.3) > 0.99, "a palette that stands out opens the gate: {mix:?}");
+        // Enrolled: a side view (shape x) in red, two other models (shapes y, z) in blue.
         let red_side = photo([1.0, 0.0, 0.0], [1.0, 0.0]);
         let blue_other = photo([0.0, 1.0, 0.0], [0.0, 1.0]);
-        let enrolled = [red_side.as_slice(), blue_other.as_slice()];
-        // A red sole: its shape is like neither, a little closer to the other model; its colour is red.
+        let blue_third = photo([0.0, 0.0, 1.0], [0.05, 1.0]);
+        let enrolled = [red_side.as_slice(), blue_other.as_slice(), blue_third.as_slice()];
+        // A red sole: its shape is closest to the third model's; its palette is red's alone.
         let red_sole = photo([0.3, 0.4, 0.87], [1.0, 0.05]);
-        let s = mix.scores(&red_sole, &enrolled, 2);
-        assert!(s[0] > s[1], "the palette decides: {s:?}");
-        // A blue colourway of the red side view's model: shape matches strongly, colour must not win.
+        let s = mix.scores(&red_sole, &enrolled, &[0, 1, 2], 2);
+        assert!(s[0] > s[1] && s[0] > s[2], "the palette stands out and decides: {s:?}");
+        // A second photo of the red product does not make its palette common.
+        let twice = [red_side.as_slice(), red_side.as_slice(), blue_other.as_slice(), blue_third.as_slice()];
+        let s = mix.scores(&red_sole, &twice, &[0, 0, 1, 2], 2);
+        assert!(s[0] > s[2] && s[0] > s[3], "products, not photos, stand out: {s:?}");
+        // A blue colourway of the red side view's model: its palette matches two products about
+        // equally, so it says nothing, and the shape decides.
         let blue_side = photo([1.0, 0.02, 0.0], [0.0, 1.0]);
-        let s = mix.scores(&blue_side, &enrolled, 2);
-        assert!(s[0] > s[1], "the shape decides: {s:?}");
+        let s = mix.scores(&blue_side, &enrolled, &[0, 1, 2], 2);
+        assert!(s[0] > s[1] && s[0] > s[2], "the shape decides: {s:?}");
         // No colour part: plain cosine.
-        assert_eq!(mix.scores(&[1.0, 0.0], &[&[2.0, 0.0]], 0), vec![1.0]);
+        assert_eq!(mix.scores(&[1.0, 0.0], &[&[2.0, 0.0]], &[0], 0), vec![1.0]);
     }
 
     #[test]
@@ -195,8 +259,8 @@ mod tests {
             photo([0.5, 0.2, 0.6], [0.5, 0.5]),
         ];
         for query in queries {
-            let want = mix.scores(&query, &stored.iter().map(Vec::as_slice).collect::<Vec<_>>(), 2);
-            let hits = mix.search(&index, &query, 2, 4).unwrap();
+            let want = mix.scores(&query, &stored.iter().map(Vec::as_slice).collect::<Vec<_>>(), &[0, 1, 2, 3], 2);
+            let hits = mix.search(&index, &query, 2, 4, &|id| Some(id.to_string())).unwrap();
             assert_eq!(hits.len(), 4);
             for h in &hits {
                 assert!((h.similarity - want[h.id as usize]).abs() < 1e-5, "{hits:?} vs {want:?}");

@@ -33,19 +33,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let colour = colour_dims(embedder.model_id());
     let mut mixes = vec![("default".to_owned(), Some(ColourMix::default())), ("shape only".to_owned(), None)];
-    for threshold in [0.55f32, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85] {
-        for softness in [0.03f32, 0.06] {
-            for max_weight in [0.7f32, 1.0] {
-                mixes.push((
-                    format!("t={threshold} s={softness} max={max_weight}"),
-                    Some(ColourMix { threshold, softness, max_weight }),
-                ));
-            }
+    for threshold in [0.55f32, 0.65, 0.75, 0.85] {
+        // The shape gate alone (the palette gate never opens).
+        let m = ColourMix { threshold, margin: 10.0, ..ColourMix::default() };
+        mixes.push((format!("shape gate {threshold}, no palette gate"), Some(m)));
+    }
+    for margin in [0.08f32, 0.1, 0.12, 0.15, 0.2] {
+        for margin_softness in [0.01f32] {
+            let m = ColourMix { margin, margin_softness, ..ColourMix::default() };
+            mixes.push((format!("palette gate {margin} softness {margin_softness}"), Some(m)));
         }
     }
-    for w in [0.05f32, 0.1, 0.2, 0.3] {
-        // A constant weight: the gate never closes.
-        mixes.push((format!("constant w={w}"), Some(ColourMix { threshold: 10.0, softness: 1.0, max_weight: w })));
+    for w in [0.1f32, 0.3] {
+        // A constant weight: both gates always open.
+        let m = ColourMix { threshold: 10.0, softness: 1.0, margin: -10.0, margin_softness: 1.0, max_weight: w };
+        mixes.push((format!("constant w={w}"), Some(m)));
     }
     let limits = DecodeLimits::default();
     let mut rows: Vec<Vec<String>> = vec![Vec::new(); mixes.len()];
@@ -62,8 +64,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|q| {
                 let others: Vec<&[f32]> =
                     (0..vectors.len()).filter(|&j| j != q).map(|j| &vectors[j][..vectors[j].len() - colour]).collect();
+                let each_its_own: Vec<usize> = (0..others.len()).collect();
                 Similarity::cosine()
-                    .scores(&vectors[q][..vectors[q].len() - colour], &others)
+                    .scores(&vectors[q][..vectors[q].len() - colour], &others, &each_its_own)
                     .into_iter()
                     .fold(f32::MIN, f32::max)
             })

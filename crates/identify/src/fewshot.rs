@@ -63,9 +63,10 @@ pub fn evaluate(
             probes.extend(photos[shots..].iter().map(|&i| (p, i)));
         }
         let enrolled_vectors: Vec<&[f32]> = enrolled.iter().map(|&(_, e)| embeddings[e].as_slice()).collect();
+        let enrolled_products: Vec<usize> = enrolled.iter().map(|&(p, _)| p).collect();
         for &(truth, q) in &probes {
             let mut best = vec![f32::NEG_INFINITY; by_product.len()];
-            let scores = similarity.scores(&embeddings[q], &enrolled_vectors);
+            let scores = similarity.scores(&embeddings[q], &enrolled_vectors, &enrolled_products);
             for (&(p, _), s) in enrolled.iter().zip(scores) {
                 best[p] = best[p].max(s);
             }
@@ -104,6 +105,13 @@ pub fn retrieval(embeddings: &[Vec<f32>], labels: &[String], similarity: &Simila
         return Err(IdentifyError::Input(format!("{} embeddings for {} labels", embeddings.len(), labels.len())));
     }
     let (mut queries, mut r1, mut r5, mut ap_sum) = (0usize, 0usize, 0usize, 0f64);
+    let names: Vec<&str> = {
+        let mut n: Vec<&str> = labels.iter().map(String::as_str).collect();
+        n.sort_unstable();
+        n.dedup();
+        n
+    };
+    let product_of = |i: usize| names.binary_search(&labels[i].as_str()).unwrap_or(usize::MAX);
     for q in 0..embeddings.len() {
         let relevant = labels.iter().enumerate().filter(|&(i, l)| i != q && *l == labels[q]).count();
         if relevant == 0 {
@@ -111,7 +119,8 @@ pub fn retrieval(embeddings: &[Vec<f32>], labels: &[String], similarity: &Simila
         }
         let others: Vec<usize> = (0..embeddings.len()).filter(|&i| i != q).collect();
         let vectors: Vec<&[f32]> = others.iter().map(|&i| embeddings[i].as_slice()).collect();
-        let scores = similarity.scores(&embeddings[q], &vectors);
+        let products: Vec<usize> = others.iter().map(|&i| product_of(i)).collect();
+        let scores = similarity.scores(&embeddings[q], &vectors, &products);
         let mut ranked: Vec<(f32, bool)> =
             others.iter().zip(scores).map(|(&i, s)| (s, labels[i] == labels[q])).collect();
         // Highest similarity first; a tie ranks the wrong photo first, so ties never flatter.
