@@ -39,10 +39,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         mixes.push((format!("shape gate {threshold}, no palette gate"), Some(m)));
     }
     for margin in [0.08f32, 0.1, 0.12, 0.15, 0.2] {
-        for margin_softness in [0.01f32] {
-            let m = ColourMix { margin, margin_softness, ..ColourMix::default() };
-            mixes.push((format!("palette gate {margin} softness {margin_softness}"), Some(m)));
-        }
+        let m = ColourMix { margin, ..ColourMix::default() };
+        mixes.push((format!("palette gate {margin}"), Some(m)));
     }
     for w in [0.1f32, 0.3] {
         // A constant weight: both gates always open.
