@@ -303,8 +303,9 @@ impl Gallery {
             Some(approx) => approx,
             None => &self.exact,
         };
-        let product_of = |id: u64| self.entries.get(id as usize).map(|e| e.label.clone());
-        let hits = Similarity::of(&self.model_id).search(index, embedding, k, &product_of)?;
+        let products_of =
+            |ids: &[u64]| Ok(ids.iter().map(|&id| self.entries.get(id as usize).map(|e| e.label.clone())).collect());
+        let hits = Similarity::of(&self.model_id).search(index, embedding, k, &products_of)?;
         // Ids come from this gallery's own indexes; one out of range would be a bug there.
         debug_assert!(hits.iter().all(|h| (h.id as usize) < self.entries.len()));
         Ok(hits.into_iter().filter(|h| (h.id as usize) < self.entries.len()).collect())

@@ -135,6 +135,15 @@ impl PgGallery {
         move |e| backend(format!("{what} ({}): {}", self.location(), why(&e)))
     }
 
+    /// The label of each of `ids` (`None` for a row removed meanwhile), in one query.
+    fn labels_of(&self, ids: &[u64]) -> Result<Vec<Option<String>>> {
+        let wanted: Vec<i64> = ids.iter().map(|&id| id as i64).collect();
+        let sql = format!("SELECT id, label FROM {} WHERE id = ANY($1) AND label IS NOT NULL", self.table);
+        let found: BTreeMap<i64, String> =
+            self.rows("reading labels", &sql, &[&wanted])?.iter().map(|r| (r.get(0), r.get(1))).collect();
+        Ok(wanted.iter().map(|id| found.get(id).cloned()).collect())
+    }
+
     fn rows(
         &self,
         what: &str,
@@ -280,9 +289,7 @@ impl GalleryBackend for PgGallery {
 
     fn search(&self, embedding: &[f32], k: usize) -> Result<Vec<Match>> {
         crate::exact::check_vector(self.dim(), embedding)?;
-        // One row read per colour neighbour, only when the embedding has a colour part.
-        let product_of = |id: u64| self.entry(id).ok().flatten().map(|e| e.label);
-        let hits = Similarity::of(self.model_id()).search(&self.index, embedding, k, &product_of)?;
+        let hits = Similarity::of(self.model_id()).search(&self.index, embedding, k, &|ids| self.labels_of(ids))?;
         let ids: Vec<i64> = hits.iter().map(|h| h.id as i64).collect();
         let sql =
             format!("SELECT id, label, source, sha256 FROM {} WHERE id = ANY($1) AND label IS NOT NULL", self.table);

@@ -17,6 +17,7 @@
 use sneaker_model::colourway::colour_dims;
 
 use crate::error::Result;
+use crate::exact::dot;
 use crate::index::{Hit, VectorIndex, l2_normalise};
 
 /// Two gates open the colour weight `w`, whichever opens more:
@@ -79,14 +80,15 @@ impl ColourMix {
 
     /// The `k` stored vectors of `index` with the highest mixed similarity to `query`, their
     /// similarity being the mix. Three index searches: shape alone and colour alone (for the
-    /// weight), then the mix. `product_of` names a stored vector's product.
+    /// weight), then the mix. `products_of` names the products of stored vectors, all in one call
+    /// (a database gallery reads them in one query).
     pub fn search(
         &self,
         index: &dyn VectorIndex,
         query: &[f32],
         colour_dims: usize,
         k: usize,
-        product_of: &dyn Fn(u64) -> Option<String>,
+        products_of: &ProductsOf<'_>,
     ) -> Result<Vec<Hit>> {
         let Some((q_shape, q_colour)) = parts(query, colour_dims) else {
             let mut q = query.to_vec();
@@ -104,10 +106,10 @@ impl ColourMix {
         let colour_only: Vec<f32> = zeros(q_shape.len()).chain(q_colour.iter().copied()).collect();
         // The nearest palettes, enough of them to reach a second product past one product's photos.
         let nearest = index.search(&colour_only, PALETTE_NEIGHBOURS)?;
+        let ids: Vec<u64> = nearest.iter().map(|h| h.id).collect();
         let mut names: Vec<Option<String>> = Vec::new();
         let mut colours: Vec<(f32, usize)> = Vec::new();
-        for h in &nearest {
-            let name = product_of(h.id);
+        for (h, name) in nearest.iter().zip(products_of(&ids)?) {
             let product = names.iter().position(|n| *n == name).unwrap_or_else(|| {
                 names.push(name);
                 names.len() - 1
@@ -157,11 +159,14 @@ impl Similarity {
         index: &dyn VectorIndex,
         query: &[f32],
         k: usize,
-        product_of: &dyn Fn(u64) -> Option<String>,
+        products_of: &ProductsOf<'_>,
     ) -> Result<Vec<Hit>> {
-        self.mix.search(index, query, self.colour_dims, k, product_of)
+        self.mix.search(index, query, self.colour_dims, k, products_of)
     }
 }
+
+/// Names the products of stored vectors by id, in one call (`None`: no longer stored).
+pub type ProductsOf<'a> = dyn Fn(&[u64]) -> Result<Vec<Option<String>>> + 'a;
 
 const SQRT_2: f32 = std::f32::consts::SQRT_2;
 
@@ -186,10 +191,6 @@ fn parts(v: &[f32], colour_dims: usize) -> Option<(Vec<f32>, Vec<f32>)> {
     l2_normalise(&mut s).ok()?;
     l2_normalise(&mut c).ok()?;
     Some((s, c))
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -260,7 +261,8 @@ mod tests {
         ];
         for query in queries {
             let want = mix.scores(&query, &stored.iter().map(Vec::as_slice).collect::<Vec<_>>(), &[0, 1, 2, 3], 2);
-            let hits = mix.search(&index, &query, 2, 4, &|id| Some(id.to_string())).unwrap();
+            let each_its_own = |ids: &[u64]| Ok(ids.iter().map(|id| Some(id.to_string())).collect());
+            let hits = mix.search(&index, &query, 2, 4, &each_its_own).unwrap();
             assert_eq!(hits.len(), 4);
             for h in &hits {
                 assert!((h.similarity - want[h.id as usize]).abs() < 1e-5, "{hits:?} vs {want:?}");

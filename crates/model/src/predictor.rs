@@ -76,7 +76,7 @@ impl Predictor {
             labels,
             run: None,
             backbone: Backbone::load(assets)?,
-            embedding_id: with_colour(&pretrained_embedding_id(assets)?),
+            embedding_id: embedding_of(assets, None)?.0,
         })
     }
 
@@ -98,7 +98,7 @@ impl Predictor {
         }
         Ok(Predictor {
             labels: run.labels().to_vec(),
-            embedding_id: with_colour(run.embedding_id()),
+            embedding_id: embedding_of(assets, Some(&run))?.0,
             backbone: Backbone::load(assets)?,
             run: Some((run, session)),
         })
@@ -143,10 +143,7 @@ impl Predictor {
     }
 
     fn network_dim(&self) -> usize {
-        match &self.run {
-            Some((run, _)) if run.manifest().embedding.source == EmbeddingSource::Run => run.manifest().embedding.dim,
-            _ => FEATURE_DIM,
-        }
+        network_dim(self.run())
     }
 
     /// Side of the square input the networks take.
@@ -241,6 +238,24 @@ impl Predictor {
         }
         let flat = flatten(tensors)?;
         self.embed(batch_view(&flat, tensors.len())?)
+    }
+}
+
+/// The embedding id and width a predictor over `run` (the pretrained network for `None`) gives,
+/// without loading a network: what a gallery is opened with before anything is embedded.
+pub fn embedding_of(assets: &Assets, run: Option<&Run>) -> Result<(String, usize)> {
+    let network_id = match run {
+        Some(run) => run.embedding_id().to_owned(),
+        None => pretrained_embedding_id(assets)?,
+    };
+    Ok((with_colour(&network_id), network_dim(run) + COLOUR_DIM))
+}
+
+/// Width of the network's features: the run's own (its manifest says), else the pooled backbone's.
+fn network_dim(run: Option<&Run>) -> usize {
+    match run {
+        Some(run) if run.manifest().embedding.source == EmbeddingSource::Run => run.manifest().embedding.dim,
+        _ => FEATURE_DIM,
     }
 }
 

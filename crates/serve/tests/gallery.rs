@@ -23,9 +23,7 @@ fn gallery_app(dir: &std::path::Path) -> App {
         identifier: Identifier::new(None, None, None),
         dir: Some(dir.to_owned()),
         // The id the pretrained predictor embeds under: its network and the colour part.
-        model_id: sneaker_model::colourway::with_colour(
-            &sneaker_model::run::pretrained_embedding_id(&assets).expect("model id"),
-        ),
+        model_id: sneaker_model::predictor::embedding_of(&assets, None).expect("model id").0,
         enroll_token: Some(TOKEN.into()),
     };
     let net =
@@ -94,9 +92,7 @@ async fn enrolled_products_are_identified_on_their_next_photo() {
     assert_eq!((status, body["added"].clone(), body["duplicates"].clone()), (201, 0.into(), 1.into()), "{body}");
 
     // What was enrolled is on disk, under the embedding model's id.
-    let id = sneaker_model::colourway::with_colour(
-        &sneaker_model::run::pretrained_embedding_id(&assets()).expect("model id"),
-    );
+    let id = sneaker_model::predictor::embedding_of(&assets(), None).expect("model id").0;
     let saved = Gallery::open(dir.path(), Some(&id), GalleryConfig::default()).expect("the saved gallery opens");
     assert_eq!(saved.len(), 9);
     assert_eq!(saved.product("adidas_duramo").and_then(|p| p.brand.as_deref()), Some("adidas"));

@@ -123,15 +123,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut models = Vec::new();
     for ((name, embedder), vectors) in embedders.iter().zip(&embeddings) {
-        let colour_len = colour_dims(embedder.model_id());
-        let similarity = if args.shape_only { Similarity::cosine() } else { Similarity::of(embedder.model_id()) };
-        let vectors: Vec<Vec<f32>> = if args.shape_only {
-            vectors.iter().map(|v| v[..v.len() - colour_len].to_vec()).collect()
+        let (similarity, shapes) = if args.shape_only {
+            // The network's part alone: the colour part cut off each vector.
+            let colour = colour_dims(embedder.model_id());
+            (Similarity::cosine(), Some(vectors.iter().map(|v| v[..v.len() - colour].to_vec()).collect::<Vec<_>>()))
         } else {
-            vectors.clone()
+            (Similarity::of(embedder.model_id()), None)
         };
+        let vectors = shapes.as_deref().unwrap_or(vectors);
         let dim = vectors.first().map_or(embedder.dim(), Vec::len);
-        models.push(measure(name, dim, &vectors, &labels, &similarity, &args)?);
+        models.push(measure(name, dim, vectors, &labels, &similarity, &args)?);
     }
     if args.json {
         let out = Output { data: args.data.display().to_string(), photos: labels.len(), models };

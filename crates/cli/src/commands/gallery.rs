@@ -14,9 +14,8 @@ use sneaker_gallery::{
     label_from_name, open_gallery, read_photo, run_gallery_dir, sync_catalog,
 };
 use sneaker_model::assets::Assets;
-use sneaker_model::colourway::with_colour;
-use sneaker_model::efficientnet_lite::FEATURE_DIM;
-use sneaker_vision::{COLOUR_DIM, DecodeLimits};
+use sneaker_model::predictor::embedding_of;
+use sneaker_vision::DecodeLimits;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -242,13 +241,8 @@ struct Found {
 fn search(args: SearchArgs) -> anyhow::Result<()> {
     // Opened (or found missing) before the network loads, which takes a second.
     let assets = Assets::locate()?;
-    let (id, dim) = match args.target.model.as_deref() {
-        Some(run) => {
-            let run = sneaker_model::run::Run::open(&assets, run)?;
-            (with_colour(run.embedding_id()), run.manifest().embedding.dim + COLOUR_DIM)
-        }
-        None => (with_colour(&sneaker_model::run::pretrained_embedding_id(&assets)?), FEATURE_DIM + COLOUR_DIM),
-    };
+    let run = args.target.model.as_deref().map(|run| sneaker_model::run::Run::open(&assets, run)).transpose()?;
+    let (id, dim) = embedding_of(&assets, run.as_ref())?;
     let gallery = open_gallery(&args.target.location()?, &id, dim, OpenMode::Existing)?;
     let mut embedder = args.target.embedder()?;
     let k = usize::from(args.top);
