@@ -46,7 +46,7 @@ const AFTER_HELP: &str = "\
 Without --model, the whole best pipeline runs into OUT, with one progress bar and ETA:
   1. bottleneck  frozen EfficientNet-Lite0 + top model, 2 augmented draws   -> OUT/stages/bottleneck
                  (only for a softmax finetune stage, model = finetune in [finetune]; not run by default)
-  2. finetune    the last 11 blocks + a 256-d embedding and cosine classifier (CosFace), from ImageNet
+  2. finetune    the last 11 blocks + a 256-d embedding and cosine classifier (no margin), from ImageNet
                  weights, 3 draws (phone-photo augmentation), 2 epochs, lr 4e-4 -> OUT (run.json...)
   3. member-1    the same again with its own initialisation, draws and batch order
                                                                             -> OUT/stages/member-1
@@ -163,7 +163,7 @@ pub struct Args {
     /// embedding: width of the embedding (default 256).
     #[arg(long)]
     pub embedding_dim: Option<usize>,
-    /// embedding: CosFace margin (default 0: best for retrieval; the pipeline's stage uses 0.2).
+    /// embedding: CosFace margin (default 0, no margin: measured best; 0.2 was the earlier default).
     #[arg(long)]
     pub margin: Option<f32>,
     /// Folder for cached activations.
