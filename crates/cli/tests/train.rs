@@ -215,22 +215,23 @@ fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
     let err = String::from_utf8_lossy(&first.stderr).into_owned();
     let stdout = ok(first, "the whole pipeline");
     // The preset's finetune stage is the embedding, which starts from ImageNet weights alone, and
-    // a second member of the ensemble trains after it.
-    for line in [
-        "stage 1/4 bottleneck: not needed",
-        "stage 2/4 finetune: done",
-        "stage 3/4 member-1: done",
-        "stage 4/4 calibrate: done",
-    ] {
-        assert!(err.contains(line), "no `{line}` in:\n{err}");
+    // the ensemble's other members train after it.
+    let members = sneaker_train::preset::BEST.finetune_members;
+    let stages = members + 2;
+    let mut lines =
+        vec![format!("stage 1/{stages} bottleneck: not needed"), format!("stage 2/{stages} finetune: done")];
+    lines.extend((1..members).map(|m| format!("stage {}/{stages} member-{m}: done", m + 2)));
+    lines.push(format!("stage {stages}/{stages} calibrate: done"));
+    for line in &lines {
+        assert!(err.contains(line.as_str()), "no `{line}` in:\n{err}");
     }
     assert!(stdout.contains("calibrated: temperature"), "{stdout}");
 
-    // One folder: an embedding run to every reader (its graph holds both members: their 256-d
+    // One folder: an embedding run to every reader (its graph holds every member: their 256-d
     // embeddings side by side), the calibration.
     let manifest = json(&out.join("run.json"));
     assert_eq!(manifest["kind"], "embedding", "{manifest}");
-    assert_eq!(manifest["embedding"]["dim"], 512, "{manifest}");
+    assert_eq!(manifest["embedding"]["dim"], 256 * members, "{manifest}");
     assert_eq!(json(&out.join("stages/member-1/run.json"))["kind"], "embedding");
     assert!(json(&out.join("calibration.json"))["flip"].as_bool().unwrap(), "the graph sees each photo mirrored too");
     assert_eq!(manifest["labels"].as_array().map(Vec::len), Some(LABELS.len()));
@@ -269,7 +270,7 @@ fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
     let again = run(&args, &cache);
     let err = String::from_utf8_lossy(&again.stderr).into_owned();
     ok(again, "the pipeline again");
-    assert_eq!(err.matches("finished earlier, skipped").count(), 3, "{err}");
+    assert_eq!(err.matches("finished earlier, skipped").count(), members + 1, "{err}");
 
     // A stage without its last file runs again, and only it: calibrating the calibrated graph
     // gives the same temperature (it is fitted on the raw logits).
@@ -277,8 +278,8 @@ fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
     let third = run(&[&args[..], &["--resume"]].concat(), &cache);
     let err = String::from_utf8_lossy(&third.stderr).into_owned();
     ok(third, "the pipeline, continued");
-    assert_eq!(err.matches("finished earlier, skipped").count(), 2, "{err}");
-    assert!(err.contains("stage 4/4 calibrate: done"), "{err}");
+    assert_eq!(err.matches("finished earlier, skipped").count(), members, "{err}");
+    assert!(err.contains(&format!("stage {stages}/{stages} calibrate: done")), "{err}");
     let t2 = json(&out.join("calibration.json"))["temperature"].as_f64().unwrap();
     assert!((t - t2).abs() < 1e-6 * t, "{t} then {t2}");
 

@@ -50,9 +50,11 @@ Without --model, the whole best pipeline runs into OUT, with one progress bar an
                  weights, 3 draws (phone-photo augmentation), 2 epochs, lr 4e-4 -> OUT (run.json...)
   3. member-1    the same again with its own initialisation, draws and batch order
                                                                             -> OUT/stages/member-1
-  4. calibrate   both members as one graph (logits averaged, each photo also seen mirrored; galleries
-                 store both embeddings); temperature fitted on augmented validation photos, baked into
-                 model.onnx; answer threshold at 90% precision on the same photos
+  4. member-2    and once more                                              -> OUT/stages/member-2
+  5. calibrate   the three members as one graph (logits averaged, each photo also seen mirrored;
+                 galleries store the three embeddings side by side); temperature fitted on augmented
+                 validation photos, baked into model.onnx; answer threshold at 90% precision on the
+                 same photos
                                                                             -> OUT/open_set.json, calibration.json
 `predict`, `evaluate` and `serve --model OUT` then use it with no flags. After Ctrl-C, the same command
 continues: finished stages are skipped, an interrupted one resumes from its checkpoint.
