@@ -284,7 +284,7 @@ mod tests {
         assert_eq!(c.calibrate.min_precision, 0.90);
         assert_eq!((f.model, f.margin), (ModelKind::Embedding, 0.0));
         assert!(!c.needs_bottleneck());
-        assert_eq!((c.members, c.calibrate.flip), (2, true));
+        assert_eq!((c.members, c.calibrate.flip), (3, true));
         let ensemble = PipelineConfig::from_toml("[finetune]\nmodel = \"finetune\"\n").unwrap();
         assert!(ensemble.validate().unwrap_err().to_string().contains("members = 1"), "softmax runs are not ensembled");
         let softmax = PipelineConfig::from_toml("members = 1\n[finetune]\nmodel = \"finetune\"\n").unwrap();
