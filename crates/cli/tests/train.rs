@@ -233,7 +233,9 @@ fn plain_train_runs_the_whole_pipeline_into_one_folder_and_continues_it() {
     assert_eq!(manifest["kind"], "embedding", "{manifest}");
     assert_eq!(manifest["embedding"]["dim"], 256 * members, "{manifest}");
     assert_eq!(json(&out.join("stages/member-1/run.json"))["kind"], "embedding");
-    assert!(json(&out.join("calibration.json"))["flip"].as_bool().unwrap(), "the graph sees each photo mirrored too");
+    let calibration = json(&out.join("calibration.json"));
+    assert!(calibration["flip"].as_bool().unwrap(), "the graph sees each photo mirrored too");
+    assert!(calibration["zoom"].as_bool().unwrap(), "the graph sees each photo's centre zoomed too");
     assert_eq!(manifest["labels"].as_array().map(Vec::len), Some(LABELS.len()));
     assert!(manifest["metrics"]["temperature"].is_number(), "{manifest}");
     assert!(!out.join("stages/bottleneck").exists(), "the bottleneck stage did not run");

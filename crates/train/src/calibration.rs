@@ -12,8 +12,9 @@
 //!    real photos: catalog photos say nothing about non-shoes.
 //! 3. What it found, in `calibration.json`, written last: a run with it is calibrated.
 //!
-//! With flip averaging on (the preset says), the graph is first rewritten to average each photo
-//! with its mirror image, so the temperature and threshold are chosen on what serving answers.
+//! With flip averaging or the zoomed view on (the preset says), the graph is first rewritten to
+//! average each photo with its mirror image and a zoom on its centre, so the temperature and
+//! threshold are chosen on what serving answers.
 //!
 //! Rerunning it gives the same result: it writes the uncalibrated graph again from the run's
 //! weights first and reads its raw `logits`, which the temperature leaves alone.
@@ -50,6 +51,9 @@ pub struct CalibrationReport {
     /// The graph averages each photo with its mirror image.
     #[serde(default)]
     pub flip: bool,
+    /// The graph also averages in a zoom on each photo's centre.
+    #[serde(default)]
+    pub zoom: bool,
     /// Validation photos, plain (as training validated).
     pub val_photos: usize,
     pub val_log_loss: f64,
@@ -98,7 +102,7 @@ pub fn calibrate(
     let data = Dataset::open(data, Some(&labels))?;
     let (_, val) = data.split(cfg.split, cfg.val_fraction, cfg.seed);
     let classes = labels.len();
-    let uncalibrated = Serving { temperature: 1.0, flip: settings.flip };
+    let uncalibrated = Serving { temperature: 1.0, flip: settings.flip, zoom: settings.zoom };
     let members = members.iter().map(|m| RunDir::open(m)).collect::<Result<Vec<_>>>()?;
     for m in &members {
         if m.labels()? != labels {
@@ -139,6 +143,7 @@ pub fn calibrate(
         temperature: t,
         temperature_on: settings.temperature_on,
         flip: settings.flip,
+        zoom: settings.zoom,
         val_photos: val.len(),
         val_log_loss: temperature::log_loss(&plain, &plain_labels, classes, 1.0),
         val_log_loss_calibrated: temperature::log_loss(&plain, &plain_labels, classes, t),

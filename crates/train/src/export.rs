@@ -22,60 +22,94 @@ pub const LOGITS: &str = "logits";
 pub const FEATURES: &str = "features";
 
 /// How a trained network answers once served: the temperature its `probs` are divided by, and
-/// whether each photo is also seen mirrored (flip test-time augmentation, twice the backbone's
-/// cost).
+/// which extra views of each photo it averages: its mirror image (`flip`) and a zoom on its
+/// centre (`zoom`, the middle [`ZOOM_SHARE`] of each side, resized back to the input size). Each
+/// view costs one more pass of the backbone: flip and zoom together see every photo four times.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Serving {
     pub temperature: f32,
     pub flip: bool,
+    pub zoom: bool,
 }
+
+/// The share of each side the zoomed view keeps. Phone photos show the shoe smaller and less
+/// centred than the catalog's; a closer look beside the whole photo helped every network measured
+/// (BENCHMARKS.md "Test-time views").
+pub const ZOOM_SHARE: f32 = 0.75;
 
 impl Serving {
     /// What training exports before calibration: raw probabilities, one view.
-    pub const PLAIN: Serving = Serving { temperature: 1.0, flip: false };
+    pub const PLAIN: Serving = Serving { temperature: 1.0, flip: false, zoom: false };
+
+    /// How many views of each photo the graph averages.
+    pub fn views(&self) -> usize {
+        (1 + usize::from(self.flip)) * (1 + usize::from(self.zoom))
+    }
 
     fn doc(&self) -> &'static str {
-        if self.flip { ", pooled features averaged over the photo and its mirror image" } else { "" }
+        match (self.flip, self.zoom) {
+            (false, false) => "",
+            (true, false) => ", pooled features averaged over the photo and its mirror image",
+            (false, true) => ", pooled features averaged over the photo and a zoom on its centre",
+            (true, true) => ", pooled features averaged over the photo, a zoom on its centre and both mirrored",
+        }
     }
 }
 
-/// `input` [N,3,224,224] through the backbone to its pooled features [N,1280]. With `flip`, the
-/// photo and its mirror image go through as one batch of 2N and their pooled features are
-/// averaged. For a linear top model that is the mean of the two views' logits; it costs one pass
-/// of the head, and galleries store the one averaged embedding.
-fn pooled(g: &mut GraphBuilder, backbone: &StateDict, flip: bool) -> Result<String> {
-    let x = input_views(g, flip)?;
+/// `input` [N,3,224,224] through the backbone to its pooled features [N,1280]. With extra views
+/// ([`Serving::views`]), they go through as one batch of V·N and their pooled features are
+/// averaged. For a linear top model that is the mean of the views' logits; it costs one pass of
+/// the head, and galleries store the one averaged embedding.
+fn pooled(g: &mut GraphBuilder, backbone: &StateDict, serving: Serving) -> Result<String> {
+    let x = input_views(g, serving)?;
     let net = EfficientNetLite::new(backbone);
     let mut x = net.stem(g, &x)?;
     for i in 0..NUM_BLOCKS {
         x = net.block(g, i, &x)?;
     }
     let f = net.features(g, &x)?;
-    mean_of_views(g, &f, flip)
+    mean_of_views(g, &f, serving)
 }
 
-/// The graph's `input`, with its mirror image appended along the batch when `flip`.
-fn input_views(g: &mut GraphBuilder, flip: bool) -> Result<String> {
+/// The graph's `input`, with the views [`Serving`] asks for appended along the batch, as blocks
+/// of N: [photo, zoom] then the mirror image of both.
+fn input_views(g: &mut GraphBuilder, serving: Serving) -> Result<String> {
     let input = g.input("input", &[BATCH, Dim::Fixed(3), Dim::Fixed(INPUT_SIZE), Dim::Fixed(INPUT_SIZE)])?;
-    if !flip {
-        return Ok(input);
+    let mut x = input.clone();
+    if serving.zoom {
+        let side = INPUT_SIZE as i64;
+        let margin = ((1.0 - ZOOM_SHARE) * INPUT_SIZE as f32 / 2.0).round() as i64;
+        let starts = g.constant_i64("zoom_starts", &[2], &[margin, margin])?;
+        let ends = g.constant_i64("zoom_ends", &[2], &[side - margin, side - margin])?;
+        let axes = g.constant_i64("zoom_axes", &[2], &[2, 3])?;
+        let centre = g.node("Slice", &[&input, &starts, &ends, &axes], Vec::new());
+        // Scales rather than sizes: the batch dimension is not known here. The scale is nudged up
+        // so that floor(kept · scale) is exactly the input size.
+        let scale = side as f32 / (side - 2 * margin) as f32 + 1e-6;
+        let scales = g.initializer("zoom_scales", &[4], &[1.0, 1.0, scale, scale])?;
+        let zoomed = g.node("Resize", &[&centre, "", &scales], vec![("mode", Attr::Str("linear".into()))]);
+        x = g.node("Concat", &[&input, &zoomed], vec![("axis", Attr::Int(0))]);
+    }
+    if !serving.flip {
+        return Ok(x);
     }
     let starts = g.constant_i64("flip_starts", &[1], &[-1])?;
     let ends = g.constant_i64("flip_ends", &[1], &[i64::MIN])?;
     let axes = g.constant_i64("flip_axes", &[1], &[3])?;
     let steps = g.constant_i64("flip_steps", &[1], &[-1])?;
-    let mirrored = g.node("Slice", &[&input, &starts, &ends, &axes, &steps], Vec::new());
-    Ok(g.node("Concat", &[&input, &mirrored], vec![("axis", Attr::Int(0))]))
+    let mirrored = g.node("Slice", &[&x, &starts, &ends, &axes, &steps], Vec::new());
+    Ok(g.node("Concat", &[&x, &mirrored], vec![("axis", Attr::Int(0))]))
 }
 
-/// Pooled features [2N, 1280] of [`input_views`] → [N, 1280], the mean of the two views.
-fn mean_of_views(g: &mut GraphBuilder, f: &str, flip: bool) -> Result<String> {
-    if !flip {
+/// Pooled features [V·N, 1280] of [`input_views`] → [N, 1280], the mean of the V views.
+fn mean_of_views(g: &mut GraphBuilder, f: &str, serving: Serving) -> Result<String> {
+    let views = serving.views();
+    if views == 1 {
         return Ok(f.to_owned());
     }
-    let shape = g.constant_i64("flip_views", &[3], &[2, -1, FEATURE_DIM as i64])?;
-    let views = g.node("Reshape", &[f, &shape], Vec::new());
-    Ok(g.node("ReduceMean", &[&views], vec![("axes", Attr::ints(&[0])), ("keepdims", Attr::Int(0))]))
+    let shape = g.constant_i64("views_shape", &[3], &[views as i64, -1, FEATURE_DIM as i64])?;
+    let stacked = g.node("Reshape", &[f, &shape], Vec::new());
+    Ok(g.node("ReduceMean", &[&stacked], vec![("axes", Attr::ints(&[0])), ("keepdims", Attr::Int(0))]))
 }
 
 /// Appends the top model on `x` [N, spec.inputs]; outputs `logits` and `probs` =
@@ -116,7 +150,7 @@ pub fn classifier(backbone: &StateDict, head: &StateDict, spec: HeadSpec) -> Res
     calibrated_classifier(backbone, head, spec, Serving::PLAIN)
 }
 
-/// [`classifier`] whose `probs` are softmax(`logits` / `temperature`), flip-averaged if asked.
+/// [`classifier`] whose `probs` are softmax(`logits` / `temperature`), averaged over the views asked for.
 pub fn calibrated_classifier(
     backbone: &StateDict,
     head: &StateDict,
@@ -125,7 +159,7 @@ pub fn calibrated_classifier(
 ) -> Result<Vec<u8>> {
     let mut g = GraphBuilder::new("sneaker_classifier");
     g.set_doc(format!("EfficientNet-Lite0 + trained top model {spec:?}{}", serving.doc()));
-    let f = pooled(&mut g, backbone, serving.flip)?;
+    let f = pooled(&mut g, backbone, serving)?;
     g.output(&f, FEATURES, &[BATCH, Dim::Fixed(FEATURE_DIM)])?;
     append_head(&mut g, &f, head, spec, serving.temperature)?;
     Ok(sneaker_model::onnx::encode(&g.finish()))
@@ -143,7 +177,7 @@ pub fn embedder(backbone: &StateDict, head: &StateDict, spec: EmbedSpec, serving
         spec.labels,
         serving.doc()
     ));
-    let f = pooled(&mut g, backbone, serving.flip)?;
+    let f = pooled(&mut g, backbone, serving)?;
     let e = unit_embedding(&mut g, &f, head, spec)?;
     g.output(&e, FEATURES, &[BATCH, Dim::Fixed(spec.dim)])?;
     let p = g.initializer("head.cosine.weight", &[spec.labels, spec.dim], &scaled_proxies(head, spec, spec.scale)?)?;
@@ -177,7 +211,7 @@ pub fn ensemble_embedder(
         serving.doc()
     ));
     let shared = members.iter().map(|m| first_tuned_block(m)).min().unwrap_or(NUM_BLOCKS);
-    let x = input_views(&mut g, serving.flip)?;
+    let x = input_views(&mut g, serving)?;
     let front = EfficientNetLite::new(stock);
     let mut x = front.stem(&mut g, &x)?;
     for i in 0..shared {
@@ -194,7 +228,7 @@ pub fn ensemble_embedder(
             y = net.block(&mut g, i, &y)?;
         }
         let f = net.features(&mut g, &y)?;
-        let f = mean_of_views(&mut g, &f, serving.flip)?;
+        let f = mean_of_views(&mut g, &f, serving)?;
         embeddings.push(unit_embedding(&mut g, &f, dict, spec)?);
         proxies.push(scaled_proxies(dict, spec, spec.scale / (k as f32).sqrt())?);
     }

@@ -161,7 +161,8 @@ fn flip_averaged_graph_is_the_mean_of_both_views() {
     let head = Head::new(spec, 0.3, &device).state_dict();
     let stock = Pretrained::weights(&bb).unwrap();
     let plain = export::calibrated_classifier(stock, &head, spec, Serving::PLAIN).unwrap();
-    let flip = export::calibrated_classifier(stock, &head, spec, Serving { temperature: 1.0, flip: true }).unwrap();
+    let flip = export::calibrated_classifier(stock, &head, spec, Serving { temperature: 1.0, flip: true, zoom: false })
+        .unwrap();
     let (n, s) = (2, sneaker_vision::INPUT_SIZE as usize);
     // Not symmetric left-right, so the two views differ.
     let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1013) as f32 / 506.5 - 1.0) * 0.9).collect();
@@ -176,6 +177,71 @@ fn flip_averaged_graph_is_the_mean_of_both_views() {
     assert!(max_delta(&features(&flip, &x), &mean) <= 1e-4, "features are the mean of the two views");
     let probs = |x: &[f32]| rt.open_bytes("p", &flip, export::PROBS, 3, shape.clone()).unwrap().run(x, n).unwrap();
     assert!(max_delta(&probs(&x), &probs(&m)) <= TOLERANCE, "a photo and its mirror get one answer");
+}
+
+/// `x` [n,3,s,s]: the centre (`margin` pixels off each side) resized back to s×s, bilinear with
+/// half-pixel centres, as ONNX's Resize computes it.
+fn zoomed(x: &[f32], s: usize, margin: usize) -> Vec<f32> {
+    let kept = s - 2 * margin;
+    let scale = s as f32 / kept as f32;
+    let at = |o: usize| {
+        let p = ((o as f32 + 0.5) / scale - 0.5).clamp(0.0, (kept - 1) as f32);
+        let i = (p.floor() as usize).min(kept - 2);
+        (i + margin, p - i as f32)
+    };
+    x.chunks_exact(s * s)
+        .flat_map(|plane| {
+            (0..s * s).map(move |k| {
+                let ((y, fy), (x, fx)) = (at(k / s), at(k % s));
+                let v = |yy: usize, xx: usize| plane[yy * s + xx];
+                (1.0 - fy) * ((1.0 - fx) * v(y, x) + fx * v(y, x + 1))
+                    + fy * ((1.0 - fx) * v(y + 1, x) + fx * v(y + 1, x + 1))
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn zoomed_graph_is_the_mean_of_the_photo_its_centre_and_their_mirrors() {
+    use export::Serving;
+    use sneaker_train::train::Pretrained;
+    let Some(rt) = runtime() else { return };
+    let bb = OrtBackbone::load().unwrap();
+    let device = Device::flex();
+    device.seed(23);
+    let spec = HeadSpec { inputs: 1280, hidden: 0, classes: 3 };
+    let head = Head::new(spec, 0.3, &device).state_dict();
+    let stock = Pretrained::weights(&bb).unwrap();
+    let plain = export::calibrated_classifier(stock, &head, spec, Serving::PLAIN).unwrap();
+    let all = Serving { temperature: 1.0, flip: true, zoom: true };
+    assert_eq!(all.views(), 4);
+    let four = export::calibrated_classifier(stock, &head, spec, all).unwrap();
+    let (n, s) = (2, sneaker_vision::INPUT_SIZE as usize);
+    let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1013) as f32 / 506.5 - 1.0) * 0.9).collect();
+    let margin = ((1.0 - export::ZOOM_SHARE) * s as f32 / 2.0).round() as usize;
+    let z = zoomed(&x, s, margin);
+    let shape = vec![3, s, s];
+    let features = |bytes: &[u8], x: &[f32]| {
+        rt.open_bytes("f", bytes, export::FEATURES, 1280, shape.clone()).unwrap().run(x, n).unwrap()
+    };
+    let views = [
+        features(&plain, &x),
+        features(&plain, &mirrored(&x, s)),
+        features(&plain, &z),
+        features(&plain, &mirrored(&z, s)),
+    ];
+    assert!(max_delta(&views[0], &views[2]) > 1e-3, "the zoom looks like the photo");
+    let mean = |views: &[Vec<f32>]| -> Vec<f32> {
+        (0..views[0].len()).map(|k| views.iter().map(|v| v[k]).sum::<f32>() / views.len() as f32).collect()
+    };
+    let served = features(&four, &x);
+    let d = max_delta(&served, &mean(&views));
+    assert!(d <= 1e-3, "features are the mean of the four views (max |Δ| {d})");
+    // A zoom two pixels tighter is measurably another view: the check above can tell them apart.
+    let z2 = zoomed(&x, s, margin + 2);
+    let other = [views[0].clone(), views[1].clone(), features(&plain, &z2), features(&plain, &mirrored(&z2, s))];
+    let wrong = max_delta(&served, &mean(&other));
+    assert!(wrong > 10.0 * d, "a tighter zoom is as close ({wrong} vs {d})");
 }
 
 #[test]

@@ -1,0 +1,120 @@
+//! Dumps, for every photo of a labelled folder, a trained run's probabilities on several test-time
+//! views of it (as it is, background removed, centre crops, padded to a square) and two
+//! statistics of the photo's border (how much of it is light and neutral, how plain it is): the
+//! data to choose whether and when removal or multi-crop averaging should run.
+//!
+//! ```text
+//! cargo run --release -p sneaker-model --example removal_dump -- RUN DATA [PER_LABEL] > out.tsv
+//! ```
+//! A header line (starting with `#`), then one line per photo: path, label index, light share of the border, border spread (mean absolute
+//! deviation from the border's mean, 0-255), whether GrabCut applied, then each view's log
+//! probabilities (comma-separated), in the order of [`VIEWS`].
+
+use std::path::{Path, PathBuf};
+
+use image::RgbImage;
+use sneaker_model::assets::Assets;
+use sneaker_model::predictor::Predictor;
+use sneaker_vision::{
+    CutoutConfig, DecodeLimits, Rect, crop, decode_file, is_image_path, remove_background, to_input_tensor,
+};
+
+/// The views, in the order their columns are written.
+const VIEWS: [&str; 7] = ["plain", "removed", "crop90", "crop75", "square", "mirror", "crop75mirror"];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [run, data, rest @ ..] = args.as_slice() else {
+        return Err("usage: removal_dump RUN DATA [PER_LABEL]".into());
+    };
+    let per_label: usize = rest.first().map(|s| s.parse()).transpose()?.unwrap_or(usize::MAX);
+    let assets = Assets::locate()?;
+    let mut classifier = Predictor::open(&assets, Some(Path::new(run)))?;
+    let photos = list(Path::new(data), classifier.labels(), per_label)?;
+    let cutout = CutoutConfig::default();
+    println!("#path\tlabel\tlight\tspread\tapplied\t{}", VIEWS.join("\t"));
+    for (path, label) in &photos {
+        let image = decode_file(path, &DecodeLimits::default())?;
+        let cut = remove_background(&image, None, &path.display().to_string(), &cutout)?;
+        let crop75 = centre(&image, 0.75);
+        let mirror = image::imageops::flip_horizontal(&image);
+        let crop75_mirror = image::imageops::flip_horizontal(&crop75);
+        let views = [&image, &cut.image, &centre(&image, 0.90), &crop75, &square(&image), &mirror, &crop75_mirror];
+        let tensors: Vec<Vec<f32>> = views.iter().map(|v| to_input_tensor(v)).collect();
+        let scores = classifier.scores_of_tensors(&tensors)?;
+        let (light, spread) = border_stats(&image);
+        let logs = |p: &[f32]| p.iter().map(|v| format!("{:.5}", v.max(1e-12).ln())).collect::<Vec<_>>().join(",");
+        let columns: Vec<String> = scores.iter().map(|s| logs(&s.probs)).collect();
+        println!(
+            "{}\t{label}\t{light:.4}\t{spread:.2}\t{}\t{}",
+            path.display(),
+            u8::from(cut.applied),
+            columns.join("\t")
+        );
+    }
+    Ok(())
+}
+
+/// The centred `share` of each side.
+fn centre(image: &RgbImage, share: f64) -> RgbImage {
+    let (w, h) = image.dimensions();
+    let (dx, dy) = (f64::from(w) * (1.0 - share) / 2.0, f64::from(h) * (1.0 - share) / 2.0);
+    crop(image, Rect::from_edges(dx, dy, f64::from(w) - dx, f64::from(h) - dy, w, h))
+}
+
+/// The photo centred on a square of its border's mean colour, so resizing keeps its proportions.
+fn square(image: &RgbImage) -> RgbImage {
+    let (w, h) = image.dimensions();
+    let side = w.max(h);
+    let n = f64::from(2 * (w + h));
+    let edge = (0..w).flat_map(|x| [(x, 0), (x, h - 1)]).chain((0..h).flat_map(|y| [(0, y), (w - 1, y)]));
+    let mut sum = [0f64; 3];
+    for (x, y) in edge {
+        for (s, v) in sum.iter_mut().zip(image.get_pixel(x, y).0) {
+            *s += f64::from(v) / n;
+        }
+    }
+    let mut out = RgbImage::from_pixel(side, side, image::Rgb(sum.map(|v| v.round() as u8)));
+    image::imageops::replace(&mut out, image, i64::from((side - w) / 2), i64::from((side - h) / 2));
+    out
+}
+
+/// Share of the outer 4% band whose pixels are light and neutral, and the band's spread.
+fn border_stats(image: &RgbImage) -> (f32, f32) {
+    let (w, h) = image.dimensions();
+    let bx = ((w as f32 * 0.04).ceil() as u32).max(1);
+    let by = ((h as f32 * 0.04).ceil() as u32).max(1);
+    let band: Vec<[f32; 3]> = image
+        .enumerate_pixels()
+        .filter(|(x, y, _)| *x < bx || *y < by || x + bx >= w || y + by >= h)
+        .map(|(_, _, p)| p.0.map(f32::from))
+        .collect();
+    let n = band.len().max(1) as f32;
+    let light = band
+        .iter()
+        .filter(|p| {
+            let (lo, hi) = (p[0].min(p[1]).min(p[2]), p[0].max(p[1]).max(p[2]));
+            lo >= 190.0 && hi - lo <= 30.0
+        })
+        .count() as f32
+        / n;
+    let mean = band.iter().fold([0f32; 3], |a, p| [a[0] + p[0] / n, a[1] + p[1] / n, a[2] + p[2] / n]);
+    let spread = band.iter().map(|p| (0..3).map(|c| (p[c] - mean[c]).abs()).sum::<f32>() / 3.0).sum::<f32>() / n;
+    (light, spread)
+}
+
+/// `(photo, label index)` for every image under `DATA/<label>/` whose label the run knows.
+fn list(data: &Path, labels: &[String], per_label: usize) -> Result<Vec<(PathBuf, usize)>, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    for (index, label) in labels.iter().enumerate() {
+        let dir = data.join(label);
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(&dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_image_path(p)).collect();
+        files.sort();
+        out.extend(files.into_iter().take(per_label).map(|p| (p, index)));
+    }
+    Ok(out)
+}
