@@ -9,15 +9,16 @@
 //! Prints a markdown table (top-1, top-5, how often a crop or cut-out was applied) and the mean
 //! time of each step per photo.
 
-use std::path::{Path, PathBuf};
+#[path = "common/photos.rs"]
+mod photos;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sneaker_model::assets::Assets;
 use sneaker_model::localise::{LocaliseConfig, Localiser};
 use sneaker_model::predictor::{Predictor, top_k};
-use sneaker_vision::{
-    CutoutConfig, DecodeLimits, crop, decode_file, is_image_path, remove_background, to_input_tensor,
-};
+use sneaker_vision::{CutoutConfig, DecodeLimits, crop, decode_file, remove_background, to_input_tensor};
 
 const VARIANTS: [&str; 5] =
     ["plain", "localised crop", "background removed", "crop + removal (shoe box)", "crop + removal (inset)"];
@@ -39,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut classifier = Predictor::open(&assets, Some(Path::new(run)))?;
     let mut localiser = Localiser::load(&assets, LocaliseConfig::default())?;
     let cutout = CutoutConfig::default();
-    let photos = list(Path::new(data), classifier.labels(), per_label)?;
+    let photos = photos::list(Path::new(data), classifier.labels(), per_label)?;
     let mut tallies: Vec<Tally> = VARIANTS.iter().map(|_| Tally::default()).collect();
     let mut time = [Duration::ZERO; 5]; // decode, localise, crop, grabcut (whole photo), classify (per variant)
     for (path, label) in &photos {
@@ -88,23 +89,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ms(time[4])
     );
     Ok(())
-}
-
-/// `(photo, label index)` for every image under `DATA/<label>/` whose label the run knows.
-fn list(data: &Path, labels: &[String], per_label: usize) -> Result<Vec<(PathBuf, usize)>, Box<dyn std::error::Error>> {
-    let mut out = Vec::new();
-    for (index, label) in labels.iter().enumerate() {
-        let dir = data.join(label);
-        if !dir.is_dir() {
-            continue;
-        }
-        let mut files: Vec<PathBuf> =
-            std::fs::read_dir(&dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_image_path(p)).collect();
-        files.sort();
-        out.extend(files.into_iter().take(per_label).map(|p| (p, index)));
-    }
-    if out.is_empty() {
-        return Err(format!("{}: no photos under label folders the run knows", data.display()).into());
-    }
-    Ok(out)
 }

@@ -4,20 +4,22 @@
 //! data to choose whether and when removal or multi-crop averaging should run.
 //!
 //! ```text
-//! cargo run --release -p sneaker-model --example removal_dump -- RUN DATA [PER_LABEL] > out.tsv
+//! cargo run --release -p sneaker-model --example view_dump -- RUN DATA [PER_LABEL] > out.tsv
 //! ```
-//! A header line (starting with `#`), then one line per photo: path, label index, light share of the border, border spread (mean absolute
-//! deviation from the border's mean, 0-255), whether GrabCut applied, then each view's log
-//! probabilities (comma-separated), in the order of [`VIEWS`].
+//! A header line (starting with `#`), then one line per photo: path, label index, light share of
+//! the border, border spread (mean absolute deviation from the border's mean, 0-255), whether
+//! GrabCut applied, then each view's log probabilities (comma-separated), in the order of
+//! [`VIEWS`].
 
-use std::path::{Path, PathBuf};
+#[path = "common/photos.rs"]
+mod photos;
+
+use std::path::Path;
 
 use image::RgbImage;
 use sneaker_model::assets::Assets;
 use sneaker_model::predictor::Predictor;
-use sneaker_vision::{
-    CutoutConfig, DecodeLimits, Rect, crop, decode_file, is_image_path, remove_background, to_input_tensor,
-};
+use sneaker_vision::{CutoutConfig, DecodeLimits, Rect, crop, decode_file, remove_background, to_input_tensor};
 
 /// The views, in the order their columns are written.
 const VIEWS: [&str; 7] = ["plain", "removed", "crop90", "crop75", "square", "mirror", "crop75mirror"];
@@ -25,12 +27,12 @@ const VIEWS: [&str; 7] = ["plain", "removed", "crop90", "crop75", "square", "mir
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [run, data, rest @ ..] = args.as_slice() else {
-        return Err("usage: removal_dump RUN DATA [PER_LABEL]".into());
+        return Err("usage: view_dump RUN DATA [PER_LABEL]".into());
     };
     let per_label: usize = rest.first().map(|s| s.parse()).transpose()?.unwrap_or(usize::MAX);
     let assets = Assets::locate()?;
     let mut classifier = Predictor::open(&assets, Some(Path::new(run)))?;
-    let photos = list(Path::new(data), classifier.labels(), per_label)?;
+    let photos = photos::list(Path::new(data), classifier.labels(), per_label)?;
     let cutout = CutoutConfig::default();
     println!("#path\tlabel\tlight\tspread\tapplied\t{}", VIEWS.join("\t"));
     for (path, label) in &photos {
@@ -101,20 +103,4 @@ fn border_stats(image: &RgbImage) -> (f32, f32) {
     let mean = band.iter().fold([0f32; 3], |a, p| [a[0] + p[0] / n, a[1] + p[1] / n, a[2] + p[2] / n]);
     let spread = band.iter().map(|p| (0..3).map(|c| (p[c] - mean[c]).abs()).sum::<f32>() / 3.0).sum::<f32>() / n;
     (light, spread)
-}
-
-/// `(photo, label index)` for every image under `DATA/<label>/` whose label the run knows.
-fn list(data: &Path, labels: &[String], per_label: usize) -> Result<Vec<(PathBuf, usize)>, Box<dyn std::error::Error>> {
-    let mut out = Vec::new();
-    for (index, label) in labels.iter().enumerate() {
-        let dir = data.join(label);
-        if !dir.is_dir() {
-            continue;
-        }
-        let mut files: Vec<PathBuf> =
-            std::fs::read_dir(&dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_image_path(p)).collect();
-        files.sort();
-        out.extend(files.into_iter().take(per_label).map(|p| (p, index)));
-    }
-    Ok(out)
 }
