@@ -11,7 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let draws: u32 = draws.parse().map_err(|e| format!("DRAWS {draws:?}: {e}"))?;
     let size = 224;
-    let aug = Augmenter::new(AugmentConfig::default(), size);
+    // What training draws: real background photos included (fetched on first use).
+    let aug = Augmenter::for_training(AugmentConfig::default(), size)?;
     let mut sheet = image::RgbImage::new(size * (draws + 1), size * photos.len() as u32);
     for (row, path) in photos.iter().enumerate() {
         let img = image::open(path).map_err(|e| format!("{path}: {e}"))?.to_rgb8();

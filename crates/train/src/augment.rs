@@ -2,6 +2,8 @@
 //! phone-photo distortions ([`crate::phone`]), colour jitter, blur and JPEG noise. Every draw is a pure function of (image, seed, draw index), so
 //! cached activations of a draw stay valid across runs.
 
+use std::sync::Arc;
+
 use image::RgbImage;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -9,7 +11,8 @@ use sha2::{Digest, Sha256};
 
 use crate::background;
 use crate::config::AugmentConfig;
-use crate::phone;
+use crate::error::Result;
+use crate::{phone, scenes};
 
 /// Applies one augmentation draw and resizes to the network input.
 #[derive(Debug, Clone)]
@@ -17,6 +20,18 @@ pub struct Augmenter {
     pub cfg: AugmentConfig,
     /// Output side in pixels.
     pub size: u32,
+    /// Real photos backgrounds are cut from (empty unless `cfg.scenes`).
+    photos: Photos,
+}
+
+/// Shared between the threads that draw; printed as a count, not as pixels.
+#[derive(Clone, Default)]
+struct Photos(Arc<Vec<RgbImage>>);
+
+impl std::fmt::Debug for Photos {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} photos", self.0.len())
+    }
 }
 
 /// Deterministic RNG for (`image_key`, `seed`, `draw`).
@@ -29,8 +44,22 @@ fn draw_rng(image_key: &str, seed: u64, draw: usize) -> ChaCha8Rng {
 }
 
 impl Augmenter {
+    /// An augmenter without real background photos (`cfg.scenes` is ignored): what validation,
+    /// previews and tests use.
     pub fn new(cfg: AugmentConfig, size: u32) -> Self {
-        Augmenter { cfg, size }
+        Augmenter { cfg, size, photos: Photos::default() }
+    }
+
+    /// The augmenter training uses: with `cfg.scenes`, the real background photos are loaded
+    /// (fetched on first use).
+    pub fn for_training(cfg: AugmentConfig, size: u32) -> Result<Self> {
+        let photos = if cfg.scenes && cfg.background { scenes::load()? } else { Vec::new() };
+        Ok(Augmenter { cfg, size, photos: Photos(Arc::new(photos)) })
+    }
+
+    /// With given background photos (tests).
+    pub fn with_photos(cfg: AugmentConfig, size: u32, photos: Vec<RgbImage>) -> Self {
+        Augmenter { cfg, size, photos: Photos(Arc::new(photos)) }
     }
 
     /// Draw 0 is the plain image resized exactly as serving does; draws ≥ 1 are augmented.
@@ -51,7 +80,13 @@ impl Augmenter {
             let side = work.width().max(work.height()) as f32;
             let cw = (side * rng.random_range(1.0..1.5)) as u32;
             let ch = (side * rng.random_range(0.8..1.3)) as u32;
-            let bg = background::random_background(cw.max(8), ch.max(8), &mut rng);
+            let (cw, ch) = (cw.max(8), ch.max(8));
+            // Only drawn with photos, so the draws of runs without them are unchanged.
+            let bg = if !self.photos.0.is_empty() && rng.random_bool(0.5) {
+                scenes::random_crop(&self.photos.0, cw, ch, &mut rng)
+            } else {
+                background::random_background(cw, ch, &mut rng)
+            };
             work = background::composite(&work, &mask, bg, &mut rng);
             replaced = true;
         }
@@ -169,6 +204,21 @@ mod tests {
             })
             .count();
         assert!(replaced >= 5, "replaced in {replaced}/10 draws");
+    }
+
+    #[test]
+    fn photos_replace_some_backgrounds() {
+        let cfg = AugmentConfig { background: true, scenes: true, ..AugmentConfig::none() };
+        // A pure green photo: generated scenes are never exactly (0, 255, 0).
+        let photos = vec![RgbImage::from_pixel(80, 80, Rgb([0, 255, 0]))];
+        let with = Augmenter::with_photos(cfg.clone(), 64, photos);
+        let without = Augmenter::new(cfg, 64);
+        let green = |img: &RgbImage| img.pixels().filter(|p| p.0 == [0, 255, 0]).count();
+        let on: Vec<usize> = (1..=20).map(|d| green(&with.apply(&shot(), "k", 5, d))).collect();
+        let off: usize = (1..=20).map(|d| green(&without.apply(&shot(), "k", 5, d))).sum();
+        assert_eq!(off, 0);
+        let pasted = on.iter().filter(|&&g| g > 64 * 64 / 4).count();
+        assert!((3..=17).contains(&pasted), "photo backgrounds in {pasted}/20 draws, expected about half of 80 %");
     }
 
     proptest! {

@@ -208,7 +208,7 @@ fn augmented_logits(
     model: &mut dyn Extractor,
     events: &mut dyn FnMut(Event),
 ) -> Result<(Vec<f32>, Vec<usize>)> {
-    let augmenter = Augmenter::new(cfg.augment.clone(), cfg.image_size);
+    let augmenter = Augmenter::for_training(cfg.augment.clone(), cfg.image_size)?;
     let shas = hash_samples(data, val)?;
     // Draw 0 is the plain photo; 1.. are augmented.
     let jobs: Vec<(usize, usize)> = (0..val.len()).flat_map(|k| (1..=draws).map(move |d| (k, d))).collect();

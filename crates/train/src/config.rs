@@ -103,11 +103,24 @@ pub struct AugmentConfig {
     /// before it existed, which had none of it.
     #[serde(default)]
     pub phone: bool,
+    /// Half of the replaced backgrounds are crops of real photos ([`crate::scenes`]) rather than
+    /// generated scenes. Absent from the configs of runs made before it existed, which had none.
+    #[serde(default)]
+    pub scenes: bool,
 }
 
 impl Default for AugmentConfig {
     fn default() -> Self {
-        AugmentConfig { draws: 1, crop: true, flip: true, color: true, noise: true, background: true, phone: true }
+        AugmentConfig {
+            draws: 1,
+            crop: true,
+            flip: true,
+            color: true,
+            noise: true,
+            background: true,
+            phone: true,
+            scenes: true,
+        }
     }
 }
 
@@ -130,21 +143,24 @@ impl AugmentConfig {
             noise: false,
             background: false,
             phone: false,
+            scenes: false,
         }
     }
 
     /// A short stable description, part of the feature-cache key.
     pub fn key(&self) -> String {
         let b = |on: bool, c: char| if on { c } else { '-' };
-        // Off, the phone switch adds nothing, so the caches of runs made before it stay valid.
+        // Off, the phone and scenes switches add nothing, so the caches of runs made before them
+        // stay valid.
         format!(
-            "{}{}{}{}{}{}",
+            "{}{}{}{}{}{}{}",
             b(self.crop, 'c'),
             b(self.flip, 'f'),
             b(self.color, 'j'),
             b(self.noise, 'n'),
             b(self.background, 'b'),
-            if self.phone { "p" } else { "" }
+            if self.phone { "p" } else { "" },
+            if self.scenes && self.background { "r" } else { "" }
         )
     }
 }

@@ -36,6 +36,7 @@ mod random;
 mod recipe;
 pub mod report;
 pub mod run;
+mod scenes;
 pub mod scratch;
 mod split;
 pub mod stages;

@@ -38,7 +38,7 @@ pub fn extract_split(
     events: &mut dyn FnMut(Event),
 ) -> Result<([Labelled; 2], f64)> {
     let cache = cfg.cache_dir.clone().unwrap_or_else(features::default_cache_dir);
-    let train_aug = Augmenter::new(cfg.augment.clone(), cfg.image_size);
+    let train_aug = Augmenter::for_training(cfg.augment.clone(), cfg.image_size)?;
     let plain = Augmenter::new(AugmentConfig::none(), cfg.image_size);
     let (train_t, s1) = features::extract(
         &p.data,

@@ -152,6 +152,9 @@ pub struct Args {
     /// lost detail).
     #[arg(long)]
     pub no_phone: bool,
+    /// Paste shoes onto generated scenes only, not onto crops of real photos (fetched once).
+    #[arg(long)]
+    pub no_scenes: bool,
     /// finetune: the bottleneck run to start from.
     #[arg(long)]
     pub init_from: Option<PathBuf>,
