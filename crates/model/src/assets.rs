@@ -116,19 +116,9 @@ impl Assets {
         let path = self.torch_weights_of(variant);
         let fail = |detail: String| ModelError::Fetch { what: variant.title(), name: variant.name(), detail };
         if !path.is_file() {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-assets.sh");
-            if !script.is_file() {
-                return Err(fail(format!("{} is missing and {} is not there", path.display(), script.display())));
-            }
-            tracing::info!(%variant, script = %script.display(), "fetching weights");
-            let status = std::process::Command::new(&script)
-                .arg(variant.name())
-                .env("ASSETS_DIR", &self.dir)
-                .status()
-                .map_err(|e| fail(format!("running {}: {e}", script.display())))?;
-            if !status.success() {
-                return Err(fail(format!("{} {} failed ({status})", script.display(), variant.name())));
-            }
+            tracing::info!(%variant, "fetching weights");
+            run_script("fetch-assets.sh", &[variant.name()], ("ASSETS_DIR", &self.dir))
+                .map_err(|e| fail(format!("{} is missing; {e}", path.display())))?;
         }
         let bytes = crate::error::read_weight_file(&path)?;
         let digest = hex::encode(Sha256::digest(&bytes));
@@ -165,6 +155,41 @@ fn asset_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
     Some(cache.join("sneaker-id").join("assets"))
 }
 
+/// Where `scripts/fetch-eval-images.sh` puts the photos the "not a sneaker" answer is measured on
+/// (and training cuts real backgrounds from): `$EVAL_DIR`, else
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/sneaker-id/eval`; `None` only when even `$HOME` is unset.
+pub fn eval_dir() -> Option<PathBuf> {
+    eval_dir_from(|key| std::env::var_os(key))
+}
+
+fn eval_dir_from(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let set = |key: &str| var(key).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = set("EVAL_DIR") {
+        return Some(dir);
+    }
+    let cache = set("XDG_CACHE_HOME").or_else(|| set("HOME").map(|home| home.join(".cache")))?;
+    Some(cache.join("sneaker-id").join("eval"))
+}
+
+/// Runs `scripts/NAME ARGS` of the source tree this binary was built from, with `env` set: the
+/// scripts `make` runs are the one place that knows where an asset comes from and its digest, so
+/// a binary fetching on first use runs them rather than repeating them. The error says what failed.
+pub fn run_script(name: &str, args: &[&str], env: (&str, &Path)) -> std::result::Result<(), String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts").join(name);
+    if !script.is_file() {
+        return Err(format!("{} is not there to fetch it", script.display()));
+    }
+    let status = std::process::Command::new(&script)
+        .args(args)
+        .env(env.0, env.1)
+        .status()
+        .map_err(|e| format!("running {}: {e}", script.display()))?;
+    if !status.success() {
+        return Err(format!("{} {} failed ({status})", script.display(), args.join(" ")));
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` so readers see the old file or the new one, never half of one.
 /// Concurrent writers of the same content are harmless; the last rename wins.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -191,6 +216,27 @@ mod tests {
         );
         assert_eq!(dir_with(&[("ASSETS_DIR", "/a"), ("SNEAKER_ID_ASSETS", "/s")]), Some(PathBuf::from("/s")));
         assert_eq!(dir_with(&[]), None);
+    }
+
+    #[test]
+    fn eval_dir_precedence() {
+        let map = |vars: &[(&str, &str)]| -> HashMap<String, OsString> {
+            vars.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect()
+        };
+        let at = |vars: &[(&str, &str)]| {
+            let m = map(vars);
+            eval_dir_from(|k| m.get(k).cloned())
+        };
+        assert_eq!(at(&[("HOME", "/h")]), Some(PathBuf::from("/h/.cache/sneaker-id/eval")));
+        assert_eq!(at(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/x")]), Some(PathBuf::from("/x/sneaker-id/eval")));
+        assert_eq!(at(&[("HOME", "/h"), ("EVAL_DIR", "/e")]), Some(PathBuf::from("/e")));
+        assert_eq!(at(&[]), None);
+    }
+
+    #[test]
+    fn run_script_names_a_missing_script() {
+        let err = run_script("no-such-script.sh", &[], ("X", Path::new("/"))).unwrap_err();
+        assert!(err.contains("no-such-script.sh is not there"), "{err}");
     }
 
     #[test]

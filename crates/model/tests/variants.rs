@@ -59,8 +59,7 @@ fn imagenet_probs(rt: &Runtime, label: &str, bytes: &[u8], batch: &Array4<f32>) 
 
 /// The not-footwear photos, or `None` (skipped, except under `CI=true`).
 fn eval_photos() -> Option<Vec<PathBuf>> {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-    let dir = std::env::var_os("EVAL_DIR").map_or_else(|| home.join(".cache/sneaker-id/eval"), PathBuf::from);
+    let dir = sneaker_model::assets::eval_dir().expect("HOME is set");
     let photos: Vec<PathBuf> = KNOWN.iter().map(|(name, _)| dir.join("not-footwear").join(name)).collect();
     if photos.iter().all(|p| p.is_file()) {
         return Some(photos);

@@ -53,8 +53,8 @@ impl Augmenter {
     /// The augmenter training uses: with `cfg.scenes`, the real background photos are loaded
     /// (fetched on first use).
     pub fn for_training(cfg: AugmentConfig, size: u32) -> Result<Self> {
-        let photos = if cfg.scenes && cfg.background { scenes::load()? } else { Vec::new() };
-        Ok(Augmenter { cfg, size, photos: Photos(Arc::new(photos)) })
+        let photos = if cfg.scenes && cfg.background { scenes::load()? } else { Arc::default() };
+        Ok(Augmenter { cfg, size, photos: Photos(photos) })
     }
 
     /// With given background photos (tests).

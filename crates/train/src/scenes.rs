@@ -10,6 +10,7 @@
 //! weights.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
 use image::imageops::{self, FilterType};
@@ -22,17 +23,9 @@ const MAX_SIDE: u32 = 512;
 /// Fewer photos than this means the fetch went wrong (the script installs 25).
 const MIN_PHOTOS: usize = 10;
 
-/// `$EVAL_DIR/not-footwear`, else `${XDG_CACHE_HOME:-$HOME/.cache}/sneaker-id/eval/not-footwear`:
-/// where `scripts/fetch-eval-images.sh` puts them.
+/// `not-footwear` in [`sneaker_model::assets::eval_dir`], where `scripts/fetch-eval-images.sh` puts them.
 pub fn dir() -> Option<PathBuf> {
-    let eval = match std::env::var_os("EVAL_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?
-            .join("sneaker-id/eval"),
-    };
-    Some(eval.join("not-footwear"))
+    Some(sneaker_model::assets::eval_dir()?.join("not-footwear"))
 }
 
 fn image_files(dir: &Path) -> Vec<PathBuf> {
@@ -44,27 +37,28 @@ fn image_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Runs the fetch script of the source tree this binary was built from.
 fn fetch(dir: &Path) -> Result<()> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-eval-images.sh");
-    let fail = |detail: String| TrainError::Config(format!("background photos for training: {detail}"));
-    if !script.is_file() {
-        return Err(fail(format!("{} holds none and {} is not there", dir.display(), script.display())));
-    }
-    tracing::info!(script = %script.display(), "fetching background photos");
+    tracing::info!(dir = %dir.display(), "fetching background photos");
     let eval = dir.parent().unwrap_or(dir);
-    let status = std::process::Command::new(&script)
-        .env("EVAL_DIR", eval)
-        .status()
-        .map_err(|e| fail(format!("running {}: {e}", script.display())))?;
-    if !status.success() {
-        return Err(fail(format!("{} failed ({status})", script.display())));
-    }
-    Ok(())
+    sneaker_model::assets::run_script("fetch-eval-images.sh", &[], ("EVAL_DIR", eval)).map_err(|e| {
+        TrainError::Config(format!("background photos for training: {} holds none; {e}", dir.display()))
+    })
 }
 
-/// The photos, decoded and shrunk to [`MAX_SIDE`]; fetched first when missing.
-pub fn load() -> Result<Vec<RgbImage>> {
+/// The photos, decoded once per process (every stage and the calibration share them) and shrunk
+/// to [`MAX_SIDE`]; fetched first when missing.
+pub fn load() -> Result<Arc<Vec<RgbImage>>> {
+    static LOADED: Mutex<Option<Arc<Vec<RgbImage>>>> = Mutex::new(None);
+    let mut loaded = LOADED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(photos) = loaded.as_ref() {
+        return Ok(Arc::clone(photos));
+    }
+    let photos = Arc::new(read()?);
+    *loaded = Some(Arc::clone(&photos));
+    Ok(photos)
+}
+
+fn read() -> Result<Vec<RgbImage>> {
     let dir = dir().ok_or_else(|| TrainError::Config("background photos: $HOME is not set".into()))?;
     if image_files(&dir).len() < MIN_PHOTOS {
         fetch(&dir)?;
@@ -163,6 +157,7 @@ mod tests {
         let photos = load().unwrap();
         assert!(photos.len() >= MIN_PHOTOS, "{} photos", photos.len());
         assert!(photos.iter().all(|p| p.width().max(p.height()) <= MAX_SIDE && p.width().min(p.height()) >= 64));
+        assert!(Arc::ptr_eq(&photos, &load().unwrap()), "decoded once, then shared");
     }
 
     proptest! {
