@@ -149,34 +149,61 @@ fn mirrored(x: &[f32], s: usize) -> Vec<f32> {
     x.chunks_exact(s).flat_map(|row| row.iter().rev().copied()).collect()
 }
 
+/// What the test-time-view tests share: a random 3-class head on the stock backbone, exported
+/// plain and with `serving`'s views, and two test photos that are not symmetric left-right.
+struct Views {
+    rt: OrtBackbone,
+    plain: Vec<u8>,
+    served: Vec<u8>,
+    x: Vec<f32>,
+    n: usize,
+    s: usize,
+}
+
+impl Views {
+    fn new(seed: u64, serving: export::Serving) -> Option<Views> {
+        use sneaker_train::train::Pretrained;
+        let rt = runtime()?;
+        let bb = OrtBackbone::load().unwrap();
+        let device = Device::flex();
+        device.seed(seed);
+        let spec = HeadSpec { inputs: 1280, hidden: 0, classes: 3 };
+        let head = Head::new(spec, 0.3, &device).state_dict();
+        let stock = Pretrained::weights(&bb).unwrap();
+        let plain = export::calibrated_classifier(stock, &head, spec, export::Serving::PLAIN).unwrap();
+        let served = export::calibrated_classifier(stock, &head, spec, serving).unwrap();
+        let (n, s) = (2, sneaker_vision::INPUT_SIZE as usize);
+        let x = (0..n * 3 * s * s).map(|i| ((i % 1013) as f32 / 506.5 - 1.0) * 0.9).collect();
+        Some(Views { rt, plain, served, x, n, s })
+    }
+
+    /// `graph`'s output `name` (`dim` wide) on photos `x`.
+    fn run(&self, graph: &[u8], name: &str, dim: usize, x: &[f32]) -> Vec<f32> {
+        let shape = vec![3, self.s, self.s];
+        self.rt.open_bytes("views", graph, name, dim, shape).unwrap().run(x, self.n).unwrap()
+    }
+
+    /// The plain graph's features of photos `x`.
+    fn plain_features(&self, x: &[f32]) -> Vec<f32> {
+        self.run(&self.plain, export::FEATURES, 1280, x)
+    }
+
+    /// The graph with views: its features of the test photos.
+    fn served_features(&self) -> Vec<f32> {
+        self.run(&self.served, export::FEATURES, 1280, &self.x)
+    }
+}
+
 #[test]
 fn flip_averaged_graph_is_the_mean_of_both_views() {
-    use export::Serving;
-    use sneaker_train::train::Pretrained;
-    let Some(rt) = runtime() else { return };
-    let bb = OrtBackbone::load().unwrap();
-    let device = Device::flex();
-    device.seed(17);
-    let spec = HeadSpec { inputs: 1280, hidden: 0, classes: 3 };
-    let head = Head::new(spec, 0.3, &device).state_dict();
-    let stock = Pretrained::weights(&bb).unwrap();
-    let plain = export::calibrated_classifier(stock, &head, spec, Serving::PLAIN).unwrap();
-    let flip = export::calibrated_classifier(stock, &head, spec, Serving { temperature: 1.0, flip: true, zoom: false })
-        .unwrap();
-    let (n, s) = (2, sneaker_vision::INPUT_SIZE as usize);
-    // Not symmetric left-right, so the two views differ.
-    let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1013) as f32 / 506.5 - 1.0) * 0.9).collect();
-    let m = mirrored(&x, s);
-    let shape = vec![3, s, s];
-    let features = |bytes: &[u8], x: &[f32]| {
-        rt.open_bytes("f", bytes, export::FEATURES, 1280, shape.clone()).unwrap().run(x, n).unwrap()
-    };
-    let (fx, fm) = (features(&plain, &x), features(&plain, &m));
+    let Some(v) = Views::new(17, export::Serving { temperature: 1.0, flip: true, zoom: false }) else { return };
+    let m = mirrored(&v.x, v.s);
+    let (fx, fm) = (v.plain_features(&v.x), v.plain_features(&m));
     assert!(max_delta(&fx, &fm) > 1e-3, "the test photos look the same mirrored");
     let mean: Vec<f32> = fx.iter().zip(&fm).map(|(a, b)| (a + b) / 2.0).collect();
-    assert!(max_delta(&features(&flip, &x), &mean) <= 1e-4, "features are the mean of the two views");
-    let probs = |x: &[f32]| rt.open_bytes("p", &flip, export::PROBS, 3, shape.clone()).unwrap().run(x, n).unwrap();
-    assert!(max_delta(&probs(&x), &probs(&m)) <= TOLERANCE, "a photo and its mirror get one answer");
+    assert!(max_delta(&v.served_features(), &mean) <= 1e-4, "features are the mean of the two views");
+    let probs = |x: &[f32]| v.run(&v.served, export::PROBS, 3, x);
+    assert!(max_delta(&probs(&v.x), &probs(&m)) <= TOLERANCE, "a photo and its mirror get one answer");
 }
 
 /// `x` [n,3,s,s]: the centre (`margin` pixels off each side) resized back to s×s, bilinear with
@@ -203,43 +230,28 @@ fn zoomed(x: &[f32], s: usize, margin: usize) -> Vec<f32> {
 
 #[test]
 fn zoomed_graph_is_the_mean_of_the_photo_its_centre_and_their_mirrors() {
-    use export::Serving;
-    use sneaker_train::train::Pretrained;
-    let Some(rt) = runtime() else { return };
-    let bb = OrtBackbone::load().unwrap();
-    let device = Device::flex();
-    device.seed(23);
-    let spec = HeadSpec { inputs: 1280, hidden: 0, classes: 3 };
-    let head = Head::new(spec, 0.3, &device).state_dict();
-    let stock = Pretrained::weights(&bb).unwrap();
-    let plain = export::calibrated_classifier(stock, &head, spec, Serving::PLAIN).unwrap();
-    let all = Serving { temperature: 1.0, flip: true, zoom: true };
+    let all = export::Serving { temperature: 1.0, flip: true, zoom: true };
     assert_eq!(all.views(), 4);
-    let four = export::calibrated_classifier(stock, &head, spec, all).unwrap();
-    let (n, s) = (2, sneaker_vision::INPUT_SIZE as usize);
-    let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1013) as f32 / 506.5 - 1.0) * 0.9).collect();
+    let Some(v) = Views::new(23, all) else { return };
+    let (x, s) = (&v.x, v.s);
     let margin = ((1.0 - export::ZOOM_SHARE) * s as f32 / 2.0).round() as usize;
-    let z = zoomed(&x, s, margin);
-    let shape = vec![3, s, s];
-    let features = |bytes: &[u8], x: &[f32]| {
-        rt.open_bytes("f", bytes, export::FEATURES, 1280, shape.clone()).unwrap().run(x, n).unwrap()
-    };
+    let z = zoomed(x, s, margin);
     let views = [
-        features(&plain, &x),
-        features(&plain, &mirrored(&x, s)),
-        features(&plain, &z),
-        features(&plain, &mirrored(&z, s)),
+        v.plain_features(x),
+        v.plain_features(&mirrored(x, s)),
+        v.plain_features(&z),
+        v.plain_features(&mirrored(&z, s)),
     ];
     assert!(max_delta(&views[0], &views[2]) > 1e-3, "the zoom looks like the photo");
     let mean = |views: &[Vec<f32>]| -> Vec<f32> {
         (0..views[0].len()).map(|k| views.iter().map(|v| v[k]).sum::<f32>() / views.len() as f32).collect()
     };
-    let served = features(&four, &x);
+    let served = v.served_features();
     let d = max_delta(&served, &mean(&views));
     assert!(d <= 1e-3, "features are the mean of the four views (max |Δ| {d})");
     // A zoom two pixels tighter is measurably another view: the check above can tell them apart.
-    let z2 = zoomed(&x, s, margin + 2);
-    let other = [views[0].clone(), views[1].clone(), features(&plain, &z2), features(&plain, &mirrored(&z2, s))];
+    let z2 = zoomed(x, s, margin + 2);
+    let other = [views[0].clone(), views[1].clone(), v.plain_features(&z2), v.plain_features(&mirrored(&z2, s))];
     let wrong = max_delta(&served, &mean(&other));
     assert!(wrong > 10.0 * d, "a tighter zoom is as close ({wrong} vs {d})");
 }
