@@ -14,25 +14,14 @@
 #[path = "common/photos.rs"]
 mod photos;
 
-use std::path::Path;
-
 use image::RgbImage;
-use sneaker_model::assets::Assets;
-use sneaker_model::predictor::Predictor;
 use sneaker_vision::{CutoutConfig, DecodeLimits, Rect, crop, decode_file, remove_background, to_input_tensor};
 
 /// The views, in the order their columns are written.
 const VIEWS: [&str; 7] = ["plain", "removed", "crop90", "crop75", "square", "mirror", "crop75mirror"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [run, data, rest @ ..] = args.as_slice() else {
-        return Err("usage: view_dump RUN DATA [PER_LABEL]".into());
-    };
-    let per_label: usize = rest.first().map(|s| s.parse()).transpose()?.unwrap_or(usize::MAX);
-    let assets = Assets::locate()?;
-    let mut classifier = Predictor::open(&assets, Some(Path::new(run)))?;
-    let photos = photos::list(Path::new(data), classifier.labels(), per_label)?;
+    let photos::Setup { mut classifier, photos, .. } = photos::from_args("view_dump")?;
     let cutout = CutoutConfig::default();
     println!("#path\tlabel\tlight\tspread\tapplied\t{}", VIEWS.join("\t"));
     for (path, label) in &photos {

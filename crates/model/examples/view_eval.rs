@@ -12,12 +12,10 @@
 #[path = "common/photos.rs"]
 mod photos;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sneaker_model::assets::Assets;
 use sneaker_model::localise::{LocaliseConfig, Localiser};
-use sneaker_model::predictor::{Predictor, top_k};
+use sneaker_model::predictor::top_k;
 use sneaker_vision::{CutoutConfig, DecodeLimits, crop, decode_file, remove_background, to_input_tensor};
 
 const VARIANTS: [&str; 5] =
@@ -31,16 +29,9 @@ struct Tally {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [run, data, rest @ ..] = args.as_slice() else {
-        return Err("usage: view_eval RUN DATA [PER_LABEL]".into());
-    };
-    let per_label: usize = rest.first().map(|s| s.parse()).transpose()?.unwrap_or(usize::MAX);
-    let assets = Assets::locate()?;
-    let mut classifier = Predictor::open(&assets, Some(Path::new(run)))?;
+    let photos::Setup { run, data, assets, mut classifier, photos } = photos::from_args("view_eval")?;
     let mut localiser = Localiser::load(&assets, LocaliseConfig::default())?;
     let cutout = CutoutConfig::default();
-    let photos = photos::list(Path::new(data), classifier.labels(), per_label)?;
     let mut tallies: Vec<Tally> = VARIANTS.iter().map(|_| Tally::default()).collect();
     let mut time = [Duration::ZERO; 5]; // decode, localise, crop, grabcut (whole photo), classify (per variant)
     for (path, label) in &photos {
@@ -74,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let n = photos.len().max(1) as f64;
-    println!("{} photos of {data} with {run}\n", photos.len());
+    println!("{} photos of {} with {}\n", photos.len(), data.display(), run.display());
     println!("| input | top-1 | top-5 | applied to |\n|---|---|---|---|");
     for (name, t) in VARIANTS.iter().zip(&tallies) {
         println!("| {name} | {:.3} | {:.3} | {} |", t.top1 as f64 / n, t.top5 as f64 / n, t.applied);

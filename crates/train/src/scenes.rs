@@ -40,9 +40,8 @@ fn image_files(dir: &Path) -> Vec<PathBuf> {
 fn fetch(dir: &Path) -> Result<()> {
     tracing::info!(dir = %dir.display(), "fetching background photos");
     let eval = dir.parent().unwrap_or(dir);
-    sneaker_model::assets::run_script("fetch-eval-images.sh", &[], ("EVAL_DIR", eval)).map_err(|e| {
-        TrainError::Config(format!("background photos for training: {} holds none; {e}", dir.display()))
-    })
+    sneaker_model::assets::run_script("fetch-eval-images.sh", &[], ("EVAL_DIR", eval))
+        .map_err(|e| TrainError::Config(format!("background photos for training: {} holds none; {e}", dir.display())))
 }
 
 /// The photos, decoded once per process (every stage and the calibration share them) and shrunk
