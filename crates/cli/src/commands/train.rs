@@ -152,9 +152,10 @@ pub struct Args {
     /// lost detail).
     #[arg(long)]
     pub no_phone: bool,
-    /// Paste shoes onto generated scenes only, not onto crops of real photos (fetched once).
+    /// Experiment: paste half the shoes onto crops of real photos (fetched once) rather than
+    /// generated scenes (no gain measured on phone photos).
     #[arg(long)]
-    pub no_scenes: bool,
+    pub scenes: bool,
     /// finetune: the bottleneck run to start from.
     #[arg(long)]
     pub init_from: Option<PathBuf>,

@@ -96,7 +96,7 @@ pub(super) fn apply_shared_flags(a: &Args, c: &mut TrainConfig) {
     c.augment.color &= !a.no_color;
     c.augment.noise &= !a.no_noise;
     c.augment.phone &= !a.no_phone;
-    c.augment.scenes &= !a.no_scenes;
+    c.augment.scenes |= a.scenes;
     if a.cache_dir.is_some() {
         c.cache_dir = a.cache_dir.clone();
     }
