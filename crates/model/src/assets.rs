@@ -147,28 +147,25 @@ impl Assets {
 
 /// The asset directory the environment points at, `None` only when even `$HOME` is unset.
 fn asset_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    cache_dir(var, &["SNEAKER_ID_ASSETS", "ASSETS_DIR"], "assets")
+}
+
+/// The first of `overrides` that is set, else `${XDG_CACHE_HOME:-$HOME/.cache}/sneaker-id/LEAF`
+/// (the rule the fetch scripts follow; an empty variable counts as unset, as in `${VAR:-…}`).
+fn cache_dir(var: impl Fn(&str) -> Option<OsString>, overrides: &[&str], leaf: &str) -> Option<PathBuf> {
     let set = |key: &str| var(key).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = set("SNEAKER_ID_ASSETS").or_else(|| set("ASSETS_DIR")) {
+    if let Some(dir) = overrides.iter().find_map(|key| set(key)) {
         return Some(dir);
     }
     let cache = set("XDG_CACHE_HOME").or_else(|| set("HOME").map(|home| home.join(".cache")))?;
-    Some(cache.join("sneaker-id").join("assets"))
+    Some(cache.join("sneaker-id").join(leaf))
 }
 
 /// Where `scripts/fetch-eval-images.sh` puts the photos the "not a sneaker" answer is measured on
 /// (and training cuts real backgrounds from): `$EVAL_DIR`, else
 /// `${XDG_CACHE_HOME:-$HOME/.cache}/sneaker-id/eval`; `None` only when even `$HOME` is unset.
 pub fn eval_dir() -> Option<PathBuf> {
-    eval_dir_from(|key| std::env::var_os(key))
-}
-
-fn eval_dir_from(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
-    let set = |key: &str| var(key).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = set("EVAL_DIR") {
-        return Some(dir);
-    }
-    let cache = set("XDG_CACHE_HOME").or_else(|| set("HOME").map(|home| home.join(".cache")))?;
-    Some(cache.join("sneaker-id").join("eval"))
+    cache_dir(|key| std::env::var_os(key), &["EVAL_DIR"], "eval")
 }
 
 /// Runs `scripts/NAME ARGS` of the source tree this binary was built from, with `env` set: the
@@ -220,17 +217,14 @@ mod tests {
 
     #[test]
     fn eval_dir_precedence() {
-        let map = |vars: &[(&str, &str)]| -> HashMap<String, OsString> {
-            vars.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect()
+        let eval = |vars: &[(&str, &str)]| {
+            let map: HashMap<String, OsString> = vars.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
+            cache_dir(|k| map.get(k).cloned(), &["EVAL_DIR"], "eval")
         };
-        let at = |vars: &[(&str, &str)]| {
-            let m = map(vars);
-            eval_dir_from(|k| m.get(k).cloned())
-        };
-        assert_eq!(at(&[("HOME", "/h")]), Some(PathBuf::from("/h/.cache/sneaker-id/eval")));
-        assert_eq!(at(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/x")]), Some(PathBuf::from("/x/sneaker-id/eval")));
-        assert_eq!(at(&[("HOME", "/h"), ("EVAL_DIR", "/e")]), Some(PathBuf::from("/e")));
-        assert_eq!(at(&[]), None);
+        assert_eq!(eval(&[("HOME", "/h")]), Some(PathBuf::from("/h/.cache/sneaker-id/eval")));
+        assert_eq!(eval(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/x")]), Some(PathBuf::from("/x/sneaker-id/eval")));
+        assert_eq!(eval(&[("HOME", "/h"), ("EVAL_DIR", "/e")]), Some(PathBuf::from("/e")));
+        assert_eq!(eval(&[]), None);
     }
 
     #[test]
