@@ -198,9 +198,14 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn dir_with(vars: &[(&str, &str)]) -> Option<PathBuf> {
+    /// An environment holding exactly `vars`, as the directory rules read one.
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
         let map: HashMap<String, OsString> = vars.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
-        asset_dir(|k| map.get(k).cloned())
+        move |k| map.get(k).cloned()
+    }
+
+    fn dir_with(vars: &[(&str, &str)]) -> Option<PathBuf> {
+        asset_dir(env(vars))
     }
 
     #[test]
@@ -217,10 +222,7 @@ mod tests {
 
     #[test]
     fn eval_dir_precedence() {
-        let eval = |vars: &[(&str, &str)]| {
-            let map: HashMap<String, OsString> = vars.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
-            cache_dir(|k| map.get(k).cloned(), &["EVAL_DIR"], "eval")
-        };
+        let eval = |vars: &[(&str, &str)]| cache_dir(env(vars), &["EVAL_DIR"], "eval");
         assert_eq!(eval(&[("HOME", "/h")]), Some(PathBuf::from("/h/.cache/sneaker-id/eval")));
         assert_eq!(eval(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/x")]), Some(PathBuf::from("/x/sneaker-id/eval")));
         assert_eq!(eval(&[("HOME", "/h"), ("EVAL_DIR", "/e")]), Some(PathBuf::from("/e")));
