@@ -1,5 +1,6 @@
 //! Dumps, for every photo of a labelled folder, a trained run's probabilities on several test-time
-//! views of it (as it is, background removed, centre crops, padded to a square) and two
+//! views of it (as it is, background removed, centre and corner crops, the crop around the shoe the
+//! class-activation map locates, padded to a square, mirrored) and two
 //! statistics of the photo's border (how much of it is light and neutral, how plain it is): the
 //! data to choose whether and when removal or multi-crop averaging should run.
 //!
@@ -15,22 +16,64 @@
 mod photos;
 
 use image::RgbImage;
+use sneaker_model::localise::{LocaliseConfig, Localiser};
 use sneaker_vision::{CutoutConfig, DecodeLimits, Rect, crop, decode_file, remove_background, to_input_tensor};
 
-/// The views, in the order their columns are written.
-const VIEWS: [&str; 7] = ["plain", "removed", "crop90", "crop75", "square", "mirror", "crop75mirror"];
+/// The views, in the order their columns are written (new ones appended, so older dumps keep
+/// their column numbers). `tl`..`br` are the corner crops of 75 % of each side; `located` is the
+/// localiser's crop around the shoe, or the photo itself where it declines to crop.
+const VIEWS: [&str; 16] = [
+    "plain",
+    "removed",
+    "crop90",
+    "crop75",
+    "square",
+    "mirror",
+    "crop75mirror",
+    "crop90mirror",
+    "crop60",
+    "crop60mirror",
+    "tl",
+    "tr",
+    "bl",
+    "br",
+    "located",
+    "locatedmirror",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let photos::Setup { mut classifier, photos, .. } = photos::from_args("view_dump")?;
+    let photos::Setup { mut classifier, photos, assets, .. } = photos::from_args("view_dump")?;
+    let mut localiser = Localiser::load(&assets, LocaliseConfig::default())?;
     let cutout = CutoutConfig::default();
     println!("#path\tlabel\tlight\tspread\tapplied\t{}", VIEWS.join("\t"));
     for (path, label) in &photos {
         let image = decode_file(path, &DecodeLimits::default())?;
         let cut = remove_background(&image, None, &path.display().to_string(), &cutout)?;
-        let crop75 = centre(&image, 0.75);
-        let mirror = image::imageops::flip_horizontal(&image);
-        let crop75_mirror = image::imageops::flip_horizontal(&crop75);
-        let views = [&image, &cut.image, &centre(&image, 0.90), &crop75, &square(&image), &mirror, &crop75_mirror];
+        let flip = image::imageops::flip_horizontal;
+        let (crop90, crop75, crop60) = (centre(&image, 0.90), centre(&image, 0.75), centre(&image, 0.60));
+        let located = match localiser.locate(&image)?.decision.crop() {
+            Some(r) => crop(&image, r),
+            None => image.clone(),
+        };
+        let [tl, tr, bl, br] = corners(&image, 0.75);
+        let views = [
+            &image,
+            &cut.image,
+            &crop90,
+            &crop75,
+            &square(&image),
+            &flip(&image),
+            &flip(&crop75),
+            &flip(&crop90),
+            &crop60,
+            &flip(&crop60),
+            &tl,
+            &tr,
+            &bl,
+            &br,
+            &located,
+            &flip(&located),
+        ];
         let tensors: Vec<Vec<f32>> = views.iter().map(|v| to_input_tensor(v)).collect();
         let scores = classifier.scores_of_tensors(&tensors)?;
         let (light, spread) = border_stats(&image);
@@ -51,6 +94,15 @@ fn centre(image: &RgbImage, share: f64) -> RgbImage {
     let (w, h) = image.dimensions();
     let (dx, dy) = (f64::from(w) * (1.0 - share) / 2.0, f64::from(h) * (1.0 - share) / 2.0);
     crop(image, Rect::from_edges(dx, dy, f64::from(w) - dx, f64::from(h) - dy, w, h))
+}
+
+/// The four corner crops of `share` of each side: top-left, top-right, bottom-left, bottom-right.
+fn corners(image: &RgbImage, share: f64) -> [RgbImage; 4] {
+    let (w, h) = image.dimensions();
+    let (cw, ch) = (f64::from(w) * share, f64::from(h) * share);
+    let (fw, fh) = (f64::from(w), f64::from(h));
+    [(0.0, 0.0), (fw - cw, 0.0), (0.0, fh - ch), (fw - cw, fh - ch)]
+        .map(|(x, y)| crop(image, Rect::from_edges(x, y, x + cw, y + ch, w, h)))
 }
 
 /// The photo centred on a square of its border's mean colour, so resizing keeps its proportions.

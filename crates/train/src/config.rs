@@ -215,6 +215,11 @@ pub struct TrainConfig {
     /// Share of each label held out for validation.
     pub val_fraction: f64,
     pub balance: BalanceKind,
+    /// Validate, keep and export an exponential moving average of the weights, updated after
+    /// every optimizer step with this decay (0 = off, the trained weights themselves; see
+    /// [`crate::average`]). Absent from the configs of runs made before it existed, which had none.
+    #[serde(default)]
+    pub ema: f64,
     pub augment: AugmentConfig,
     /// `finetune`: the bottleneck run whose head initialises this one.
     pub init_from: Option<PathBuf>,
@@ -262,6 +267,7 @@ impl Default for TrainConfig {
             // A shuffle: class-balanced batches lost 0.03 top-5 on phone photos at the same seed
             // (BENCHMARKS.md "Class-balanced batches").
             balance: BalanceKind::None,
+            ema: 0.0,
             augment: AugmentConfig::default(),
             init_from: None,
             cache_dir: None,
@@ -298,6 +304,9 @@ impl TrainConfig {
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return bad(format!("lr must be a positive number, got {}", self.lr));
+        }
+        if !(0.0..1.0).contains(&self.ema) {
+            return bad(format!("ema must be a decay in [0, 1) (0 = off), got {}", self.ema));
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return bad(format!("label_smoothing must be in [0, 1), got {}", self.label_smoothing));

@@ -1,6 +1,6 @@
 //! The training loop shared by every trained model: mini-batches, optimizer and schedule,
 //! label smoothing, class balancing, validation each epoch, early stopping on validation
-//! log-loss, best-epoch weights, Ctrl-C checkpoints.
+//! log-loss, best-epoch weights, Ctrl-C checkpoints, a moving average of the weights.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -16,6 +16,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::average::Average;
 use crate::config::{BalanceKind, OptimizerKind, TrainConfig};
 use crate::error::Result;
 use crate::metrics;
@@ -193,6 +194,9 @@ pub fn fit<const D: usize, M: Net<D>>(
     let mut history = Vec::new();
     let mut best = (f64::INFINITY, model.clone(), start_epoch);
     let mut since_best = 0;
+    // With `ema`, the average is what is validated and kept. A resumed run starts it afresh from
+    // the checkpoint, which holds the trained weights (the ones training continues from).
+    let mut average = (cfg.ema > 0.0).then(|| Average::new(&model, cfg.ema));
     for epoch in start_epoch..cfg.epochs {
         let started = Instant::now();
         // Each epoch's order depends only on (seed, epoch), so a resumed run sees the same data.
@@ -213,6 +217,9 @@ pub fn fit<const D: usize, M: Net<D>>(
             let pred: Vec<i64> = logits.argmax(1).into_data().convert::<i64>().try_to_vec().expect("argmax gives ints");
             let grads = GradientsParams::from_grads(loss.clone().backward(), &model);
             model = optim.step(lr, model, grads);
+            if let Some(a) = average.as_mut() {
+                a.update(&model);
+            }
             let l: f64 = loss.into_scalar::<f32>() as f64;
             loss_sum += l * chunk.len() as f64;
             hits += pred.iter().zip(&y).filter(|(p, y)| **p as usize == **y).count();
@@ -226,10 +233,11 @@ pub fn fit<const D: usize, M: Net<D>>(
             });
         }
         let train_secs = started.elapsed().as_secs_f64();
+        let kept = average.as_ref().map_or(&model, Average::model);
         let (val_top1, val_top5, val_loss) = if val.is_empty() {
             (f64::NAN, f64::NAN, f64::NAN)
         } else {
-            let probs = predict_all(&model, val, cfg.batch_size.max(64), device)?;
+            let probs = predict_all(kept, val, cfg.batch_size.max(64), device)?;
             let (t1, t5, ll) = metrics::quick(&probs, classes, &val_labels);
             (t1, t5, ll)
         };
@@ -249,7 +257,7 @@ pub fn fit<const D: usize, M: Net<D>>(
         history.push(rec);
         // Without a validation set the last epoch is the best one.
         if val.is_empty() || val_loss < best.0 {
-            best = (if val.is_empty() { f64::INFINITY } else { val_loss }, model.clone(), epoch + 1);
+            best = (if val.is_empty() { f64::INFINITY } else { val_loss }, kept.clone(), epoch + 1);
             since_best = 0;
         } else {
             since_best += 1;

@@ -8,6 +8,7 @@
 
 mod arch;
 mod augment;
+mod average;
 mod background;
 mod bottleneck;
 pub mod calibration;

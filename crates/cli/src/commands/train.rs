@@ -130,6 +130,9 @@ pub struct Args {
     pub split: Option<Split>,
     #[arg(long, value_enum)]
     pub balance: Option<Balance>,
+    /// Validate and keep a moving average of the weights with this decay per step (0 = off).
+    #[arg(long)]
+    pub ema: Option<f64>,
     /// Augmented variants per training image (1 = no augmentation).
     #[arg(long)]
     pub draws: Option<usize>,
