@@ -17,7 +17,7 @@ RESAMPLES = 2000
 
 
 def read(path):
-    """(view names, [(label, {view: [log p]})])."""
+    """(view names, [(photo path, label index, {view: [log p]})])."""
     rows = []
     with open(path) as f:
         header = f.readline().lstrip("#").rstrip("\n").split("\t")
