@@ -223,6 +223,11 @@ pub struct TrainConfig {
     /// the weights"). Absent from the configs of runs made before it existed, which had none.
     #[serde(default)]
     pub ema: f64,
+    /// `embedding`: epochs the head trains alone on the frozen trunk's pooled features before
+    /// the blocks are tuned with it (linear probing first, [`crate::head_warmup`]; 0 = off, the
+    /// head starts from random weights). Absent from the configs of runs made before it existed.
+    #[serde(default)]
+    pub head_warmup: usize,
     pub augment: AugmentConfig,
     /// `finetune`: the bottleneck run whose head initialises this one.
     pub init_from: Option<PathBuf>,
@@ -271,6 +276,7 @@ impl Default for TrainConfig {
             // (BENCHMARKS.md "Class-balanced batches").
             balance: BalanceKind::None,
             ema: 0.0,
+            head_warmup: 0,
             augment: AugmentConfig::default(),
             init_from: None,
             cache_dir: None,

@@ -50,7 +50,11 @@ impl Recipe<4> for Embedding<'_> {
 
     fn fresh(&self, p: &Prepared, device: &Device) -> Result<EmbedNet> {
         let trunk = Trunk::from_backbone(self.pre.weights()?, self.acts.cut, device)?;
-        Ok(EmbedNet { trunk, head: EmbedHead::new(self.spec(p), self.cfg.dropout, device) })
+        let net = EmbedNet { trunk, head: EmbedHead::new(self.spec(p), self.cfg.dropout, device) };
+        if self.cfg.head_warmup == 0 {
+            return Ok(net);
+        }
+        crate::head_warmup::warm(net, &self.acts.examples(0)?, self.cfg, device)
     }
 
     fn restore(&self, p: &Prepared, weights: &StateDict, device: &Device) -> Result<EmbedNet> {

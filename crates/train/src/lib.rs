@@ -26,6 +26,7 @@ pub mod features;
 mod finetune;
 pub mod fit;
 pub mod head;
+mod head_warmup;
 mod metrics;
 pub mod onnx_backbone;
 mod phone;

@@ -276,7 +276,7 @@ pub fn predict<N: Net<4>>(net: &N, first: usize, acts: &[f32], device: &Device) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::head::HeadSpec;
     use burn::tensor::Distribution;
@@ -292,7 +292,7 @@ mod tests {
     }
 
     /// Made-up weights of the real shapes for blocks `from..` and the head conv.
-    fn synthetic(from: usize) -> StateDict {
+    pub(crate) fn synthetic(from: usize) -> StateDict {
         let mut d = StateDict::new();
         let mut s = 7u32;
         let mut next = move || {

@@ -133,6 +133,9 @@ pub struct Args {
     /// Validate and keep a moving average of the weights with this decay per step (0 = off).
     #[arg(long)]
     pub ema: Option<f64>,
+    /// embedding: epochs the head trains alone on the frozen trunk before the blocks (0 = off).
+    #[arg(long)]
+    pub head_warmup: Option<usize>,
     /// Augmented variants per training image (1 = no augmentation).
     #[arg(long)]
     pub draws: Option<usize>,

@@ -76,7 +76,7 @@ pub(super) fn apply_shared_flags(a: &Args, c: &mut TrainConfig) {
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = a.$f.clone() { c.$f = v; } )* };
     }
-    set!(batch_size, label_smoothing, seed, image_size, hidden, dropout, ema);
+    set!(batch_size, label_smoothing, seed, image_size, hidden, dropout, ema, head_warmup);
     if let Some(s) = a.split {
         c.split = match s {
             Split::Random => SplitKind::Random,
