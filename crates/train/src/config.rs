@@ -225,7 +225,10 @@ pub struct TrainConfig {
     pub ema: f64,
     /// `embedding`: epochs the head trains alone on the frozen trunk's pooled features before
     /// the blocks are tuned with it (linear probing first, [`crate::head_warmup`]; 0 = off, the
-    /// head starts from random weights). Absent from the configs of runs made before it existed.
+    /// head starts from random weights). Off by default: 10 epochs of it on member 0 at seed 7
+    /// raised studio validation top-1 0.821 → 0.860 but lost 0.060 wild-dev top-5 and 0.068
+    /// top-1 (paired intervals clear of zero; BENCHMARKS.md "Linear probing before
+    /// fine-tuning"). Absent from the configs of runs made before it existed.
     #[serde(default)]
     pub head_warmup: usize,
     pub augment: AugmentConfig,
