@@ -15,11 +15,14 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
+use crate::bottleneck::FeatureExamples;
 use crate::config::TrainConfig;
 use crate::embed_head::{EmbedHead, EmbedNet};
 use crate::error::Result;
+use crate::features::FeatureTable;
+use crate::finetune::ActivationExamples;
 use crate::fit::{self, Examples, Net};
 
 /// Learning rate of the probe: a linear layer on fixed features tolerates far more than the
@@ -28,29 +31,6 @@ const PROBE_LR: f64 = 1e-3;
 
 /// Examples per trunk forward pass while pooling.
 const POOL_BATCH: usize = 64;
-
-/// Pooled trunk features `[n, dim]` with each row's label.
-struct Pooled {
-    values: Vec<f32>,
-    dim: usize,
-    labels: Vec<usize>,
-}
-
-impl Examples<2> for Pooled {
-    fn len(&self) -> usize {
-        self.labels.len()
-    }
-    fn label(&self, i: usize) -> usize {
-        self.labels[i]
-    }
-    fn batch(&self, idx: &[usize], device: &Device) -> Result<Tensor<2>> {
-        let mut v = Vec::with_capacity(idx.len() * self.dim);
-        for &i in idx {
-            v.extend_from_slice(&self.values[i * self.dim..(i + 1) * self.dim]);
-        }
-        Ok(Tensor::from_data(TensorData::new(v, [idx.len(), self.dim]), device))
-    }
-}
 
 /// The head alone, as a network over pooled features.
 #[derive(Module, Debug)]
@@ -67,8 +47,9 @@ impl Net<2> for Probe {
     }
 }
 
-/// The trunk's pooled features of every training example, in inference mode.
-fn pool(net: &EmbedNet, train: &dyn Examples<4>, device: &Device) -> Result<Pooled> {
+/// The trunk's pooled features of every training activation, in inference mode: a table with the
+/// same rows (photo, draw) as the activations'.
+fn pool(net: &EmbedNet, train: &ActivationExamples<'_>, device: &Device) -> Result<FeatureTable> {
     let trunk = net.trunk.valid();
     let inner = device.clone().inner();
     let (mut values, mut dim) = (Vec::new(), 0);
@@ -78,19 +59,20 @@ fn pool(net: &EmbedNet, train: &dyn Examples<4>, device: &Device) -> Result<Pool
         dim = f.dims()[1];
         values.extend(f.into_data().try_to_vec::<f32>().expect("features are f32"));
     }
-    Ok(Pooled { values, dim, labels: idx.iter().map(|&i| train.label(i)).collect() })
+    Ok(FeatureTable { dim, values, sample: train.table.sample.clone(), draw: train.table.draw.clone() })
 }
 
 /// `net` with its head trained for `cfg.head_warmup` epochs on the frozen trunk's pooled
 /// features of `train` (the same examples, draws and label smoothing the fine-tuning sees), at
 /// [`PROBE_LR`] with a cosine schedule. `device` is the autodiff device training runs on.
-pub fn warm(net: EmbedNet, train: &dyn Examples<4>, cfg: &TrainConfig, device: &Device) -> Result<EmbedNet> {
+pub fn warm(net: EmbedNet, train: &ActivationExamples<'_>, cfg: &TrainConfig, device: &Device) -> Result<EmbedNet> {
     let started = Instant::now();
-    let pooled = pool(&net, train, device)?;
+    let table = pool(&net, train, device)?;
+    let pooled = FeatureExamples { table: &table, labels: train.labels.clone() };
     let pooled_secs = started.elapsed().as_secs_f64();
     let probe_cfg =
         TrainConfig { epochs: cfg.head_warmup, lr: PROBE_LR, warmup_epochs: 0, patience: 0, ema: 0.0, ..cfg.clone() };
-    let none = Pooled { values: Vec::new(), dim: pooled.dim, labels: Vec::new() };
+    let none = FeatureExamples { table: &table, labels: Vec::new() };
     let classes = net.head.spec().labels;
     let EmbedNet { trunk, head } = net;
     let never = AtomicBool::new(false);
@@ -114,31 +96,11 @@ mod tests {
     use crate::tail::Trunk;
     use sneaker_model::efficientnet_lite::activation_shape;
 
-    /// Activations after block 14 whose channels carry the label: channel c is raised on
-    /// examples of label c.
-    struct Acts {
-        values: Vec<f32>,
-        labels: Vec<usize>,
-    }
-
     const CUT: usize = 14;
 
-    impl Examples<4> for Acts {
-        fn len(&self) -> usize {
-            self.labels.len()
-        }
-        fn label(&self, i: usize) -> usize {
-            self.labels[i]
-        }
-        fn batch(&self, idx: &[usize], device: &Device) -> Result<Tensor<4>> {
-            let [c, h, w] = activation_shape(CUT)?;
-            let d = c * h * w;
-            let v: Vec<f32> = idx.iter().flat_map(|&i| self.values[i * d..(i + 1) * d].to_vec()).collect();
-            Ok(Tensor::from_data(TensorData::new(v, [idx.len(), c, h, w]), device))
-        }
-    }
-
-    fn acts(n: usize, labels: usize) -> Acts {
+    /// Activations after block 14 whose channels carry the label: channel c is raised on
+    /// examples of label c.
+    fn acts(n: usize, labels: usize) -> (FeatureTable, Vec<usize>) {
         let [c, h, w] = activation_shape(CUT).unwrap();
         let mut values = Vec::with_capacity(n * c * h * w);
         for i in 0..n {
@@ -147,10 +109,11 @@ mod tests {
                 values.extend((0..h * w).map(|k| raised + ((i * 31 + ch * 7 + k) % 11) as f32 / 22.0));
             }
         }
-        Acts { values, labels: (0..n).map(|i| i % labels).collect() }
+        let table = FeatureTable { dim: c * h * w, values, sample: (0..n).collect(), draw: vec![0; n] };
+        (table, (0..n).map(|i| i % labels).collect())
     }
 
-    fn mean_log_loss(net: &EmbedNet, data: &Acts, device: &Device) -> f64 {
+    fn mean_log_loss(net: &EmbedNet, data: &ActivationExamples<'_>, device: &Device) -> f64 {
         let p = fit::predict_all(net, data, 16, device).unwrap();
         let k = p.len() / data.len();
         (0..data.len()).map(|i| -(p[i * k + data.labels[i]].max(1e-12) as f64).ln()).sum::<f64>() / data.len() as f64
@@ -163,7 +126,8 @@ mod tests {
         let trunk = Trunk::from_backbone(&crate::tail::tests::synthetic(CUT), CUT, &device).unwrap();
         let head = EmbedHead::new(EmbedSpec { dim: 16, labels: 3, scale: 10.0, margin: 0.0 }, 0.0, &device);
         let net = EmbedNet { trunk, head };
-        let data = acts(24, 3);
+        let (table, labels) = acts(24, 3);
+        let data = ActivationExamples { table: &table, shape: activation_shape(CUT).unwrap(), labels };
         let before = mean_log_loss(&net, &data, &device);
         let cfg = TrainConfig { head_warmup: 30, batch_size: 8, label_smoothing: 0.0, ..TrainConfig::default() };
         let warmed = warm(net.clone(), &data, &cfg, &device).unwrap();
