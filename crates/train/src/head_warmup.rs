@@ -75,6 +75,9 @@ pub fn warm(net: EmbedNet, train: &ActivationExamples<'_>, cfg: &TrainConfig, de
     let none = FeatureExamples { table: &table, labels: Vec::new() };
     let classes = net.head.spec().labels;
     let EmbedNet { trunk, head } = net;
+    // The probe is short (about 2 min for sneakers50, almost all of it the trunk's forward pass):
+    // Ctrl-C is honoured once fine-tuning starts, and a resumed run restores the checkpoint's
+    // head rather than probing again.
     let never = AtomicBool::new(false);
     let fitted = fit::fit(Probe { head }, &pooled, &none, classes, &probe_cfg, device, 0, &never, &mut |_| {})?;
     let last = fitted.history.last();
