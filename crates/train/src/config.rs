@@ -380,6 +380,12 @@ impl TrainConfig {
         if self.embedding_dim == 0 {
             return bad("embedding_dim must be at least 1".into());
         }
+        if self.head_warmup > 0 && self.model != ModelKind::Embedding {
+            return bad(format!(
+                "head_warmup probes the embedding's head before its blocks are tuned; {} has no such stage",
+                self.model.name()
+            ));
+        }
         if !(0.0..1.0).contains(&self.margin) {
             return bad(format!("margin must be in [0, 1), got {}", self.margin));
         }
@@ -428,6 +434,9 @@ mod tests {
 
     #[test]
     fn validation_names_the_bad_setting() {
+        let c = TrainConfig { head_warmup: 5, ..Default::default() };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("head_warmup") && e.contains("bottleneck"), "{e}");
         let c = TrainConfig { label_smoothing: 1.5, ..Default::default() };
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("label_smoothing"), "{e}");

@@ -45,6 +45,7 @@ fn per_stage_flags(a: &Args) -> Vec<&'static str> {
         ("--hold-out", a.hold_out.is_some()),
         ("--embedding-dim", a.embedding_dim.is_some()),
         ("--margin", a.margin.is_some()),
+        ("--head-warmup", a.head_warmup.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, given)| given.then_some(flag))

@@ -41,7 +41,19 @@ fn apply_stage_flags(a: &Args, c: &mut TrainConfig) {
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = a.$f.clone() { c.$f = v; } )* };
     }
-    set!(epochs, lr, warmup_epochs, momentum, weight_decay, patience, unfreeze_blocks, embedding_dim, margin, hold_out);
+    set!(
+        epochs,
+        lr,
+        warmup_epochs,
+        momentum,
+        weight_decay,
+        patience,
+        unfreeze_blocks,
+        embedding_dim,
+        margin,
+        hold_out,
+        head_warmup
+    );
     if !a.extra_data.is_empty() {
         c.extra_data = a.extra_data.clone();
     }
@@ -76,7 +88,7 @@ pub(super) fn apply_shared_flags(a: &Args, c: &mut TrainConfig) {
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = a.$f.clone() { c.$f = v; } )* };
     }
-    set!(batch_size, label_smoothing, seed, image_size, hidden, dropout, ema, head_warmup);
+    set!(batch_size, label_smoothing, seed, image_size, hidden, dropout, ema);
     if let Some(s) = a.split {
         c.split = match s {
             Split::Random => SplitKind::Random,
