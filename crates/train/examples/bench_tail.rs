@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sneaker_model::assets::Assets;
-use sneaker_model::efficientnet_lite::activation_shape;
+use sneaker_model::efficientnet_lite::{Layout, NUM_BLOCKS, activation_shape};
 use sneaker_train::TrainConfig;
 use sneaker_train::fit::{self, Examples};
 use sneaker_train::head::{Head, HeadSpec};
@@ -41,13 +41,13 @@ impl Examples<4> for Random {
 fn main() -> anyhow::Result<()> {
     let arg = |i: usize, d: usize| std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(d);
     let (unfreeze, batch, steps, classes) = (arg(1, 2), arg(2, 64), arg(3, 30), 50);
-    let cut = cut_point(unfreeze)?;
+    let cut = cut_point(unfreeze, NUM_BLOCKS)?;
     let shape = activation_shape(cut)?;
     let weights = Assets::locate()?.weights()?;
     let device = Device::flex().autodiff();
     device.seed(0);
     let head = Head::new(HeadSpec { inputs: 1280, hidden: 0, classes }, 0.3, &device);
-    let tail = Tail::from_backbone(&weights, cut, head, &device)?;
+    let tail = Tail::from_backbone(&weights, &Layout::lite0(), cut, head, &device)?;
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let per: usize = shape.iter().product();
     let mk = |n: usize, rng: &mut ChaCha8Rng| Random {

@@ -1,8 +1,6 @@
 //! Shapes of the networks trained here that the settings are checked against before any work
 //! starts (so `config` needs no model module): the scratch CNN's flattened features at an input
-//! size, and where fine-tuning cuts EfficientNet-Lite0.
-
-use sneaker_model::efficientnet_lite::NUM_BLOCKS;
+//! size, and where fine-tuning cuts an EfficientNet-Lite.
 
 use crate::error::{Result, TrainError};
 
@@ -21,14 +19,14 @@ pub fn flat_features(size: u32) -> Option<usize> {
     Some(CONV_CHANNELS[3] * s * s)
 }
 
-/// The block after which a tail of `unfreeze` blocks starts (its input activation), or a
-/// config error naming what is possible.
-pub fn cut_point(unfreeze: usize) -> Result<usize> {
-    if unfreeze == 0 || unfreeze >= NUM_BLOCKS {
-        // Unfreezing all 16 would need the stem in burn too, and then nothing is left to cache.
-        return Err(TrainError::Config(format!("unfreeze_blocks must be in 1..={}, got {unfreeze}", NUM_BLOCKS - 1)));
+/// The block after which a tail of `unfreeze` blocks of a network of `blocks` blocks (Lite0: 16,
+/// Lite1 and Lite2: 21) starts (its input activation), or a config error naming what is possible.
+pub fn cut_point(unfreeze: usize, blocks: usize) -> Result<usize> {
+    if unfreeze == 0 || unfreeze >= blocks {
+        // Unfreezing every block would need the stem in burn too, and then nothing is left to cache.
+        return Err(TrainError::Config(format!("unfreeze_blocks must be in 1..={}, got {unfreeze}", blocks - 1)));
     }
-    Ok(NUM_BLOCKS - 1 - unfreeze)
+    Ok(blocks - 1 - unfreeze)
 }
 
 #[cfg(test)]
@@ -36,10 +34,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cut_points_cover_one_to_fifteen_blocks() {
-        assert_eq!(cut_point(1).unwrap(), 14);
-        assert_eq!(cut_point(5).unwrap(), 10);
-        assert!(cut_point(0).unwrap_err().to_string().contains("unfreeze_blocks"));
-        assert!(cut_point(16).is_err());
+    fn cut_points_cover_all_but_one_block() {
+        assert_eq!(cut_point(1, 16).unwrap(), 14);
+        assert_eq!(cut_point(5, 16).unwrap(), 10);
+        assert_eq!(cut_point(6, 21).unwrap(), 14);
+        assert!(cut_point(0, 16).unwrap_err().to_string().contains("unfreeze_blocks"));
+        assert!(cut_point(16, 16).is_err());
+        assert!(cut_point(20, 21).is_ok());
     }
 }

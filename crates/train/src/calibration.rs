@@ -25,6 +25,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sneaker_identify::{SampleKind, precision};
+use sneaker_model::efficientnet_lite::Variant;
 
 use crate::augment::Augmenter;
 use crate::config::TrainConfig;
@@ -282,12 +283,20 @@ fn graph(src: &Sources<'_>, serving: Serving) -> Result<(Vec<u8>, usize)> {
         (None, Some(proxies)) => {
             let (labels, dim) = (proxies.shape[0], proxies.shape[1]);
             let spec = EmbedSpec { dim, labels, scale: cfg.cosine_scale, margin: 0.0 };
-            let mut dicts = vec![dict.clone()];
+            // Each member says in its settings which backbone it tuned.
+            let mut tuned = vec![(cfg.tuned_backbone(), dict.clone())];
             for m in members {
-                dicts.push(run::read_safetensors(&m.file(run::WEIGHTS))?.0);
+                tuned.push((m.config()?.tuned_backbone(), run::read_safetensors(&m.file(run::WEIGHTS))?.0));
             }
-            let refs: Vec<&sneaker_model::StateDict> = dicts.iter().collect();
-            Ok((export::ensemble_embedder(pre.weights()?, &refs, spec, serving)?, labels))
+            let mut stock: Vec<(Variant, sneaker_model::StateDict)> = Vec::new();
+            for (v, _) in &tuned {
+                if !stock.iter().any(|(s, _)| s == v) {
+                    stock.push((*v, pre.weights_of(*v)?));
+                }
+            }
+            let stock: Vec<(Variant, &sneaker_model::StateDict)> = stock.iter().map(|(v, w)| (*v, w)).collect();
+            let refs: Vec<(Variant, &sneaker_model::StateDict)> = tuned.iter().map(|(v, d)| (*v, d)).collect();
+            Ok((export::ensemble_embedder(&stock, &refs, spec, serving)?, labels))
         }
         (Some(_), _) => {
             let detail = "only embedding runs make an ensemble".into();

@@ -293,6 +293,12 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The backbone a tuned run (finetune, embedding) tunes: the one it names.
+    pub fn tuned_backbone(&self) -> Variant {
+        // Validated settings name at least one; settings written before backbones existed mean Lite0.
+        self.backbones.first().copied().unwrap_or_default()
+    }
+
     /// Reads a TOML file; absent keys keep their defaults, unknown keys are errors.
     pub fn from_toml_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
@@ -361,15 +367,19 @@ impl TrainConfig {
             return bad(format!("backbone {v} is listed twice"));
         }
         let tuned = matches!(self.model, ModelKind::Finetune | ModelKind::Embedding);
-        if tuned && self.backbones != [Variant::Lite0] {
-            // The fine-tuned tail (crate::tail) is written for Lite0's blocks.
-            return bad(format!("{} trains EfficientNet-Lite0 only: backbones must be [lite0]", self.model.name()));
+        if self.model == ModelKind::Finetune && self.backbones != [Variant::Lite0] {
+            // Its top model starts from a bottleneck run's, trained on Lite0's features.
+            return bad("finetune trains EfficientNet-Lite0 only: backbones must be [lite0]".into());
+        }
+        if tuned && self.backbones.len() != 1 {
+            return bad(format!("{} tunes one backbone: backbones must name exactly one", self.model.name()));
         }
         if self.model == ModelKind::Finetune && self.init_from.is_none() {
             return bad("finetune needs init_from (a bottleneck run folder)".into());
         }
-        if tuned {
-            crate::arch::cut_point(self.unfreeze_blocks)?;
+        if tuned && self.backbones == [Variant::Lite0] {
+            // Other variants' block counts are read from their weights, checked when training starts.
+            crate::arch::cut_point(self.unfreeze_blocks, sneaker_model::efficientnet_lite::NUM_BLOCKS)?;
         }
         if !(0.0..1.0).contains(&self.hold_out) {
             return bad(format!("hold_out must be in [0, 1), got {}", self.hold_out));
@@ -466,6 +476,14 @@ mod tests {
             ..Default::default()
         };
         assert!(c.validate().unwrap_err().to_string().contains("Lite0 only"));
+        let c = TrainConfig { model: ModelKind::Embedding, backbones: vec![Variant::Lite2], ..Default::default() };
+        assert!(c.validate().is_ok());
+        let c = TrainConfig {
+            model: ModelKind::Embedding,
+            backbones: vec![Variant::Lite0, Variant::Lite2],
+            ..Default::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("exactly one"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `embedding`: the last N MBConv blocks + head conv of EfficientNet-Lite0 and an
-//! [`EmbedHead`] trained for retrieval (CosFace over the training labels), so that the gallery's
-//! nearest-neighbour search recognises products the classifier never saw.
+//! `embedding`: the last N MBConv blocks + head conv of an EfficientNet-Lite (Lite0, or the
+//! backbone the settings name) and an [`EmbedHead`] trained for retrieval (CosFace over the
+//! training labels), so that the gallery's nearest-neighbour search recognises products the
+//! classifier never saw.
 //!
 //! It trains like `finetune` (frozen front run once per image and draw in ONNX Runtime, cached;
 //! only the tail runs forward and backward) but starts from the ImageNet blocks alone: the
@@ -49,7 +50,7 @@ impl Recipe<4> for Embedding<'_> {
     }
 
     fn fresh(&self, p: &Prepared, device: &Device) -> Result<EmbedNet> {
-        let trunk = Trunk::from_backbone(self.pre.weights()?, self.acts.cut, device)?;
+        let trunk = Trunk::from_backbone(self.pre.weights()?, &self.acts.layout, self.acts.cut, device)?;
         let net = EmbedNet { trunk, head: EmbedHead::new(self.spec(p), self.cfg.dropout, device) };
         if self.cfg.head_warmup == 0 {
             return Ok(net);
@@ -58,7 +59,8 @@ impl Recipe<4> for Embedding<'_> {
     }
 
     fn restore(&self, p: &Prepared, weights: &StateDict, device: &Device) -> Result<EmbedNet> {
-        let trunk = Trunk::from_backbone(&tail::overlay(self.pre.weights()?, weights), self.acts.cut, device)?;
+        let backbone = tail::overlay(self.pre.weights()?, weights);
+        let trunk = Trunk::from_backbone(&backbone, &self.acts.layout, self.acts.cut, device)?;
         Ok(EmbedNet { trunk, head: EmbedHead::from_state_dict(self.spec(p), self.cfg.dropout, weights, device)? })
     }
 
@@ -69,6 +71,7 @@ impl Recipe<4> for Embedding<'_> {
     fn export(&self, model: &EmbedNet) -> Result<Vec<u8>> {
         let dict = model.state_dict();
         crate::export::embedder(
+            self.acts.layout.variant,
             &tail::overlay(self.pre.weights()?, &dict),
             &dict,
             model.head.spec(),
@@ -83,6 +86,6 @@ impl Recipe<4> for Embedding<'_> {
 
 /// Trains the embedding and writes the run folder, `model.onnx` included.
 pub fn train(req: &Request<'_>, pre: &mut dyn Pretrained, events: &mut dyn FnMut(Event)) -> Result<Summary> {
-    let cut = crate::arch::cut_point(req.cfg.unfreeze_blocks)?;
-    recipe::run(req, &mut Embedding { pre, cfg: &req.cfg, acts: Activations::new(cut) }, events)
+    let acts = Activations::new(pre, req.cfg.unfreeze_blocks)?;
+    recipe::run(req, &mut Embedding { pre, cfg: &req.cfg, acts }, events)
 }

@@ -71,6 +71,18 @@ fn pooled(g: &mut GraphBuilder, backbone: &StateDict, serving: Serving) -> Resul
     mean_of_views(g, &f, serving)
 }
 
+/// `variant`'s front on the views of `x` (224², [`input_views`]): resized to the network's own
+/// input size where it differs (Lite1, Lite2), the stem and blocks `..shared`.
+fn front(g: &mut GraphBuilder, net: &EfficientNetLite<'_>, x: &str, shared: usize) -> Result<String> {
+    let side = net.layout().input_size;
+    let mut x = if side == INPUT_SIZE { x.to_owned() } else { g.resize(x, side)? };
+    x = net.stem(g, &x)?;
+    for i in 0..shared {
+        x = net.block(g, i, &x)?;
+    }
+    Ok(x)
+}
+
 /// The graph's `input`, with the views [`Serving`] asks for appended along the batch, as blocks
 /// of N: [photo, zoom] then the mirror image of both.
 fn input_views(g: &mut GraphBuilder, serving: Serving) -> Result<String> {
@@ -169,15 +181,31 @@ pub fn calibrated_classifier(
 /// projection → L2-normalised `features` [N, dim] (what galleries store) → cosine logits over the
 /// training labels, s·ê·p̂ᵀ, with the proxies normalised and scaled here so the graph is one Gemm →
 /// `logits`, `probs` = softmax(logits / `temperature`).
-pub fn embedder(backbone: &StateDict, head: &StateDict, spec: EmbedSpec, serving: Serving) -> Result<Vec<u8>> {
+pub fn embedder(
+    variant: Variant,
+    backbone: &StateDict,
+    head: &StateDict,
+    spec: EmbedSpec,
+    serving: Serving,
+) -> Result<Vec<u8>> {
     let mut g = GraphBuilder::new("sneaker_embedder");
     g.set_doc(format!(
-        "EfficientNet-Lite0 + {}-d embedding + cosine classifier over {} labels{}",
+        "{} + {}-d embedding + cosine classifier over {} labels{}",
+        variant.title(),
         spec.dim,
         spec.labels,
         serving.doc()
     ));
-    let f = pooled(&mut g, backbone, serving)?;
+    let f = if variant == Variant::Lite0 {
+        // Lite0's graph node for node as before other variants could be tuned.
+        pooled(&mut g, backbone, serving)?
+    } else {
+        let net = EfficientNetLite::of(variant, backbone)?;
+        let x = input_views(&mut g, serving)?;
+        let x = front(&mut g, &net, &x, net.layout().blocks.len())?;
+        let f = net.features(&mut g, &x)?;
+        mean_of_views(&mut g, &f, serving)?
+    };
     let e = unit_embedding(&mut g, &f, head, spec)?;
     g.output(&e, FEATURES, &[BATCH, Dim::Fixed(spec.dim)])?;
     let p = g.initializer("head.cosine.weight", &[spec.labels, spec.dim], &scaled_proxies(head, spec, spec.scale)?)?;
@@ -187,50 +215,70 @@ pub fn embedder(backbone: &StateDict, head: &StateDict, spec: EmbedSpec, serving
     Ok(sneaker_model::onnx::encode(&g.finish()))
 }
 
-/// Several embedding runs over the same labels as one graph: the frozen front (stock weights, up
-/// to the first block any member tuned) runs once; each member's tuned blocks, projection and
-/// normalisation run beside each other (initializers prefixed `member{k}/`). `features` is the
-/// members' unit embeddings side by side, divided by √k: a unit vector [N, k·dim] whose cosine
-/// with another is the mean of the members' cosines. `logits` are the mean of the members'
-/// cosine logits (one Gemm against the proxies laid side by side and scaled by s/√k).
+/// Several embedding runs over the same labels as one graph. Members are grouped by backbone
+/// (`members[m].0`); each group's frozen front (`stock`'s weights of that variant, resized input,
+/// stem and blocks up to the first block any of its members tuned) runs once on the shared views;
+/// each member's tuned blocks, projection and normalisation run beside each other (initializers
+/// prefixed `member{k}/`, other variants' fronts `lite2/`). `features` is the members' unit
+/// embeddings side by side, divided by √k: a unit vector [N, k·dim] whose cosine with another is
+/// the mean of the members' cosines. `logits` are the mean of the members' cosine logits (one
+/// Gemm against the proxies laid side by side and scaled by s/√k).
 pub fn ensemble_embedder(
-    stock: &StateDict,
-    members: &[&StateDict],
+    stock: &[(Variant, &StateDict)],
+    members: &[(Variant, &StateDict)],
     spec: EmbedSpec,
     serving: Serving,
 ) -> Result<Vec<u8>> {
     let k = members.len();
-    if k == 1 {
-        return embedder(&crate::tail::overlay(stock, members[0]), members[0], spec, serving);
+    let stock_of = |v: Variant| {
+        stock.iter().find(|(s, _)| *s == v).map(|(_, w)| *w).ok_or_else(|| {
+            TrainError::Config(format!("a member is tuned from {}, whose stock weights were not given", v.title()))
+        })
+    };
+    if let [(variant, dict)] = members {
+        return embedder(*variant, &crate::tail::overlay(stock_of(*variant)?, dict), dict, spec, serving);
     }
+    let mut variants: Vec<Variant> = Vec::new();
+    for (v, _) in members {
+        if !variants.contains(v) {
+            variants.push(*v);
+        }
+    }
+    let names: Vec<&str> = variants.iter().map(|v| v.title()).collect();
     let mut g = GraphBuilder::new("sneaker_embedder");
     g.set_doc(format!(
-        "EfficientNet-Lite0 x {k} members, {}-d embedding each + cosine classifier over {} labels{}",
+        "{} x {k} members, {}-d embedding each + cosine classifier over {} labels{}",
+        names.join(" + "),
         spec.dim,
         spec.labels,
         serving.doc()
     ));
-    let shared = members.iter().map(|m| first_tuned_block(m)).min().unwrap_or(NUM_BLOCKS);
-    let x = input_views(&mut g, serving)?;
-    let front = EfficientNetLite::new(stock);
-    let mut x = front.stem(&mut g, &x)?;
-    for i in 0..shared {
-        x = front.block(&mut g, i, &x)?;
-    }
-    let mut embeddings = Vec::with_capacity(k);
-    let mut proxies = Vec::with_capacity(k);
-    for (m, dict) in members.iter().enumerate() {
-        g.set_scope(&format!("member{m}/"));
-        let backbone = crate::tail::overlay(stock, dict);
-        let net = EfficientNetLite::new(&backbone);
-        let mut y = x.clone();
-        for i in shared..NUM_BLOCKS {
-            y = net.block(&mut g, i, &y)?;
+    let views = input_views(&mut g, serving)?;
+    let mut embeddings = vec![String::new(); k];
+    let mut proxies = vec![Vec::new(); k];
+    for variant in variants {
+        let group: Vec<usize> = (0..k).filter(|&m| members[m].0 == variant).collect();
+        let stock = stock_of(variant)?;
+        let front_net = EfficientNetLite::of(variant, stock)?;
+        let blocks = front_net.layout().blocks.len();
+        let shared = group.iter().map(|&m| first_tuned_block(members[m].1, blocks)).min().unwrap_or(blocks);
+        // Lite0's front keeps the unprefixed names it always had.
+        g.set_scope(&if variant == Variant::Lite0 { String::new() } else { format!("{variant}/") });
+        let x = front(&mut g, &front_net, &views, shared)?;
+        for m in group {
+            let dict = members[m].1;
+            g.set_scope(&format!("member{m}/"));
+            let backbone = crate::tail::overlay(stock, dict);
+            let net = EfficientNetLite::of(variant, &backbone)?;
+            let mut y = x.clone();
+            for i in shared..blocks {
+                y = net.block(&mut g, i, &y)?;
+            }
+            let f = net.features(&mut g, &y)?;
+            let f = mean_of_views(&mut g, &f, serving)?;
+            embeddings[m] = unit_embedding(&mut g, &f, dict, spec)?;
+            proxies[m] = scaled_proxies(dict, spec, spec.scale / (k as f32).sqrt())?;
         }
-        let f = net.features(&mut g, &y)?;
-        let f = mean_of_views(&mut g, &f, serving)?;
-        embeddings.push(unit_embedding(&mut g, &f, dict, spec)?);
-        proxies.push(scaled_proxies(dict, spec, spec.scale / (k as f32).sqrt())?);
     }
     g.set_scope("");
     let refs: Vec<&str> = embeddings.iter().map(String::as_str).collect();
@@ -249,9 +297,9 @@ pub fn ensemble_embedder(
     Ok(sneaker_model::onnx::encode(&g.finish()))
 }
 
-/// The first MBConv block whose weights `tuned` carries (NUM_BLOCKS when none).
-fn first_tuned_block(tuned: &StateDict) -> usize {
-    (0..NUM_BLOCKS).find(|i| tuned.keys().any(|k| k.starts_with(&format!("_blocks.{i}.")))).unwrap_or(NUM_BLOCKS)
+/// The first MBConv block whose weights `tuned` carries (`blocks`, the network's count, when none).
+fn first_tuned_block(tuned: &StateDict, blocks: usize) -> usize {
+    (0..blocks).find(|i| tuned.keys().any(|k| k.starts_with(&format!("_blocks.{i}.")))).unwrap_or(blocks)
 }
 
 /// Pooled features `f` → the head's projection → L2-normalised [N, dim].

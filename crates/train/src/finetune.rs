@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use burn::nn::DropoutConfig;
 use burn::tensor::{Device, Tensor, TensorData};
 use sneaker_model::StateDict;
+use sneaker_model::efficientnet_lite::Layout;
 
 use crate::config::{ModelKind, TrainConfig};
 use crate::error::{Result, TrainError};
@@ -70,14 +71,19 @@ fn init_head(init: &Path, labels: &[String], dropout: f64, device: &Device) -> R
 /// Activations at the freeze point once per (image, augmentation draw), train and validation,
 /// with each row's label: what every recipe that tunes the trunk trains on.
 pub(crate) struct Activations {
+    /// The tuned network's blocks.
+    pub layout: Layout,
     /// Freeze point: the trunk starts after this block.
     pub cut: usize,
     tables: Option<[Labelled; 2]>,
 }
 
 impl Activations {
-    pub fn new(cut: usize) -> Activations {
-        Activations { cut, tables: None }
+    /// The activations where a tail of `unfreeze` blocks of `pre`'s tuned network starts.
+    pub fn new(pre: &dyn Pretrained, unfreeze: usize) -> Result<Activations> {
+        let layout = pre.layout()?;
+        let cut = crate::arch::cut_point(unfreeze, layout.blocks.len())?;
+        Ok(Activations { layout, cut, tables: None })
     }
 
     /// Extracts (or reads from cache) the split's activations; returns the seconds it took.
@@ -102,7 +108,7 @@ impl Activations {
     /// Training (0) or validation (1) examples.
     pub fn examples(&self, which: usize) -> Result<ActivationExamples<'_>> {
         let (table, labels) = &self.tables()?[which];
-        let shape = sneaker_model::efficientnet_lite::activation_shape(self.cut)?;
+        let shape = self.layout.activation_shape(self.cut)?;
         Ok(ActivationExamples { table, shape, labels: labels.clone() })
     }
 
@@ -117,7 +123,8 @@ impl Activations {
         p: &Prepared,
         n: usize,
     ) -> Result<(Vec<f32>, Vec<f32>)> {
-        let burn = tail::predict(net, first, &recipe::first_rows(&self.tables()?[1].0, n), &Device::flex())?;
+        let rows = recipe::first_rows(&self.tables()?[1].0, n);
+        let burn = tail::predict(net, &self.layout, first, &rows, &Device::flex())?;
         Ok((burn, recipe::written_graph_probs(pre, p, n)?))
     }
 
@@ -154,13 +161,14 @@ impl Recipe<4> for Finetune<'_> {
 
     fn fresh(&self, p: &Prepared, device: &Device) -> Result<Tail> {
         let head = init_head(&self.init, &p.data.labels, self.cfg.dropout, device)?;
-        Tail::from_backbone(self.pre.weights()?, self.acts.cut, head, device)
+        Tail::from_backbone(self.pre.weights()?, &self.acts.layout, self.acts.cut, head, device)
     }
 
     fn restore(&self, p: &Prepared, weights: &StateDict, device: &Device) -> Result<Tail> {
         let spec = init_head(&self.init, &p.data.labels, self.cfg.dropout, device)?.spec();
         let head = Head::from_state_dict(spec, self.cfg.dropout, weights, device)?;
-        Tail::from_backbone(&tail::overlay(self.pre.weights()?, weights), self.acts.cut, head, device)
+        let backbone = tail::overlay(self.pre.weights()?, weights);
+        Tail::from_backbone(&backbone, &self.acts.layout, self.acts.cut, head, device)
     }
 
     fn weights(&self, model: &Tail) -> StateDict {
@@ -180,10 +188,10 @@ impl Recipe<4> for Finetune<'_> {
 /// Trains the tail and writes the run folder, `model.onnx` included.
 pub fn train(req: &Request<'_>, pre: &mut dyn Pretrained, events: &mut dyn FnMut(Event)) -> Result<Summary> {
     let cfg = &req.cfg;
-    let cut = crate::arch::cut_point(cfg.unfreeze_blocks)?;
+    let acts = Activations::new(pre, cfg.unfreeze_blocks)?;
     let init = cfg
         .init_from
         .clone()
         .ok_or_else(|| TrainError::Config("finetune needs init_from (a bottleneck run folder)".into()))?;
-    recipe::run(req, &mut Finetune { pre, cfg, init, acts: Activations::new(cut) }, events)
+    recipe::run(req, &mut Finetune { pre, cfg, init, acts }, events)
 }

@@ -126,7 +126,8 @@ mod tests {
     fn the_probe_trains_the_head_and_leaves_the_trunk_as_it_was() {
         let device = Device::flex().autodiff();
         device.seed(5);
-        let trunk = Trunk::from_backbone(&crate::tail::tests::synthetic(CUT), CUT, &device).unwrap();
+        let layout = sneaker_model::efficientnet_lite::Layout::lite0();
+        let trunk = Trunk::from_backbone(&crate::tail::tests::synthetic(CUT), &layout, CUT, &device).unwrap();
         let head = EmbedHead::new(EmbedSpec { dim: 16, labels: 3, scale: 10.0, margin: 0.0 }, 0.0, &device);
         let net = EmbedNet { trunk, head };
         let (table, labels) = acts(24, 3);

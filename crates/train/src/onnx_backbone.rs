@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use sneaker_model::StateDict;
 use sneaker_model::assets::Assets;
 use sneaker_model::efficientnet_lite::{
-    BuildOptions, EfficientNetLite, FEATURE_DIM, FEATURES, GRAPH_VERSION, INPUT_SIZE, Output, Start, Variant,
-    activation_name, activation_shape,
+    BuildOptions, EfficientNetLite, FEATURE_DIM, FEATURES, GRAPH_VERSION, INPUT_SIZE, Layout, Output, Start, Variant,
+    activation_name,
 };
 use sneaker_model::onnx::{BATCH, Dim, GraphBuilder};
 use sneaker_model::predictor::Predictor;
@@ -178,13 +178,14 @@ impl OrtBackbone {
         Ok(me)
     }
 
-    /// Lite0's weights, for fine-tuning and block activations.
+    /// The tuned backbone: the first loaded (a tuned run configures exactly one).
+    fn tuned(&self) -> Result<&Frozen> {
+        self.backbones.first().ok_or_else(|| TrainError::Config("no backbone weights loaded".into()))
+    }
+
+    /// The tuned backbone's weights, for fine-tuning and block activations.
     pub fn weights(&self) -> Result<&StateDict> {
-        self.backbones
-            .iter()
-            .find(|b| b.variant == Variant::Lite0)
-            .map(|b| &b.weights)
-            .ok_or_else(|| TrainError::Config("EfficientNet-Lite0 weights not loaded".into()))
+        Ok(&self.tuned()?.weights)
     }
 
     /// A runner for an ONNX classifier over images (`probs` of width `classes`).
@@ -239,6 +240,22 @@ fn resized_features_graph(variant: Variant, weights: &StateDict) -> Result<Vec<u
     Ok(sneaker_model::onnx::encode(&g.finish()))
 }
 
+/// The activation after block `after_block` of 224² images resized inside the graph to the
+/// network's own input size (Lite1, Lite2): the front that [`crate::export::embedder`] writes.
+fn resized_activations_graph(net: &EfficientNetLite<'_>, after_block: usize) -> Result<Vec<u8>> {
+    let variant = net.layout().variant;
+    let mut g = GraphBuilder::new(&format!("efficientnet_{variant}_block{after_block}_from_{INPUT_SIZE}"));
+    let input = g.input("input", &[BATCH, Dim::Fixed(3), Dim::Fixed(INPUT_SIZE), Dim::Fixed(INPUT_SIZE)])?;
+    let mut x = g.resize(&input, net.layout().input_size)?;
+    x = net.stem(&mut g, &x)?;
+    for i in 0..=after_block {
+        x = net.block(&mut g, i, &x)?;
+    }
+    let [c, h, w] = net.layout().activation_shape(after_block)?;
+    g.output(&x, &activation_name(after_block), &[BATCH, Dim::Fixed(c), Dim::Fixed(h), Dim::Fixed(w)])?;
+    Ok(sneaker_model::onnx::encode(&g.finish()))
+}
+
 impl Pretrained for OrtBackbone {
     fn id(&self) -> String {
         self.backbones.iter().map(|b| b.runner.id()).collect::<Vec<_>>().join("+")
@@ -271,14 +288,32 @@ impl Pretrained for OrtBackbone {
     fn weights(&self) -> Result<&StateDict> {
         OrtBackbone::weights(self)
     }
+    fn weights_of(&self, variant: Variant) -> Result<StateDict> {
+        match self.backbones.iter().find(|b| b.variant == variant) {
+            Some(b) => Ok(b.weights.clone()),
+            None => {
+                let assets = self.assets.as_ref().ok_or_else(|| TrainError::Config("assets not located".into()))?;
+                Ok(assets.weights_of(variant)?)
+            }
+        }
+    }
+    fn layout(&self) -> Result<Layout> {
+        let tuned = self.tuned()?;
+        Ok(Layout::read(tuned.variant, &tuned.weights)?)
+    }
     fn activations(&self, after_block: usize) -> Result<Box<dyn Extractor>> {
-        let weights = self.weights()?;
-        let opts = BuildOptions { start: Start::Image, outputs: vec![Output::AfterBlock(after_block)], head: None };
-        let bytes = sneaker_model::onnx::encode(&EfficientNetLite::new(weights).build(&opts)?);
-        let [c, h, w] = activation_shape(after_block)?;
+        let Frozen { variant, weights, .. } = self.tuned()?;
+        let net = EfficientNetLite::of(*variant, weights)?;
+        let [c, h, w] = net.layout().activation_shape(after_block)?;
         let s = sneaker_vision::INPUT_SIZE as usize;
         // The cut point is part of the cache key: activations of another block never mix.
-        let id = format!("{}-block{after_block}", weights_id(weights));
+        let (id, bytes) = if *variant == Variant::Lite0 {
+            let opts = BuildOptions { start: Start::Image, outputs: vec![Output::AfterBlock(after_block)], head: None };
+            (format!("{}-block{after_block}", weights_id(weights)), sneaker_model::onnx::encode(&net.build(&opts)?))
+        } else {
+            let id = format!("{variant}-v{GRAPH_VERSION}-{}-block{after_block}-from{INPUT_SIZE}", digest(weights));
+            (id, resized_activations_graph(&net, after_block)?)
+        };
         Ok(Box::new(self.open_bytes(&id, &bytes, &activation_name(after_block), c * h * w, vec![3, s, s])?))
     }
 }

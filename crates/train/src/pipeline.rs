@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use sneaker_model::efficientnet_lite::{Layout, Variant};
+
 use crate::config::TrainConfig;
 use crate::dataset::Dataset;
 use crate::error::{Result, TrainError};
@@ -61,8 +63,14 @@ pub trait Pretrained {
     fn open_classifier(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>>;
     /// The same graph's raw `logits` (what a temperature is fitted on).
     fn open_logits(&self, onnx: &Path, classes: usize) -> Result<Box<dyn Extractor>>;
-    /// The ImageNet weights (PyTorch names, BatchNorm unfolded), for fine-tuning.
+    /// The ImageNet weights (PyTorch names, BatchNorm unfolded) of the backbone that fine-tuning
+    /// tunes: the first configured.
     fn weights(&self) -> Result<&sneaker_model::StateDict>;
+    /// The block layout of [`Pretrained::weights`].
+    fn layout(&self) -> Result<Layout>;
+    /// The ImageNet weights of `variant`, loaded or not (an ensemble's members may each have tuned
+    /// another backbone).
+    fn weights_of(&self, variant: Variant) -> Result<sneaker_model::StateDict>;
     /// Activations after block `after_block` `[N, C·H·W]` of normalised input images.
     fn activations(&self, after_block: usize) -> Result<Box<dyn Extractor>>;
 }

@@ -1,5 +1,7 @@
-//! The trainable tail of EfficientNet-Lite0 for `finetune`: the last N MBConv blocks, the 1x1
-//! head conv (320→1280) + ReLU6 + global average pool, and the [`Head`] top model, in burn.
+//! The trainable tail of an EfficientNet-Lite for `finetune` and `embedding`: the last N MBConv
+//! blocks, the 1x1 head conv (→1280) + ReLU6 + global average pool, and the [`Head`] top model,
+//! in burn. The blocks' shapes come from the network's [`Layout`] (Lite0's, or Lite1/Lite2's read
+//! from their weights).
 //!
 //! Weights come from the ImageNet state dict (`_blocks.{i}.*`, `_conv_head`, `_bn1`, lukemelas
 //! names) with BatchNorm folded into each conv (w·γ/√(σ²+ε), β-μγ/√(σ²+ε)). The folded conv +
@@ -20,7 +22,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor, TensorData, activation};
 use sneaker_model::StateDict;
-use sneaker_model::efficientnet_lite::{self as lite, BlockSpec, FEATURE_DIM, NUM_BLOCKS};
+use sneaker_model::efficientnet_lite::{BlockSpec, FEATURE_DIM, Layout};
 use sneaker_model::onnx::{BatchNorm, fold_batch_norm, same_padding, weight};
 
 use crate::depthwise::{Geometry, depthwise};
@@ -78,7 +80,7 @@ pub fn pointwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     y.reshape([n, h, w, cout])
 }
 
-/// Blocks `first..16` + head conv + pooling: activation after block `first-1` `[batch, C, H, W]`
+/// Blocks `first..` + head conv + pooling: activation after block `first-1` `[batch, C, H, W]`
 /// → pooled features `[batch, 1280]`. What every tuned model on the backbone trains.
 #[derive(Module, Debug)]
 pub struct Trunk {
@@ -86,6 +88,9 @@ pub struct Trunk {
     pub head_conv: Conv2d,
     #[module(skip)]
     pub first: usize,
+    /// The whole network's blocks, for the tensor names and shapes of [`Trunk::state_dict`].
+    #[module(skip)]
+    pub layout: Layout,
 }
 
 /// The [`Trunk`] + the [`Head`] top model: activation → logits `[batch, classes]`.
@@ -138,21 +143,20 @@ fn block_convs(b: &BlockSpec) -> Vec<(String, String, [usize; 4], usize, usize, 
     v
 }
 
-fn head_conv_spec() -> (&'static str, &'static str, [usize; 4], usize) {
-    let last = lite::blocks()[NUM_BLOCKS - 1];
+fn head_conv_spec(layout: &Layout) -> (&'static str, &'static str, [usize; 4], usize) {
+    let last = layout.last();
     ("_conv_head", "_bn1", [FEATURE_DIM, last.out_channels, 1, 1], last.out_size)
 }
 
 impl Trunk {
     /// Blocks after `cut` and the head conv from `backbone` (ImageNet or a tuned dict in the
-    /// same names).
-    pub fn from_backbone(backbone: &StateDict, cut: usize, device: &Device) -> Result<Self> {
-        let specs = lite::blocks();
-        if cut + 1 >= NUM_BLOCKS {
+    /// same names), a network of `layout`.
+    pub fn from_backbone(backbone: &StateDict, layout: &Layout, cut: usize, device: &Device) -> Result<Self> {
+        if cut + 1 >= layout.blocks.len() {
             return Err(TrainError::Config(format!("no block after block {cut}")));
         }
         let mut blocks = Vec::new();
-        for b in &specs[cut + 1..] {
+        for b in &layout.blocks[cut + 1..] {
             let mut convs = Vec::new();
             for (c, bn, shape, stride, group, size) in block_convs(b) {
                 let (w, bias) = folded(backbone, &c, &bn, shape)?;
@@ -164,10 +168,10 @@ impl Trunk {
             let geometry = Geometry { kernel: b.kernel, stride: b.stride, pad_begin, pad_end };
             blocks.push(MbConv { expand: convs.pop(), depthwise, project, skip: b.has_skip(), geometry });
         }
-        let (c, bn, shape, size) = head_conv_spec();
+        let (c, bn, shape, size) = head_conv_spec(layout);
         let (w, bias) = folded(backbone, c, bn, shape)?;
         let head_conv = conv(w, bias, shape, 1, 1, size, device);
-        Ok(Trunk { blocks, head_conv, first: cut + 1 })
+        Ok(Trunk { blocks, head_conv, first: cut + 1, layout: layout.clone() })
     }
 
     /// Pooled features `[batch, 1280]` from the activation after block `first-1`
@@ -187,14 +191,13 @@ impl Trunk {
     /// module comment), to overlay on the ImageNet dict for export.
     pub fn state_dict(&self) -> StateDict {
         let mut d = StateDict::new();
-        let specs = lite::blocks();
-        for (b, m) in specs[self.first..].iter().zip(&self.blocks) {
+        for (b, m) in self.layout.blocks[self.first..].iter().zip(&self.blocks) {
             let convs: Vec<&Conv2d> = m.expand.iter().chain([&m.depthwise, &m.project]).collect();
             for ((c, bn, ..), layer) in block_convs(b).into_iter().zip(convs) {
                 put_conv(&mut d, &c, &bn, layer);
             }
         }
-        let (c, bn, ..) = head_conv_spec();
+        let (c, bn, ..) = head_conv_spec(&self.layout);
         put_conv(&mut d, c, bn, &self.head_conv);
         d
     }
@@ -202,14 +205,20 @@ impl Trunk {
 
 impl Tail {
     /// [`Trunk::from_backbone`] + `head`.
-    pub fn from_backbone(backbone: &StateDict, cut: usize, head: Head, device: &Device) -> Result<Self> {
+    pub fn from_backbone(
+        backbone: &StateDict,
+        layout: &Layout,
+        cut: usize,
+        head: Head,
+        device: &Device,
+    ) -> Result<Self> {
         if head.spec().inputs != FEATURE_DIM {
             return Err(TrainError::Config(format!(
                 "the top model takes {} inputs, the backbone gives {FEATURE_DIM}",
                 head.spec().inputs
             )));
         }
-        Ok(Tail { trunk: Trunk::from_backbone(backbone, cut, device)?, head })
+        Ok(Tail { trunk: Trunk::from_backbone(backbone, layout, cut, device)?, head })
     }
 
     /// The trunk's tensors (see [`Trunk::state_dict`]) plus the top model's.
@@ -254,9 +263,9 @@ impl Net<4> for Tail {
     }
 }
 
-/// Activations (row-major `[n, C, H, W]` after block `first - 1`) as a batch tensor.
-pub fn activation_batch(first: usize, acts: &[f32], device: &Device) -> Result<Tensor<4>> {
-    let [c, h, w] = lite::activation_shape(first - 1)?;
+/// Activations (row-major `[n, C, H, W]` after block `first - 1` of `layout`) as a batch tensor.
+pub fn activation_batch(layout: &Layout, first: usize, acts: &[f32], device: &Device) -> Result<Tensor<4>> {
+    let [c, h, w] = layout.activation_shape(first - 1)?;
     let per = c * h * w;
     if !acts.len().is_multiple_of(per) {
         return Err(TrainError::Config(format!(
@@ -267,10 +276,10 @@ pub fn activation_batch(first: usize, acts: &[f32], device: &Device) -> Result<T
     Ok(Tensor::<4>::from_data(TensorData::new(acts.to_vec(), [acts.len() / per, c, h, w]), device))
 }
 
-/// Softmax probabilities of `net` (a tuned tail, first block `first`) on activations (row-major
-/// `[n, C, H, W]`), inference mode.
-pub fn predict<N: Net<4>>(net: &N, first: usize, acts: &[f32], device: &Device) -> Result<Vec<f32>> {
-    let x = activation_batch(first, acts, device)?;
+/// Softmax probabilities of `net` (a tuned tail of `layout`, first block `first`) on activations
+/// (row-major `[n, C, H, W]`), inference mode.
+pub fn predict<N: Net<4>>(net: &N, layout: &Layout, first: usize, acts: &[f32], device: &Device) -> Result<Vec<f32>> {
+    let x = activation_batch(layout, first, acts, device)?;
     let p = activation::softmax(net.valid().logits(x), 1);
     Ok(p.into_data().try_to_vec().expect("probabilities are f32"))
 }
@@ -310,12 +319,13 @@ pub(crate) mod tests {
                 d.insert(format!("{bn}.{f}"), sneaker_model::Tensor::from_f32(vec![shape[0]], &v));
             }
         };
-        for b in &lite::blocks()[from..] {
+        let layout = Layout::lite0();
+        for b in &layout.blocks[from..] {
             for (c, bn, shape, ..) in block_convs(b) {
                 put(&c, &bn, shape);
             }
         }
-        let (c, bn, shape, _) = head_conv_spec();
+        let (c, bn, shape, _) = head_conv_spec(&layout);
         put(c, bn, shape);
         d
     }
@@ -326,22 +336,23 @@ pub(crate) mod tests {
         let device = Device::flex();
         let dict = synthetic(11);
         let head = Head::new(HeadSpec { inputs: FEATURE_DIM, hidden: 0, classes: 4 }, 0.0, &device);
-        let tail = Tail::from_backbone(&dict, 10, head, &device).unwrap();
+        let tail = Tail::from_backbone(&dict, &Layout::lite0(), 10, head, &device).unwrap();
         assert_eq!(tail.trunk.blocks.len(), 5);
         let x: Vec<f32> = (0..2 * 112 * 14 * 14).map(|i| ((i % 13) as f32 - 6.0) / 6.0).collect();
         let t = Tensor::<4>::from_data(TensorData::new(x.clone(), [2, 112, 14, 14]), &device);
         let after11 = tail.trunk.blocks[0].forward(t.permute([0, 2, 3, 1]));
         assert_eq!(after11.dims(), [2, 7, 7, 192]);
-        let p = predict(&tail, tail.trunk.first, &x, &device).unwrap();
+        let p = predict(&tail, &Layout::lite0(), tail.trunk.first, &x, &device).unwrap();
         // The identity-BN form folds back to the same tail: same probabilities.
         let back = Tail::from_backbone(
             &overlay(&dict, &tail.state_dict()),
+            &Layout::lite0(),
             10,
             Head::from_state_dict(tail.head.spec(), 0.0, &tail.state_dict(), &device).unwrap(),
             &device,
         )
         .unwrap();
-        let q = predict(&back, back.trunk.first, &x, &device).unwrap();
+        let q = predict(&back, &Layout::lite0(), back.trunk.first, &x, &device).unwrap();
         let d = p.iter().zip(&q).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(d < 1e-6, "max |Δ| {d}");
         assert!((p[..4].iter().sum::<f32>() - 1.0).abs() < 1e-5);
@@ -353,7 +364,7 @@ pub(crate) mod tests {
         let mut dict = synthetic(14);
         dict.remove("_blocks.15._bn1.running_var");
         let head = Head::new(HeadSpec { inputs: FEATURE_DIM, hidden: 0, classes: 2 }, 0.0, &device);
-        let e = Tail::from_backbone(&dict, 14, head, &device).unwrap_err().to_string();
+        let e = Tail::from_backbone(&dict, &Layout::lite0(), 14, head, &device).unwrap_err().to_string();
         assert!(e.contains("_blocks.15._bn1.running_var"), "{e}");
     }
 }

@@ -6,6 +6,7 @@
 use burn::tensor::{Device, Tensor, TensorData, activation};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use sneaker_model::efficientnet_lite::Variant;
 use sneaker_train::export;
 use sneaker_train::features::Extractor;
 use sneaker_train::head::{self, Head, HeadSpec};
@@ -95,9 +96,25 @@ fn whole_classifier_matches_burn_head_on_backbone_features() {
     assert!(d <= TOLERANCE, "max |Δprob| {d}");
 }
 
+/// Moves every weight of a module by up to 2 % of itself, so that an export must carry the tuned
+/// values to match.
+struct Nudge(u64);
+
+impl burn::module::ModuleMapper for Nudge {
+    fn map_float<const D: usize>(&mut self, p: burn::module::Param<Tensor<D>>) -> burn::module::Param<Tensor<D>> {
+        self.0 += 1;
+        let (id, t, mapper) = p.consume();
+        let noise = Tensor::<D>::from_data(
+            TensorData::new(random(t.shape().num_elements(), self.0, 0.02), t.shape()),
+            &t.device(),
+        );
+        burn::module::Param::from_mapped_value(id, t.clone() + t.abs() * noise, mapper)
+    }
+}
+
 #[test]
 fn finetuned_classifier_matches_burn_tail_on_frozen_activations() {
-    use burn::module::{Module, ModuleMapper, Param};
+    use burn::module::Module;
     use sneaker_train::tail::{self, Tail};
     use sneaker_train::train::Pretrained;
     let Some(_) = runtime() else { return };
@@ -105,30 +122,19 @@ fn finetuned_classifier_matches_burn_tail_on_frozen_activations() {
     let device = Device::flex();
     device.seed(13);
     // One tuned block (15) + head conv: the smallest real fine-tuning configuration.
-    let cut = tail::cut_point(1).unwrap();
+    let cut = tail::cut_point(1, 16).unwrap();
     let spec = HeadSpec { inputs: 1280, hidden: 0, classes: 4 };
     let head = Head::new(spec, 0.3, &device);
     let stock = Pretrained::weights(&bb).unwrap();
-    let tail = Tail::from_backbone(stock, cut, head, &device).unwrap();
+    let layout = Pretrained::layout(&bb).unwrap();
+    let tail = Tail::from_backbone(stock, &layout, cut, head, &device).unwrap();
     // Move every tuned weight away from ImageNet so the export must carry the tuned values.
-    struct Nudge(u64);
-    impl ModuleMapper for Nudge {
-        fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
-            self.0 += 1;
-            let (id, t, mapper) = p.consume();
-            let noise = Tensor::<D>::from_data(
-                TensorData::new(random(t.shape().num_elements(), self.0, 0.02), t.shape()),
-                &t.device(),
-            );
-            Param::from_mapped_value(id, t.clone() + t.abs() * noise, mapper)
-        }
-    }
     let tail = tail.map(&mut Nudge(100));
     let n = 3;
     let s = sneaker_vision::INPUT_SIZE as usize;
     let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1009) as f32 / 504.5 - 1.0) * 0.9).collect();
     let acts = bb.activations(cut).unwrap().run(&x, n).unwrap();
-    let burn_p = tail::predict(&tail, tail.trunk.first, &acts, &device).unwrap();
+    let burn_p = tail::predict(&tail, &layout, tail.trunk.first, &acts, &device).unwrap();
     let dict = tail.state_dict();
     let bytes = export::classifier(&tail::overlay(stock, &dict), &dict, spec).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -139,8 +145,9 @@ fn finetuned_classifier_matches_burn_tail_on_frozen_activations() {
     assert!(d <= TOLERANCE, "max |Δprob| {d}");
     // The stock graph gives other probabilities: the tuned weights really are in the export.
     let stock_tail =
-        Tail::from_backbone(stock, cut, Head::from_state_dict(spec, 0.0, &dict, &device).unwrap(), &device).unwrap();
-    let stock_p = tail::predict(&stock_tail, stock_tail.trunk.first, &acts, &device).unwrap();
+        Tail::from_backbone(stock, &layout, cut, Head::from_state_dict(spec, 0.0, &dict, &device).unwrap(), &device)
+            .unwrap();
+    let stock_p = tail::predict(&stock_tail, &layout, stock_tail.trunk.first, &acts, &device).unwrap();
     assert!(max_delta(&stock_p, &ort_p) > 1e-3, "nudged weights changed nothing");
 }
 
@@ -283,9 +290,11 @@ fn ensemble_graph_averages_its_members() {
     };
     let (a, b) = (member(1, "_conv_head"), member(2, "_blocks.15."));
     let single = |d: &sneaker_model::StateDict| {
-        export::embedder(&sneaker_train::tail::overlay(stock, d), d, spec, Serving::PLAIN).unwrap()
+        export::embedder(Variant::Lite0, &sneaker_train::tail::overlay(stock, d), d, spec, Serving::PLAIN).unwrap()
     };
-    let both = export::ensemble_embedder(stock, &[&a, &b], spec, Serving::PLAIN).unwrap();
+    let lite0 = [(Variant::Lite0, stock)];
+    let both =
+        export::ensemble_embedder(&lite0, &[(Variant::Lite0, &a), (Variant::Lite0, &b)], spec, Serving::PLAIN).unwrap();
     let (n, s) = (2, sneaker_vision::INPUT_SIZE as usize);
     let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1019) as f32 / 509.5 - 1.0) * 0.9).collect();
     let shape = vec![3, s, s];
@@ -306,4 +315,84 @@ fn ensemble_graph_averages_its_members() {
     let fa = out(&single(&a), export::FEATURES, 8);
     let d = max_delta(&f[..8], &fa[..8].iter().map(|v| v / 2f32.sqrt()).collect::<Vec<_>>());
     assert!(d <= 1e-4, "member 0's embedding leads the ensemble's: max |Δ| {d}");
+}
+
+#[test]
+fn tuned_lite1_embedder_matches_burn_trunk_on_resized_activations() {
+    use burn::module::Module;
+    use sneaker_train::embed_head::{EmbedHead, EmbedNet, EmbedSpec};
+    use sneaker_train::tail::{self, Trunk};
+    use sneaker_train::train::Pretrained;
+    let Some(_) = runtime() else { return };
+    let bb = OrtBackbone::load_with(&[Variant::Lite1]).unwrap();
+    let layout = bb.layout().unwrap();
+    assert_eq!((layout.variant, layout.input_size, layout.blocks.len()), (Variant::Lite1, 240, 21));
+    let device = Device::flex();
+    device.seed(23);
+    // The last block (20, at Lite1's 8x8) and the head conv: the trunk must take Lite1's shapes.
+    let cut = tail::cut_point(1, layout.blocks.len()).unwrap();
+    let stock = Pretrained::weights(&bb).unwrap();
+    let spec = EmbedSpec { dim: 8, labels: 3, scale: 30.0, margin: 0.0 };
+    let trunk = Trunk::from_backbone(stock, &layout, cut, &device).unwrap();
+    let net = EmbedNet { trunk, head: EmbedHead::new(spec, 0.0, &device) }.map(&mut Nudge(300));
+    let n = 2;
+    let s = sneaker_vision::INPUT_SIZE as usize;
+    let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1013) as f32 / 506.5 - 1.0) * 0.9).collect();
+    // 224² images in, Lite1's activation after block 19 out: the graph resizes to 240 first.
+    let acts = bb.activations(cut).unwrap().run(&x, n).unwrap();
+    assert_eq!(acts.len(), n * layout.activation_shape(cut).unwrap().iter().product::<usize>());
+    let burn_p = tail::predict(&net, &layout, net.trunk.first, &acts, &device).unwrap();
+    let dict = net.state_dict();
+    let bytes =
+        export::embedder(Variant::Lite1, &tail::overlay(stock, &dict), &dict, spec, export::Serving::PLAIN).unwrap();
+    let ort_p = bb.open_bytes("lite1 member", &bytes, export::PROBS, 3, vec![3, s, s]).unwrap().run(&x, n).unwrap();
+    let d = max_delta(&burn_p, &ort_p);
+    assert!(d <= TOLERANCE, "max |Δprob| {d}");
+}
+
+#[test]
+fn mixed_backbone_ensemble_averages_its_members() {
+    use export::Serving;
+    use sneaker_model::Tensor as Stored;
+    use sneaker_train::embed_head::{EmbedHead, EmbedSpec};
+    use sneaker_train::train::Pretrained;
+    let Some(rt) = runtime() else { return };
+    let (lite0, lite1) = (rt.weights_of(Variant::Lite0).unwrap(), rt.weights_of(Variant::Lite1).unwrap());
+    let device = Device::flex();
+    device.seed(29);
+    let spec = EmbedSpec { dim: 8, labels: 3, scale: 30.0, margin: 0.0 };
+    // Each member's last block and head conv moved off ImageNet, as a tuned member's would be.
+    let member = |stock: &sneaker_model::StateDict, last: usize, seed: u64| {
+        let mut dict = EmbedHead::new(spec, 0.0, &device).state_dict();
+        let tuned = format!("_blocks.{last}.");
+        for (k, v) in stock.iter().filter(|(k, _)| k.starts_with(&tuned) || k.starts_with("_conv_head")) {
+            let Some(w) = v.to_f32() else { continue };
+            let noise = random(w.len(), seed + k.len() as u64, 0.05);
+            let nudged: Vec<f32> = w.iter().zip(noise).map(|(a, n)| a * (1.0 + n)).collect();
+            dict.insert(k.clone(), Stored::from_f32(v.shape.clone(), &nudged));
+        }
+        dict
+    };
+    let (a, b, c) = (member(&lite0, 15, 1), member(&lite1, 20, 2), member(&lite0, 14, 3));
+    let stock = [(Variant::Lite0, &lite0), (Variant::Lite1, &lite1)];
+    let members = [(Variant::Lite0, &a), (Variant::Lite1, &b), (Variant::Lite0, &c)];
+    let all = export::ensemble_embedder(&stock, &members, spec, Serving::PLAIN).unwrap();
+    let (n, s) = (2, sneaker_vision::INPUT_SIZE as usize);
+    let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1021) as f32 / 510.5 - 1.0) * 0.9).collect();
+    let logits =
+        |bytes: &[u8]| rt.open_bytes("m", bytes, export::LOGITS, 3, vec![3, s, s]).unwrap().run(&x, n).unwrap();
+    let single: Vec<Vec<f32>> = members
+        .iter()
+        .map(|(v, d)| {
+            let stock = if *v == Variant::Lite0 { &lite0 } else { &lite1 };
+            logits(&export::embedder(*v, &sneaker_train::tail::overlay(stock, d), d, spec, Serving::PLAIN).unwrap())
+        })
+        .collect();
+    assert!(max_delta(&single[0], &single[1]) > 1e-2, "the Lite0 and Lite1 members answer alike");
+    let mean: Vec<f32> = (0..single[0].len()).map(|i| single.iter().map(|l| l[i]).sum::<f32>() / 3.0).collect();
+    let d = max_delta(&logits(&all), &mean);
+    assert!(d <= 1e-3, "ensemble logits are the members' mean: max |Δ| {d}");
+    // A member of a backbone whose stock weights are missing is named, not guessed.
+    let e = export::ensemble_embedder(&stock[..1], &members, spec, Serving::PLAIN).unwrap_err().to_string();
+    assert!(e.contains("EfficientNet-Lite1"), "{e}");
 }

@@ -117,8 +117,9 @@ pub struct Args {
     /// Square input side (the pretrained backbones need 224).
     #[arg(long)]
     pub image_size: Option<u32>,
-    /// bottleneck: frozen backbones whose features are concatenated, e.g. `lite0,lite1,lite2`
-    /// (Lite1/Lite2 weights are fetched on first use). Default: lite0.
+    /// bottleneck: frozen backbones whose features are concatenated, e.g. `lite0,lite1,lite2`;
+    /// embedding: the one backbone to tune, e.g. `lite2` (Lite1/Lite2 weights are fetched on
+    /// first use). Default: lite0.
     #[arg(long, value_delimiter = ',', value_parser = parse_backbone)]
     pub backbone: Vec<sneaker_model::efficientnet_lite::Variant>,
     /// Hidden units of the bottleneck top model (0 = one dense layer).
