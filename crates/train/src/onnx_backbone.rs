@@ -297,6 +297,9 @@ impl Pretrained for OrtBackbone {
             }
         }
     }
+    fn tuning(&self, variant: Variant) -> Result<Box<dyn Pretrained>> {
+        Ok(Box::new(OrtBackbone::load_with(&[variant])?))
+    }
     fn layout(&self) -> Result<Layout> {
         let tuned = self.tuned()?;
         Ok(Layout::read(tuned.variant, &tuned.weights)?)

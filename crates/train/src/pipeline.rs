@@ -71,6 +71,8 @@ pub trait Pretrained {
     /// The ImageNet weights of `variant`, loaded or not (an ensemble's members may each have tuned
     /// another backbone).
     fn weights_of(&self, variant: Variant) -> Result<sneaker_model::StateDict>;
+    /// The same runtime with `variant` as the backbone that fine-tuning tunes.
+    fn tuning(&self, variant: Variant) -> Result<Box<dyn Pretrained>>;
     /// Activations after block `after_block` `[N, C·H·W]` of normalised input images.
     fn activations(&self, after_block: usize) -> Result<Box<dyn Extractor>>;
 }

@@ -9,6 +9,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use sneaker_model::efficientnet_lite::Variant;
+
 use crate::config::{ModelKind, TrainConfig};
 use crate::error::{Result, TrainError};
 
@@ -28,6 +30,8 @@ pub struct Preset {
     /// Finetune: embedding runs trained (each with its own initialisation, draws and batch
     /// order) and served as one ensemble graph; 1 = a single model.
     pub finetune_members: usize,
+    /// Finetune: the backbone each member tunes (empty: all Lite0).
+    pub finetune_member_backbones: &'static [Variant],
     pub finetune_draws: usize,
     pub finetune_epochs: usize,
     pub finetune_lr: f64,
@@ -76,6 +80,7 @@ pub const BEST: Preset = Preset {
     // -> 1.29 / 1.32, packshots 1-shot 0.517 / 0.498 -> 0.542 / 0.508, for 15-18 more minutes of
     // training and 1.35x the two members' serving compute (4.3x one Lite0 view).
     finetune_members: 3,
+    finetune_member_backbones: &[],
     finetune_draws: 3,
     finetune_epochs: 2,
     finetune_lr: 4e-4,
@@ -138,6 +143,11 @@ pub struct PipelineConfig {
     /// `RUN/stages/member-M` (only with an embedding finetune stage).
     #[serde(default = "one")]
     pub members: usize,
+    /// The backbone each member tunes, member 0 (the finetune stage) first; empty: every member
+    /// tunes the finetune stage's. A member of another backbone tunes the same stages as the
+    /// finetune stage does ([`crate::arch::same_stages`]).
+    #[serde(default)]
+    pub member_backbones: Vec<Variant>,
     pub calibrate: CalibrateConfig,
 }
 
@@ -177,7 +187,8 @@ impl From<Preset> for PipelineConfig {
             flip: p.calibrate_flip,
             zoom: p.calibrate_zoom,
         };
-        PipelineConfig { bottleneck, finetune, members: p.finetune_members, calibrate }
+        let member_backbones = p.finetune_member_backbones.to_vec();
+        PipelineConfig { bottleneck, finetune, members: p.finetune_members, member_backbones, calibrate }
     }
 }
 
@@ -218,6 +229,11 @@ impl PipelineConfig {
         self.finetune.model == ModelKind::Finetune
     }
 
+    /// The backbone member `m` tunes.
+    pub fn member_backbone(&self, m: usize) -> Variant {
+        self.member_backbones.get(m).copied().unwrap_or_else(|| self.finetune.tuned_backbone())
+    }
+
     /// Sets a setting the stages share (seed, split, augmentation switches...) in both.
     pub fn set_shared(&mut self, set: impl Fn(&mut TrainConfig)) {
         set(&mut self.bottleneck);
@@ -252,6 +268,22 @@ impl PipelineConfig {
                 "an ensemble (members > 1) is of embedding runs: set members = 1 to train the softmax finetune model"
                     .into(),
             );
+        }
+        if !self.member_backbones.is_empty() {
+            if self.member_backbones.len() != self.members {
+                return bad(format!(
+                    "member_backbones names {} backbones for {} members: one per member, or none",
+                    self.member_backbones.len(),
+                    self.members
+                ));
+            }
+            if self.member_backbones[0] != f.tuned_backbone() {
+                return bad(format!(
+                    "member_backbones starts with {}, but member 0 is the finetune stage, which tunes {}",
+                    self.member_backbones[0],
+                    f.tuned_backbone()
+                ));
+            }
         }
         if self.calibrate.draws == 0 {
             return bad("calibrate.draws must be at least 1".into());
@@ -303,6 +335,13 @@ mod tests {
         let softmax = PipelineConfig::from_toml("members = 1\n[finetune]\nmodel = \"finetune\"\n").unwrap();
         softmax.validate().unwrap();
         assert!(softmax.needs_bottleneck());
+        let mixed = PipelineConfig::from_toml("member_backbones = [\"lite0\", \"lite0\", \"lite2\"]\n").unwrap();
+        mixed.validate().unwrap();
+        assert_eq!((mixed.member_backbone(0), mixed.member_backbone(2)), (Variant::Lite0, Variant::Lite2));
+        let short = PipelineConfig::from_toml("member_backbones = [\"lite0\", \"lite2\"]\n").unwrap();
+        assert!(short.validate().unwrap_err().to_string().contains("one per member"));
+        let first = PipelineConfig::from_toml("member_backbones = [\"lite1\", \"lite0\", \"lite0\"]\n").unwrap();
+        assert!(first.validate().unwrap_err().to_string().contains("member 0 is the finetune stage"));
         let wrong = PipelineConfig::from_toml("[finetune]\nmodel = \"scratch\"\n").unwrap();
         assert!(wrong.validate().unwrap_err().to_string().contains("finetune or embedding"));
     }

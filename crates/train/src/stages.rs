@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use sneaker_model::efficientnet_lite::Layout;
 
 use crate::calibration::{self, CALIBRATION_JSON, CalibrationReport};
 use crate::config::TrainConfig;
@@ -246,8 +247,14 @@ fn run_stage(
             trained(crate::finetune::train(&request(cfg), pre, events)?)
         }
         Stage::Member(m) => {
-            let cfg = TrainConfig { member: m, ..req.cfg.finetune.clone() };
-            trained(crate::embedding::train(&request(cfg), pre, events)?)
+            let cfg = member_config(&req.cfg, m, pre)?;
+            let variant = cfg.tuned_backbone();
+            if variant == pre.layout()?.variant {
+                trained(crate::embedding::train(&request(cfg), pre, events)?)
+            } else {
+                let mut own = pre.tuning(variant)?;
+                trained(crate::embedding::train(&request(cfg), own.as_mut(), events)?)
+            }
         }
         Stage::Calibrate => {
             let members: Vec<PathBuf> = (1..req.cfg.members).map(|m| Stage::Member(m).dir(&req.out)).collect();
@@ -261,6 +268,18 @@ fn run_stage(
             )
         }
     })
+}
+
+/// Member `m`'s settings: the finetune stage's, on the member's own backbone, tuning the same
+/// stages.
+fn member_config(cfg: &PipelineConfig, m: usize, pre: &dyn Pretrained) -> Result<TrainConfig> {
+    let (from, to) = (cfg.finetune.tuned_backbone(), cfg.member_backbone(m));
+    let mut member = TrainConfig { member: m, backbones: vec![to], ..cfg.finetune.clone() };
+    if to != from {
+        let layout = |v| Layout::read(v, &pre.weights_of(v)?).map_err(TrainError::from);
+        member.unfreeze_blocks = crate::arch::same_stages(&layout(from)?, member.unfreeze_blocks, &layout(to)?)?;
+    }
+    Ok(member)
 }
 
 /// Starts the pipeline in `req.out` (writing `pipeline.json`) or checks that the one there was

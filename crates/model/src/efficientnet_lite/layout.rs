@@ -193,6 +193,16 @@ impl Layout {
         }
     }
 
+    /// The blocks of each of the seven stages, in order (a stage starts wherever a block changes
+    /// the channel count, as [`Layout::read`] finds them).
+    pub fn stages(&self) -> Vec<std::ops::Range<usize>> {
+        let mut starts: Vec<usize> = (0..self.blocks.len())
+            .filter(|&i| i == 0 || self.blocks[i].out_channels != self.blocks[i - 1].out_channels)
+            .collect();
+        starts.push(self.blocks.len());
+        starts.windows(2).map(|w| w[0]..w[1]).collect()
+    }
+
     /// The last block, whose output the head takes.
     pub fn last(&self) -> BlockSpec {
         *self.blocks.last().expect("a layout has at least one block (checked when read)")
@@ -267,6 +277,10 @@ mod tests {
         let sizes: Vec<usize> = layout.blocks.iter().map(|b| b.out_size).collect();
         assert_eq!(sizes, [120, 60, 60, 30, 30, 30, 15, 15, 15, 15, 15, 15, 8, 8, 8, 8, 8]);
         assert_eq!(layout.activation_shape(16).unwrap(), [320, 8, 8]);
+        let lengths: Vec<usize> = layout.stages().iter().map(|r| r.len()).collect();
+        assert_eq!(lengths, [1, 2, 3, 3, 3, 4, 1], "the extra block is in the third stage");
+        let lite0: Vec<usize> = Layout::lite0().stages().iter().map(|r| r.len()).collect();
+        assert_eq!(lite0, [1, 2, 2, 3, 3, 4, 1]);
         // A block whose expand conv does not match its input is named.
         let mut broken = deeper.clone();
         broken.remove("_blocks.5._expand_conv.weight");
