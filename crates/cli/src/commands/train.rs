@@ -60,7 +60,7 @@ Without --model, the whole best pipeline runs into OUT, with one progress bar an
 continues: finished stages are skipped, an interrupted one resumes from its checkpoint.
 Settings live in one preset (sneaker_train::preset::BEST); --config FILE.toml may change them per stage
 with [bottleneck], [finetune] and [calibrate] tables, and the ensemble's size with `members = N` at
-its top. Flags that mean the same for every stage (--seed,
+its top (and each member's backbone with `member_backbones = [\"lite0\", \"lite0\", \"lite1\"]`). Flags that mean the same for every stage (--seed,
 --split, --batch-size, --no-background...) apply to both training stages; per-stage ones (--epochs, --lr,
 --draws...) are refused there: use the tables, or --model to train one stage alone.";
 
