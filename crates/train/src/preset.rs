@@ -80,6 +80,9 @@ pub const BEST: Preset = Preset {
     // -> 1.29 / 1.32, packshots 1-shot 0.517 / 0.498 -> 0.542 / 0.508, for 15-18 more minutes of
     // training and 1.35x the two members' serving compute (4.3x one Lite0 view).
     finetune_members: 3,
+    // All Lite0. A Lite1 member 2 (BENCHMARKS.md "An ensemble member on another backbone"), paired at
+    // seeds 7 / 42: top-5 +0.004 / +0.012, log-loss -0.031 / -0.029, top-1 +0.008 / 0.000 (noise at 250
+    // photos), for about 5.5 more minutes of training (the pipeline at 58-59 min) and 1.26x the serving time.
     finetune_member_backbones: &[],
     finetune_draws: 3,
     finetune_epochs: 2,
