@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+use sneaker_model::efficientnet_lite::Variant;
+
 use crate::config::{ModelKind, TrainConfig};
 use crate::error::Result;
 use crate::export::Serving;
@@ -30,6 +32,18 @@ const DECODE_MS: f64 = 2.0;
 /// One view of a photo through one member of the exported classifier (ONNX Runtime): three
 /// members and four views ran at 25-29 photos/s here, two views at 54.
 const VIEW_MS: f64 = 3.0;
+
+/// Training a member's tuned blocks on `variant` relative to Lite0, the same stages tuned. Lite1
+/// measured (BENCHMARKS.md "An ensemble member on another backbone": 1,324 s against 991-1,006 s
+/// for the Lite0 members of the same run); Lite2 estimated, not measured: Lite1's cost times its
+/// larger input (260² against 240² px) and its 1.1x wider 1x1 convs (1.21x).
+fn tail_cost(variant: Variant) -> f64 {
+    match variant {
+        Variant::Lite0 => 1.0,
+        Variant::Lite1 => 1.32,
+        Variant::Lite2 => 1.32 * (260.0f64 / 240.0).powi(2) * 1.21,
+    }
+}
 
 /// What the calibrate stage calls its two passes in [`Event::Extract`].
 pub const CALIBRATION_PLAIN: &str = "validation photos";
@@ -103,8 +117,15 @@ impl Plan {
             StagePlan { passes: Vec::new(), epochs: 0, epoch: (0.0, 0.0) }
         };
         let mut stages = vec![bottleneck];
-        // The finetune stage's run, then the ensemble's other members, each trained alike.
-        stages.extend((0..cfg.members.max(1)).map(|_| training_stage(&cfg.finetune, train, val)));
+        // The finetune stage's run, then the ensemble's other members, each trained alike but on
+        // its own backbone.
+        let base = tail_cost(cfg.finetune.tuned_backbone());
+        stages.extend((0..cfg.members.max(1)).map(|m| {
+            let mut stage = training_stage(&cfg.finetune, train, val);
+            let factor = tail_cost(cfg.member_backbone(m)) / base;
+            stage.epoch = (stage.epoch.0 * factor, stage.epoch.1 * factor);
+            stage
+        }));
         stages.push(calibrate);
         Plan { stages }
     }
@@ -216,6 +237,16 @@ mod tests {
         (one_view.calibrate.flip, one_view.calibrate.zoom) = (false, false);
         let single = Plan::new(&one_view, 3372, 840).stages[members + 1].total() / 1000.0;
         assert!(secs[members + 1] > 3.0 * single, "four views cost more than one: {} vs {single}", secs[members + 1]);
+    }
+
+    #[test]
+    fn a_member_on_a_larger_backbone_is_planned_to_take_longer() {
+        let backbones = vec![Variant::Lite0, Variant::Lite0, Variant::Lite1];
+        let mixed = PipelineConfig { member_backbones: backbones, ..Default::default() };
+        let secs: Vec<f64> = Plan::new(&mixed, 3372, 840).stages.iter().map(|s| s.total() / 1000.0).collect();
+        assert_eq!(secs[1], secs[2], "{secs:?}");
+        // Measured: 1,324 s against 991-1,006 s.
+        assert!((1.2..1.4).contains(&(secs[3] / secs[1])), "{secs:?}");
     }
 
     #[test]
