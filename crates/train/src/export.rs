@@ -9,7 +9,7 @@
 //! calibrated probabilities without knowing there is a temperature.
 
 use sneaker_model::StateDict;
-use sneaker_model::efficientnet_lite::{EfficientNetLite, FEATURE_DIM, INPUT_SIZE, NUM_BLOCKS, Variant};
+use sneaker_model::efficientnet_lite::{EfficientNetLite, FEATURE_DIM, INPUT_SIZE, Variant};
 use sneaker_model::onnx::{Attr, BATCH, Dim, GraphBuilder, weight};
 
 use crate::embed_head::{self, EmbedSpec};
@@ -56,28 +56,24 @@ impl Serving {
     }
 }
 
-/// `input` [N,3,224,224] through the backbone to its pooled features [N,1280]. With extra views
+/// `input` [N,3,224,224] through `net` to its pooled features [N,1280]. With extra views
 /// ([`Serving::views`]), they go through as one batch of V·N and their pooled features are
 /// averaged. For a linear top model that is the mean of the views' logits; it costs one pass of
 /// the head, and galleries store the one averaged embedding.
-fn pooled(g: &mut GraphBuilder, backbone: &StateDict, serving: Serving) -> Result<String> {
+fn pooled(g: &mut GraphBuilder, net: &EfficientNetLite<'_>, serving: Serving) -> Result<String> {
     let x = input_views(g, serving)?;
-    let net = EfficientNetLite::new(backbone);
-    let mut x = net.stem(g, &x)?;
-    for i in 0..NUM_BLOCKS {
-        x = net.block(g, i, &x)?;
-    }
+    let x = front(g, net, &x, net.layout().blocks.len())?;
     let f = net.features(g, &x)?;
     mean_of_views(g, &f, serving)
 }
 
-/// `variant`'s front on the views of `x` (224², [`input_views`]): resized to the network's own
-/// input size where it differs (Lite1, Lite2), the stem and blocks `..shared`.
-fn front(g: &mut GraphBuilder, net: &EfficientNetLite<'_>, x: &str, shared: usize) -> Result<String> {
+/// `net`'s front on 224² images `x` (the photos, or [`input_views`]): resized to the network's own
+/// input size where it differs (Lite1, Lite2), the stem and blocks `..blocks`.
+pub(crate) fn front(g: &mut GraphBuilder, net: &EfficientNetLite<'_>, x: &str, blocks: usize) -> Result<String> {
     let side = net.layout().input_size;
     let mut x = if side == INPUT_SIZE { x.to_owned() } else { g.resize(x, side)? };
     x = net.stem(g, &x)?;
-    for i in 0..shared {
+    for i in 0..blocks {
         x = net.block(g, i, &x)?;
     }
     Ok(x)
@@ -171,7 +167,7 @@ pub fn calibrated_classifier(
 ) -> Result<Vec<u8>> {
     let mut g = GraphBuilder::new("sneaker_classifier");
     g.set_doc(format!("EfficientNet-Lite0 + trained top model {spec:?}{}", serving.doc()));
-    let f = pooled(&mut g, backbone, serving)?;
+    let f = pooled(&mut g, &EfficientNetLite::new(backbone), serving)?;
     g.output(&f, FEATURES, &[BATCH, Dim::Fixed(FEATURE_DIM)])?;
     append_head(&mut g, &f, head, spec, serving.temperature)?;
     Ok(sneaker_model::onnx::encode(&g.finish()))
@@ -196,16 +192,7 @@ pub fn embedder(
         spec.labels,
         serving.doc()
     ));
-    let f = if variant == Variant::Lite0 {
-        // Lite0's graph node for node as before other variants could be tuned.
-        pooled(&mut g, backbone, serving)?
-    } else {
-        let net = EfficientNetLite::of(variant, backbone)?;
-        let x = input_views(&mut g, serving)?;
-        let x = front(&mut g, &net, &x, net.layout().blocks.len())?;
-        let f = net.features(&mut g, &x)?;
-        mean_of_views(&mut g, &f, serving)?
-    };
+    let f = pooled(&mut g, &EfficientNetLite::of(variant, backbone)?, serving)?;
     let e = unit_embedding(&mut g, &f, head, spec)?;
     g.output(&e, FEATURES, &[BATCH, Dim::Fixed(spec.dim)])?;
     let p = g.initializer("head.cosine.weight", &[spec.labels, spec.dim], &scaled_proxies(head, spec, spec.scale)?)?;

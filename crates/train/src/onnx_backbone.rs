@@ -9,8 +9,7 @@ use sha2::{Digest, Sha256};
 use sneaker_model::StateDict;
 use sneaker_model::assets::Assets;
 use sneaker_model::efficientnet_lite::{
-    BuildOptions, EfficientNetLite, FEATURE_DIM, FEATURES, GRAPH_VERSION, INPUT_SIZE, Layout, Output, Start, Variant,
-    activation_name,
+    EfficientNetLite, FEATURE_DIM, FEATURES, GRAPH_VERSION, INPUT_SIZE, Layout, Variant, activation_name,
 };
 use sneaker_model::onnx::{BATCH, Dim, GraphBuilder};
 use sneaker_model::predictor::Predictor;
@@ -240,17 +239,13 @@ fn resized_features_graph(variant: Variant, weights: &StateDict) -> Result<Vec<u
     Ok(sneaker_model::onnx::encode(&g.finish()))
 }
 
-/// The activation after block `after_block` of 224² images resized inside the graph to the
-/// network's own input size (Lite1, Lite2): the front that [`crate::export::embedder`] writes.
-fn resized_activations_graph(net: &EfficientNetLite<'_>, after_block: usize) -> Result<Vec<u8>> {
+/// The activation after block `after_block` of 224² images, resized inside the graph to the
+/// network's own input size where it differs (Lite1, Lite2): the front [`crate::export`] writes.
+fn activations_graph(net: &EfficientNetLite<'_>, after_block: usize) -> Result<Vec<u8>> {
     let variant = net.layout().variant;
     let mut g = GraphBuilder::new(&format!("efficientnet_{variant}_block{after_block}_from_{INPUT_SIZE}"));
     let input = g.input("input", &[BATCH, Dim::Fixed(3), Dim::Fixed(INPUT_SIZE), Dim::Fixed(INPUT_SIZE)])?;
-    let mut x = g.resize(&input, net.layout().input_size)?;
-    x = net.stem(&mut g, &x)?;
-    for i in 0..=after_block {
-        x = net.block(&mut g, i, &x)?;
-    }
+    let x = export::front(&mut g, net, &input, after_block + 1)?;
     let [c, h, w] = net.layout().activation_shape(after_block)?;
     g.output(&x, &activation_name(after_block), &[BATCH, Dim::Fixed(c), Dim::Fixed(h), Dim::Fixed(w)])?;
     Ok(sneaker_model::onnx::encode(&g.finish()))
@@ -309,14 +304,14 @@ impl Pretrained for OrtBackbone {
         let net = EfficientNetLite::of(*variant, weights)?;
         let [c, h, w] = net.layout().activation_shape(after_block)?;
         let s = sneaker_vision::INPUT_SIZE as usize;
-        // The cut point is part of the cache key: activations of another block never mix.
-        let (id, bytes) = if *variant == Variant::Lite0 {
-            let opts = BuildOptions { start: Start::Image, outputs: vec![Output::AfterBlock(after_block)], head: None };
-            (format!("{}-block{after_block}", weights_id(weights)), sneaker_model::onnx::encode(&net.build(&opts)?))
+        // The cut point is part of the cache key: activations of another block never mix. Lite0's
+        // keeps the id its cached activations have always had (the same layers compute them).
+        let id = if *variant == Variant::Lite0 {
+            format!("{}-block{after_block}", weights_id(weights))
         } else {
-            let id = format!("{variant}-v{GRAPH_VERSION}-{}-block{after_block}-from{INPUT_SIZE}", digest(weights));
-            (id, resized_activations_graph(&net, after_block)?)
+            format!("{variant}-v{GRAPH_VERSION}-{}-block{after_block}-from{INPUT_SIZE}", digest(weights))
         };
+        let bytes = activations_graph(&net, after_block)?;
         Ok(Box::new(self.open_bytes(&id, &bytes, &activation_name(after_block), c * h * w, vec![3, s, s])?))
     }
 }
