@@ -178,9 +178,18 @@ mod tests {
     #[test]
     fn matches_the_grouped_conv_and_its_gradients() {
         let device = Device::flex().autodiff();
-        // (channels, side, kernel, stride, pad before, pad after): TF SAME for these sides.
-        for (c, side, k, s, pb, pe) in [(8, 7, 5, 1, 2, 2), (6, 14, 5, 2, 1, 2), (5, 9, 3, 1, 1, 1), (4, 8, 3, 2, 0, 1)]
-        {
+        // (channels, side, kernel, stride, pad before, pad after): TF SAME for these sides, Lite0's
+        // even ones and the odd ones of Lite1 (15) and Lite2 (17, 9).
+        for (c, side, k, s, pb, pe) in [
+            (8, 7, 5, 1, 2, 2),
+            (6, 14, 5, 2, 1, 2),
+            (5, 9, 3, 1, 1, 1),
+            (4, 8, 3, 2, 0, 1),
+            (8, 17, 5, 2, 2, 2),
+            (8, 15, 5, 2, 2, 2),
+            (8, 9, 5, 1, 2, 2),
+            (16, 17, 5, 1, 2, 2),
+        ] {
             let g = Geometry { kernel: k, stride: s, pad_begin: pb, pad_end: pe };
             let mut conv = Conv2dConfig::new([c, c], [k, k])
                 .with_stride([s, s])
@@ -203,9 +212,13 @@ mod tests {
             let go = (ours * weights).sum().backward();
             let pair = |t: &Tensor<1>| (t.grad(&gr).unwrap(), t.grad(&go).unwrap());
             let (rb, ob) = pair(&b);
-            assert!(gap(rb, ob) < 1e-4, "bias gradient, case {c} {side} {k} {s}");
+            // Relative: these sums run over every output pixel (up to ~450 here), and the two
+            // implementations add in different orders.
+            let tolerance = |t: &Tensor<1>| 1e-5 * t.clone().abs().max().into_scalar::<f32>().max(1.0);
+            assert!(gap(rb.clone(), ob) < tolerance(&rb), "bias gradient, case {c} {side} {k} {s}");
             let (rw, ow) = (w.grad(&gr).unwrap(), w.grad(&go).unwrap());
-            assert!(gap(rw, ow) < 1e-4, "weight gradient, case {c} {side} {k} {s}");
+            let rw_flat = rw.clone().flatten::<1>(0, 3);
+            assert!(gap(rw, ow) < tolerance(&rw_flat), "weight gradient, case {c} {side} {k} {s}");
             let (rx, ox) = (x.grad(&gr).unwrap(), x.grad(&go).unwrap());
             assert!(gap(rx, ox) < 1e-5, "input gradient, case {c} {side} {k} {s}");
         }

@@ -32,6 +32,9 @@ pub struct Preset {
     pub finetune_members: usize,
     /// Finetune: the backbone each member tunes (empty: all Lite0).
     pub finetune_member_backbones: &'static [Variant],
+    /// Finetune: trailing blocks each member tunes, counted on its own backbone (empty: the same
+    /// stages as the finetune stage).
+    pub finetune_member_unfreeze_blocks: &'static [usize],
     pub finetune_draws: usize,
     pub finetune_epochs: usize,
     pub finetune_lr: f64,
@@ -84,6 +87,7 @@ pub const BEST: Preset = Preset {
     // seeds 7 / 42: top-5 +0.004 / +0.012, log-loss -0.031 / -0.029, top-1 +0.008 / 0.000 (noise at 250
     // photos), for about 5.5 more minutes of training (the pipeline at 58-59 min) and 1.26x the serving time.
     finetune_member_backbones: &[],
+    finetune_member_unfreeze_blocks: &[],
     finetune_draws: 3,
     finetune_epochs: 2,
     finetune_lr: 4e-4,
@@ -151,6 +155,11 @@ pub struct PipelineConfig {
     /// finetune stage does ([`crate::arch::same_stages`]).
     #[serde(default)]
     pub member_backbones: Vec<Variant>,
+    /// The trailing blocks each member tunes, counted on its own backbone, member 0 first (it must
+    /// be the finetune stage's `unfreeze_blocks`); empty: the same stages as the finetune stage. A
+    /// member on a larger backbone tuning fewer stages costs about what a Lite0 member does.
+    #[serde(default)]
+    pub member_unfreeze_blocks: Vec<usize>,
     pub calibrate: CalibrateConfig,
 }
 
@@ -190,8 +199,14 @@ impl From<Preset> for PipelineConfig {
             flip: p.calibrate_flip,
             zoom: p.calibrate_zoom,
         };
-        let member_backbones = p.finetune_member_backbones.to_vec();
-        PipelineConfig { bottleneck, finetune, members: p.finetune_members, member_backbones, calibrate }
+        PipelineConfig {
+            bottleneck,
+            finetune,
+            members: p.finetune_members,
+            member_backbones: p.finetune_member_backbones.to_vec(),
+            member_unfreeze_blocks: p.finetune_member_unfreeze_blocks.to_vec(),
+            calibrate,
+        }
     }
 }
 
@@ -288,6 +303,21 @@ impl PipelineConfig {
                 ));
             }
         }
+        if !self.member_unfreeze_blocks.is_empty() {
+            if self.member_unfreeze_blocks.len() != self.members {
+                return bad(format!(
+                    "member_unfreeze_blocks names {} depths for {} members: one per member, or none",
+                    self.member_unfreeze_blocks.len(),
+                    self.members
+                ));
+            }
+            if self.member_unfreeze_blocks[0] != f.unfreeze_blocks {
+                return bad(format!(
+                    "member_unfreeze_blocks starts with {}, but member 0 is the finetune stage, which tunes {} blocks",
+                    self.member_unfreeze_blocks[0], f.unfreeze_blocks
+                ));
+            }
+        }
         if self.calibrate.draws == 0 {
             return bad("calibrate.draws must be at least 1".into());
         }
@@ -345,6 +375,12 @@ mod tests {
         assert!(short.validate().unwrap_err().to_string().contains("one per member"));
         let first = PipelineConfig::from_toml("member_backbones = [\"lite1\", \"lite0\", \"lite0\"]\n").unwrap();
         assert!(first.validate().unwrap_err().to_string().contains("member 0 is the finetune stage"));
+        let depths = "member_backbones = [\"lite0\", \"lite1\", \"lite2\"]\nmember_unfreeze_blocks = ";
+        PipelineConfig::from_toml(&format!("{depths}[11, 10, 10]\n")).unwrap().validate().unwrap();
+        let short = PipelineConfig::from_toml(&format!("{depths}[11, 10]\n")).unwrap();
+        assert!(short.validate().unwrap_err().to_string().contains("one per member"));
+        let first = PipelineConfig::from_toml(&format!("{depths}[6, 10, 10]\n")).unwrap();
+        assert!(first.validate().unwrap_err().to_string().contains("tunes 11 blocks"));
         let wrong = PipelineConfig::from_toml("[finetune]\nmodel = \"scratch\"\n").unwrap();
         assert!(wrong.validate().unwrap_err().to_string().contains("finetune or embedding"));
     }

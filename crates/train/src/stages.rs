@@ -270,12 +270,14 @@ fn run_stage(
     })
 }
 
-/// Member `m`'s settings: the finetune stage's, on the member's own backbone, tuning the same
-/// stages.
+/// Member `m`'s settings: the finetune stage's, on the member's own backbone, tuning the blocks
+/// `member_unfreeze_blocks` names or else the same stages.
 fn member_config(cfg: &PipelineConfig, m: usize, pre: &dyn Pretrained) -> Result<TrainConfig> {
     let (from, to) = (cfg.finetune.tuned_backbone(), cfg.member_backbone(m));
     let mut member = TrainConfig { member: m, backbones: vec![to], ..cfg.finetune.clone() };
-    if to != from {
+    if let Some(&blocks) = cfg.member_unfreeze_blocks.get(m) {
+        member.unfreeze_blocks = blocks;
+    } else if to != from {
         let layout = |v| Layout::read(v, &pre.weights_of(v)?).map_err(TrainError::from);
         member.unfreeze_blocks = crate::arch::same_stages(&layout(from)?, member.unfreeze_blocks, &layout(to)?)?;
     }
