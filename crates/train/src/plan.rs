@@ -45,18 +45,17 @@ fn tail_cost(variant: Variant) -> f64 {
     }
 }
 
-/// Member `m`'s training relative to the finetune stage's: its backbone's cost, scaled by the share
-/// of that backbone's blocks it tunes against the share the finetune stage tunes where
-/// `member_unfreeze_blocks` sets its depth (a rough count: the last blocks, at the lowest
-/// resolution, are the cheapest). Lite1 tuning 10 of its 21 blocks trained at 20 examples/s, as
-/// Lite0's 11 of 16 did (18-22).
+/// Member `m`'s training relative to the finetune stage's: its backbone's cost for the same stages,
+/// times the square root of the share of those blocks it tunes where `member_unfreeze_blocks` sets
+/// its depth (the blocks it drops are the earliest, at the highest resolution, yet a member's
+/// activations and validation cost the same). Fitted to Lite1 tuning 14 of its 21 blocks at 17
+/// examples/s and 10 at 20, against 20-22 for Lite0's 11 of 16 (BENCHMARKS.md "Two members on
+/// Lite1").
 fn member_cost(cfg: &PipelineConfig, m: usize) -> f64 {
     let (from, to) = (cfg.finetune.tuned_backbone(), cfg.member_backbone(m));
     let blocks = |v: Variant| if v == Variant::Lite0 { 16.0 } else { 21.0 };
-    let depth = match cfg.member_unfreeze_blocks.get(m) {
-        Some(&n) => (n as f64 / blocks(to)) / (cfg.finetune.unfreeze_blocks as f64 / blocks(from)),
-        None => 1.0,
-    };
+    let same_stages = cfg.finetune.unfreeze_blocks as f64 * blocks(to) / blocks(from);
+    let depth = cfg.member_unfreeze_blocks.get(m).map_or(1.0, |&n| (n as f64 / same_stages).sqrt());
     tail_cost(to) / tail_cost(from) * depth
 }
 
@@ -242,7 +241,8 @@ mod tests {
         assert_eq!(secs.len(), 2 + PipelineConfig::default().members, "{secs:?}");
         let members = PipelineConfig::default().members;
         for m in 2..=members {
-            assert_eq!(secs[m], secs[1], "every ensemble member trains like the first: {secs:?}");
+            // Members 1 and 2 tune Lite1's last 10 blocks: measured 1.1x a Lite0 member.
+            assert!((1.0..1.25).contains(&(secs[m] / secs[1])), "a member costs about what the first does: {secs:?}");
         }
         assert!(secs[members + 1] < 0.1 * secs[1], "calibration is cheap next to training: {secs:?}");
         // Measured: 1 min 41 s for three members and four views on 840 validation photos.
@@ -256,15 +256,17 @@ mod tests {
     #[test]
     fn a_member_on_a_larger_backbone_is_planned_to_take_longer() {
         let backbones = vec![Variant::Lite0, Variant::Lite0, Variant::Lite1];
-        let mixed = PipelineConfig { member_backbones: backbones, ..Default::default() };
+        // The same stages as Lite0's 11 blocks: Lite1's last 14.
+        let mixed =
+            PipelineConfig { member_backbones: backbones, member_unfreeze_blocks: vec![], ..Default::default() };
         let secs: Vec<f64> = Plan::new(&mixed, 3372, 840).stages.iter().map(|s| s.total() / 1000.0).collect();
         assert_eq!(secs[1], secs[2], "{secs:?}");
         // Measured: 1,324 s against 991-1,006 s.
         assert!((1.2..1.4).contains(&(secs[3] / secs[1])), "{secs:?}");
-        // Tuning 10 of Lite1's 21 blocks, it trained at the Lite0 members' rate.
+        // Tuning 10 of Lite1's 21 blocks: 20 examples/s against 17 for 14 blocks.
         let shallower = PipelineConfig { member_unfreeze_blocks: vec![11, 11, 10], ..mixed };
         let secs: Vec<f64> = Plan::new(&shallower, 3372, 840).stages.iter().map(|s| s.total() / 1000.0).collect();
-        assert!((0.85..1.1).contains(&(secs[3] / secs[1])), "{secs:?}");
+        assert!((1.05..1.2).contains(&(secs[3] / secs[1])), "{secs:?}");
     }
 
     #[test]

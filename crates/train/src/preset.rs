@@ -83,11 +83,17 @@ pub const BEST: Preset = Preset {
     // -> 1.29 / 1.32, packshots 1-shot 0.517 / 0.498 -> 0.542 / 0.508, for 15-18 more minutes of
     // training and 1.35x the two members' serving compute (4.3x one Lite0 view).
     finetune_members: 3,
-    // All Lite0. A Lite1 member 2 (BENCHMARKS.md "An ensemble member on another backbone"), paired at
-    // seeds 7 / 42: top-5 +0.004 / +0.012, log-loss -0.031 / -0.029, top-1 +0.008 / 0.000 (noise at 250
-    // photos), for about 5.5 more minutes of training (the pipeline at 58-59 min) and 1.26x the serving time.
-    finetune_member_backbones: &[],
-    finetune_member_unfreeze_blocks: &[],
+    // Members 1 and 2 tune EfficientNet-Lite1's last 10 blocks (its stages 5-7, at 15x15 and 8x8
+    // after resizing to 240 px) where member 0 tunes Lite0's last 11 (BENCHMARKS.md "Two members on
+    // Lite1"): two backbones err on different photos. Against three Lite0 members, paired at seeds
+    // 7 / 42: wild-dev log-loss -0.089 / -0.064 (pooled -0.077, interval clear of zero), top-1
+    // +0.032 / +0.004, top-5 0.880 / 0.880 (+0.000 / +0.008), studio top-1 +0.009 / +0.008. Such a
+    // member trains in a Lite0 member's time (989-1,066 s against 991-1,006 s), but the served graph
+    // runs Lite1's front and tails beside Lite0's: 1.4-1.5x the three-Lite0 graph's time a photo.
+    // Tuning Lite1's 14 blocks (the same stages as Lite0's 11) for member 2 alone gained less
+    // (top-5 +0.004 / +0.012, log-loss -0.03) at 1.32x a member's training.
+    finetune_member_backbones: &[Variant::Lite0, Variant::Lite1, Variant::Lite1],
+    finetune_member_unfreeze_blocks: &[11, 10, 10],
     finetune_draws: 3,
     finetune_epochs: 2,
     finetune_lr: 4e-4,
@@ -227,10 +233,38 @@ impl PipelineConfig {
         let given: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
         let given = serde_json::to_value(given).map_err(|e| e.to_string())?;
         let mut merged = serde_json::to_value(Self::default()).expect("settings serialise");
-        overlay(&mut merged, given);
-        serde_json::from_value(merged).map_err(|e| {
+        overlay(&mut merged, given.clone());
+        let mut cfg: Self = serde_json::from_value(merged).map_err(|e| {
             format!("{e} (without --model the file holds [bottleneck], [finetune] and [calibrate] tables)")
-        })
+        })?;
+        cfg.fit_member_lists(&given);
+        Ok(cfg)
+    }
+
+    /// Keeps the preset's per-member lists in step with a file that changes what they describe
+    /// without giving them: another `members` cuts them to it (or repeats their last entry), and
+    /// another depth or backbone for the finetune stage drops the member depths (every member then
+    /// tunes the same stages as the finetune stage). Lists the file gives are taken as they are.
+    fn fit_member_lists(&mut self, given: &serde_json::Value) {
+        let gives = |key: &str| given.get(key).is_some();
+        let finetune = |key: &str| given.get("finetune").and_then(|f| f.get(key)).is_some();
+        if !gives("member_unfreeze_blocks") && (finetune("unfreeze_blocks") || finetune("backbones")) {
+            self.member_unfreeze_blocks.clear();
+        }
+        if !gives("member_backbones") && finetune("backbones") {
+            self.member_backbones.clear();
+        }
+        fn fit<T: Copy>(list: &mut Vec<T>, members: usize) {
+            if let Some(&last) = list.last() {
+                list.resize(members, last);
+            }
+        }
+        if !gives("member_backbones") {
+            fit(&mut self.member_backbones, self.members);
+        }
+        if !gives("member_unfreeze_blocks") {
+            fit(&mut self.member_unfreeze_blocks, self.members);
+        }
     }
 
     /// Whether the settings file at `path` is for one model (it names one with a top-level
@@ -363,6 +397,11 @@ mod tests {
         assert_eq!((f.model, f.margin), (ModelKind::Embedding, 0.0));
         assert!(!c.needs_bottleneck());
         assert_eq!((c.members, c.calibrate.flip, c.calibrate.zoom), (3, true, true));
+        assert_eq!(
+            (c.member_backbone(0), c.member_backbone(1), c.member_backbone(2)),
+            (Variant::Lite0, Variant::Lite1, Variant::Lite1)
+        );
+        assert_eq!(c.member_unfreeze_blocks, [11, 10, 10]);
         let ensemble = PipelineConfig::from_toml("[finetune]\nmodel = \"finetune\"\n").unwrap();
         assert!(ensemble.validate().unwrap_err().to_string().contains("members = 1"), "softmax runs are not ensembled");
         let softmax = PipelineConfig::from_toml("members = 1\n[finetune]\nmodel = \"finetune\"\n").unwrap();
@@ -383,6 +422,24 @@ mod tests {
         assert!(first.validate().unwrap_err().to_string().contains("tunes 11 blocks"));
         let wrong = PipelineConfig::from_toml("[finetune]\nmodel = \"scratch\"\n").unwrap();
         assert!(wrong.validate().unwrap_err().to_string().contains("finetune or embedding"));
+    }
+
+    #[test]
+    fn a_file_that_changes_the_members_or_their_depth_keeps_the_member_lists_in_step() {
+        let one = PipelineConfig::from_toml("members = 1\n").unwrap();
+        one.validate().unwrap();
+        assert_eq!((one.member_backbones.len(), one.member_unfreeze_blocks.len()), (1, 1));
+        let four = PipelineConfig::from_toml("members = 4\n").unwrap();
+        four.validate().unwrap();
+        assert_eq!(four.member_backbone(3), four.member_backbone(2), "the last entry repeats");
+        let shallow = PipelineConfig::from_toml("[finetune]\nunfreeze_blocks = 1\n").unwrap();
+        shallow.validate().unwrap();
+        assert!(shallow.member_unfreeze_blocks.is_empty(), "members tune the finetune stage's stages");
+        let lite1 = PipelineConfig::from_toml("[finetune]\nbackbones = [\"lite1\"]\n").unwrap();
+        lite1.validate().unwrap();
+        assert_eq!(lite1.member_backbone(2), Variant::Lite1);
+        let given = PipelineConfig::from_toml("members = 2\nmember_backbones = [\"lite0\"]\n").unwrap();
+        assert!(given.validate().unwrap_err().to_string().contains("one per member"), "a given list is not fitted");
     }
 
     #[test]

@@ -319,51 +319,30 @@ fn ensemble_graph_averages_its_members() {
 
 #[test]
 fn tuned_lite1_embedder_matches_burn_trunk_on_resized_activations() {
-    use burn::module::Module;
-    use sneaker_train::embed_head::{EmbedHead, EmbedNet, EmbedSpec};
-    use sneaker_train::tail::{self, Trunk};
-    use sneaker_train::train::Pretrained;
-    let Some(_) = runtime() else { return };
-    let bb = OrtBackbone::load_with(&[Variant::Lite1]).unwrap();
-    let layout = bb.layout().unwrap();
-    assert_eq!((layout.variant, layout.input_size, layout.blocks.len()), (Variant::Lite1, 240, 21));
-    let device = Device::flex();
-    device.seed(23);
     // The last block (20, at Lite1's 8x8) and the head conv: the trunk must take Lite1's shapes.
-    let cut = tail::cut_point(1, layout.blocks.len()).unwrap();
-    let stock = Pretrained::weights(&bb).unwrap();
-    let spec = EmbedSpec { dim: 8, labels: 3, scale: 30.0, margin: 0.0 };
-    let trunk = Trunk::from_backbone(stock, &layout, cut, &device).unwrap();
-    let net = EmbedNet { trunk, head: EmbedHead::new(spec, 0.0, &device) }.map(&mut Nudge(300));
-    let n = 2;
-    let s = sneaker_vision::INPUT_SIZE as usize;
-    let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1013) as f32 / 506.5 - 1.0) * 0.9).collect();
-    // 224² images in, Lite1's activation after block 19 out: the graph resizes to 240 first.
-    let acts = bb.activations(cut).unwrap().run(&x, n).unwrap();
-    assert_eq!(acts.len(), n * layout.activation_shape(cut).unwrap().iter().product::<usize>());
-    let burn_p = tail::predict(&net, &layout, net.trunk.first, &acts, &device).unwrap();
-    let dict = net.state_dict();
-    let bytes =
-        export::embedder(Variant::Lite1, &tail::overlay(stock, &dict), &dict, spec, export::Serving::PLAIN).unwrap();
-    let ort_p = bb.open_bytes("lite1 member", &bytes, export::PROBS, 3, vec![3, s, s]).unwrap().run(&x, n).unwrap();
-    let d = max_delta(&burn_p, &ort_p);
-    assert!(d <= TOLERANCE, "max |Δprob| {d}");
+    tuned_embedder_matches_burn_trunk(Variant::Lite1, 1);
 }
 
 #[test]
 fn tuned_lite2_embedder_matches_burn_trunk_on_resized_activations() {
+    // Stages 5-7 (blocks 11-20, at Lite2's odd 17x17 and 9x9).
+    tuned_embedder_matches_burn_trunk(Variant::Lite2, 10);
+}
+
+/// A `variant` member tuning its last `unfreeze` blocks: its graph (224² images in, resized to the
+/// variant's own side inside) against burn's trunk on the activations the same resize gives.
+fn tuned_embedder_matches_burn_trunk(variant: Variant, unfreeze: usize) {
     use burn::module::Module;
     use sneaker_train::embed_head::{EmbedHead, EmbedNet, EmbedSpec};
     use sneaker_train::tail::{self, Trunk};
     use sneaker_train::train::Pretrained;
     let Some(_) = runtime() else { return };
-    let bb = OrtBackbone::load_with(&[Variant::Lite2]).unwrap();
+    let bb = OrtBackbone::load_with(&[variant]).unwrap();
     let layout = bb.layout().unwrap();
-    assert_eq!((layout.variant, layout.input_size, layout.blocks.len()), (Variant::Lite2, 260, 21));
+    assert_eq!((layout.variant, layout.input_size, layout.blocks.len()), (variant, variant.input_size(), 21));
     let device = Device::flex();
     device.seed(23);
-    // The last block (20, at Lite1's 8x8) and the head conv: the trunk must take Lite1's shapes.
-    let cut = tail::cut_point(10, layout.blocks.len()).unwrap();
+    let cut = tail::cut_point(unfreeze, layout.blocks.len()).unwrap();
     let stock = Pretrained::weights(&bb).unwrap();
     let spec = EmbedSpec { dim: 8, labels: 3, scale: 30.0, margin: 0.0 };
     let trunk = Trunk::from_backbone(stock, &layout, cut, &device).unwrap();
@@ -371,16 +350,14 @@ fn tuned_lite2_embedder_matches_burn_trunk_on_resized_activations() {
     let n = 2;
     let s = sneaker_vision::INPUT_SIZE as usize;
     let x: Vec<f32> = (0..n * 3 * s * s).map(|i| ((i % 1013) as f32 / 506.5 - 1.0) * 0.9).collect();
-    // 224² images in, Lite1's activation after block 19 out: the graph resizes to 240 first.
     let acts = bb.activations(cut).unwrap().run(&x, n).unwrap();
     assert_eq!(acts.len(), n * layout.activation_shape(cut).unwrap().iter().product::<usize>());
     let burn_p = tail::predict(&net, &layout, net.trunk.first, &acts, &device).unwrap();
     let dict = net.state_dict();
-    let bytes =
-        export::embedder(Variant::Lite2, &tail::overlay(stock, &dict), &dict, spec, export::Serving::PLAIN).unwrap();
-    let ort_p = bb.open_bytes("lite2 member", &bytes, export::PROBS, 3, vec![3, s, s]).unwrap().run(&x, n).unwrap();
+    let bytes = export::embedder(variant, &tail::overlay(stock, &dict), &dict, spec, export::Serving::PLAIN).unwrap();
+    let ort_p = bb.open_bytes("member", &bytes, export::PROBS, 3, vec![3, s, s]).unwrap().run(&x, n).unwrap();
     let d = max_delta(&burn_p, &ort_p);
-    assert!(d <= TOLERANCE, "max |Δprob| {d}");
+    assert!(d <= TOLERANCE, "{variant}: max |Δprob| {d}");
 }
 
 #[test]

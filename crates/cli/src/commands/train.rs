@@ -48,9 +48,9 @@ Without --model, the whole best pipeline runs into OUT, with one progress bar an
                  (only for a softmax finetune stage, model = finetune in [finetune]; not run by default)
   2. finetune    the last 11 blocks + a 256-d embedding and cosine classifier (no margin), from ImageNet
                  weights, 3 draws (phone-photo augmentation), 2 epochs, lr 4e-4 -> OUT (run.json...)
-  3. member-1    the same again with its own initialisation, draws and batch order
-                                                                            -> OUT/stages/member-1
-  4. member-2    and once more                                              -> OUT/stages/member-2
+  3. member-1    the same on EfficientNet-Lite1's last 10 blocks (its own initialisation, draws and batch
+                 order): a second backbone errs on other photos                -> OUT/stages/member-1
+  4. member-2    and once more on Lite1                                     -> OUT/stages/member-2
   5. calibrate   the three members as one graph (logits averaged, each photo also seen mirrored;
                  galleries store the three embeddings side by side); temperature fitted on augmented
                  validation photos, baked into model.onnx; answer threshold at 90% precision on the
@@ -60,7 +60,8 @@ Without --model, the whole best pipeline runs into OUT, with one progress bar an
 continues: finished stages are skipped, an interrupted one resumes from its checkpoint.
 Settings live in one preset (sneaker_train::preset::BEST); --config FILE.toml may change them per stage
 with [bottleneck], [finetune] and [calibrate] tables, and the ensemble's size with `members = N` at
-its top (and each member's backbone with `member_backbones = [\"lite0\", \"lite0\", \"lite1\"]`). Flags that mean the same for every stage (--seed,
+its top (each member's backbone with `member_backbones = [\"lite0\", \"lite1\", \"lite1\"]`, and how many
+of its last blocks it tunes with `member_unfreeze_blocks = [11, 10, 10]`). Flags that mean the same for every stage (--seed,
 --split, --batch-size, --no-background...) apply to both training stages; per-stage ones (--epochs, --lr,
 --draws...) are refused there: use the tables, or --model to train one stage alone.";
 
